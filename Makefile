@@ -1,0 +1,63 @@
+# The two commands: `make run` (local stack) and `make test` (everything CI runs).
+# Both create .venv and install the project first, from nothing but Python 3.11+.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: run test unit lint format build validate deploy bench tenant invoke clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: start the local stack on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/python -m local
+
+## test: unit, integration, local stack, browser and template tests, then lint
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory lint
+
+## unit: the fast tests only (no template build, no browser)
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/integration -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/smsconsent functions local tools
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## build / validate / deploy: the SAM CLI from the venv (no Docker needed to build)
+build: $(STAMP)
+	$(BIN)/sam build
+
+validate: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint
+
+deploy: build
+	$(BIN)/sam deploy --guided
+
+## tenant: put a tenant from a JSON file into the table: make tenant FILE=my-tenant.json TABLE=<table name>
+tenant: $(STAMP)
+	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE))
+
+## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
+##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json
+invoke:
+	curl -sS -X POST -H 'content-type: application/json' --data @$(EVENT) http://127.0.0.1:$(PORT)/_local/invoke/$(FUNCTION); echo
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

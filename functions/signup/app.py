@@ -1,0 +1,51 @@
+"""POST /v1/{tenant}/signup: double opt-in signup from a website form or fetch().
+GET of the same path is the hosted "check your phone" page a browser form lands on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsconsent import api, clock, pages, signup
+from smsconsent.http import ApiError, Request, html_answer, json_answer, redirect
+from smsconsent.observability import logger
+
+ACCEPTED = {
+    "status": "pending",
+    "message": "If the number can receive SMS, a confirmation link is on its way.",
+}
+
+
+@api.entrypoint
+def handler(request: Request) -> dict[str, Any]:
+    tenant = api.tenant_of(request)
+    origin_ok = api.apply_cors(tenant, request)
+    if request.method == "OPTIONS":
+        return api.preflight(request, "POST, OPTIONS")
+    if request.method in ("GET", "HEAD"):
+        lang = pages.language_of(request.headers.get("accept-language"))
+        return html_answer(200, pages.check_your_phone(lang), head=request.method == "HEAD")
+    if not origin_ok:
+        raise ApiError(
+            403, "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
+        )
+
+    fields, is_form = request.fields()
+    browser = is_form and not request.accepts_json()
+    if fields.get("website"):
+        # Honeypot filled: a bot. Same answer as everyone, nothing happens.
+        logger.info("honeypot signup ignored", extra={"tenant": tenant.id})
+        return _accepted(tenant.thank_you_url, request, browser)
+    signup.check_ip_budget(tenant, request.source_ip or "unknown", clock.now())
+    form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
+    outcome = signup.sign_up(
+        tenant, form, request.source_ip, request.user_agent, via="form" if is_form else "api"
+    )
+    logger.info("signup", extra={"tenant": tenant.id, "outcome": outcome})
+    return _accepted(tenant.thank_you_url, request, browser)
+
+
+def _accepted(thank_you_url: str | None, request: Request, browser: bool) -> dict[str, Any]:
+    """The same answer for a new, repeated, pending or active number (and for bots)."""
+    if browser:
+        return redirect(thank_you_url or request.path, request.answer_headers)
+    return json_answer(202, ACCEPTED, request.answer_headers)

@@ -1,0 +1,77 @@
+"""Confirmation by link: look (GET, changes nothing) and confirm (POST, one conditional
+write with its evidence)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from smsconsent import clock, consent, evidence, keys, store, tenants
+from smsconsent.http import ApiError
+from smsconsent.tenants import Tenant
+
+_ATTEMPTS = 5
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+# HTTP status of each outcome (SPEC: Confirmation outcomes).
+STATUS = {"confirmed": 200, "already_confirmed": 200, "unknown_token": 404, "expired": 410, "opted_out": 409}
+
+
+@dataclass
+class Result:
+    status: str
+    tenant: Tenant | None = None
+    language: str | None = None
+    purposes: list[str] | None = None
+
+
+def _lookup(token: str) -> tuple[str, store.TokenItem | None, Tenant | None]:
+    if not 16 <= len(token) <= 64 or not set(token) <= TOKEN_CHARS:
+        return "", None, None
+    sha = keys.token_hash(token)
+    item = store.get_token(sha)
+    if item is None:
+        return sha, None, None
+    return sha, item, tenants.get(item.tenant)
+
+
+def look(token: str) -> Result:
+    """What a POST would do now, without doing it."""
+    sha, item, tenant = _lookup(token)
+    if item is None or tenant is None:
+        return Result("unknown_token")
+    subject = store.load_subject_by_pk(item.subject_pk)
+    outcome = consent.confirm(copy.deepcopy(subject), tenant, sha, clock.now())
+    return Result(outcome.status, tenant, subject.language if subject else None, outcome.purposes)
+
+
+def confirm(token: str, ip: str, user_agent: str) -> Result:
+    sha, item, tenant = _lookup(token)
+    if item is None or tenant is None:
+        return Result("unknown_token")
+    for _ in range(_ATTEMPTS):
+        now = clock.now()
+        subject = store.load_subject_by_pk(item.subject_pk)
+        outcome = consent.confirm(subject, tenant, sha, now)
+        if outcome.status != "confirmed" or subject is None:
+            return Result(outcome.status, tenant, subject.language if subject else None, outcome.purposes)
+        code = None
+        if not subject.optout_code:
+            code = subject.optout_code = keys.new_code()
+        event = evidence.append(
+            subject,
+            "optin_confirmed",
+            now,
+            {"purposes": outcome.purposes, "channel": outcome.channel, "via": "link", "token_sha256": sha},
+            pii={"ip": ip, "user_agent": user_agent[:500]},
+        )
+        try:
+            store.commit(
+                store.Change(subject, [event], code=code, due=consent.next_due(subject, tenant)), now
+            )
+        except store.Conflict:
+            continue
+        return Result("confirmed", tenant, subject.language, outcome.purposes)
+    raise ApiError(
+        503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
+    )

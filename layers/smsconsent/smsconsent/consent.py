@@ -1,0 +1,160 @@
+"""The consent state machine: pure rules over a subject, given the time.
+
+A subject holds one record per ``<channel>:<purpose>``. States:
+``pending`` -> ``active`` -> ``opted_out`` | ``lapsed``; a pending record that expires
+falls back to what it was before (or disappears). Functions here decide and change the
+in-memory subject; the caller commits the change with one conditional write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from smsconsent.clock import iso, parse_iso
+from smsconsent.store import Subject
+from smsconsent.tenants import Tenant
+
+PENDING, ACTIVE, OPTED_OUT, LAPSED = "pending", "active", "opted_out", "lapsed"
+
+
+def key(channel: str, purpose: str) -> str:
+    return f"{channel}:{purpose}"
+
+
+def state_of(subject: Subject | None, channel: str, purpose: str) -> str | None:
+    if subject is None:
+        return None
+    record = subject.consents.get(key(channel, purpose))
+    return record["state"] if record else None
+
+
+@dataclass
+class OptInRequest:
+    purposes: list[str]
+    channel: str
+    text: dict[str, str]  # id, version, sha256, language
+    language: str
+    source: str | None
+    country: str
+
+
+@dataclass
+class OptInDecision:
+    """``send``: a new token was opened and its SMS must go out; ``cooldown``: the open
+    opt-in covers the request and its SMS went out recently; ``none``: already active."""
+
+    action: str
+    purposes: list[str] = field(default_factory=list)
+
+
+def request_opt_in(
+    subject: Subject, tenant: Tenant, req: OptInRequest, token_sha256: str, now: datetime
+) -> OptInDecision:
+    wanted = [p for p in req.purposes if state_of(subject, req.channel, p) != ACTIVE]
+    if not wanted:
+        return OptInDecision("none")
+    pending = subject.pending
+    if pending and pending.get("channel") == req.channel and pending.get("sms_at"):
+        cooldown_ends = parse_iso(pending["sms_at"]) + timedelta(minutes=tenant.resend_cooldown_minutes)
+        expires = parse_iso(pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours)
+        if now < min(cooldown_ends, expires):
+            # Within the cooldown: widen the open opt-in, send nothing more.
+            for purpose in wanted:
+                _make_pending(subject, req, purpose, pending["token"], now)
+            pending["purposes"] = sorted(set(pending["purposes"]) | set(wanted))
+            return OptInDecision("cooldown", wanted)
+    # A new token replaces the open one: purposes still waiting on it move over.
+    purposes = set(wanted)
+    if pending and pending.get("channel") == req.channel:
+        purposes |= {p for p in pending.get("purposes", []) if state_of(subject, req.channel, p) == PENDING}
+    for purpose in sorted(purposes):
+        _make_pending(subject, req, purpose, token_sha256, now)
+    subject.pending = {
+        "token": token_sha256,
+        "channel": req.channel,
+        "purposes": sorted(purposes),
+        "issued_at": iso(now),
+        "sms_at": None,
+    }
+    subject.language = req.language
+    return OptInDecision("send", sorted(purposes))
+
+
+def _make_pending(
+    subject: Subject, req: OptInRequest, purpose: str, token_sha256: str, now: datetime
+) -> None:
+    k = key(req.channel, purpose)
+    old = subject.consents.get(k)
+    record: dict[str, Any] = {
+        "state": PENDING,
+        "since": iso(now),
+        "token": token_sha256,
+        "text": req.text,
+        "source": req.source,
+        "language": req.language,
+    }
+    if old and old["state"] == PENDING:
+        record["prior"] = old.get("prior")
+    elif old:
+        # Kept so an expired opt-in falls back to it: a STOP stays a STOP.
+        record["prior"] = {k2: v for k2, v in old.items() if k2 != "prior"}
+    subject.consents[k] = record
+
+
+@dataclass
+class ConfirmOutcome:
+    status: str  # confirmed | already_confirmed | expired | opted_out | unknown_token
+    purposes: list[str] = field(default_factory=list)
+    channel: str | None = None
+
+
+def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: datetime) -> ConfirmOutcome:
+    """Decide what a confirmation by this token means now; on ``confirmed`` the subject
+    is changed (records active, open opt-in closed)."""
+    if subject is None:
+        return ConfirmOutcome("expired")  # the token outlived its subject (expired or erased)
+    matches = {
+        k: r
+        for k, r in subject.consents.items()
+        if token_sha256 in (r.get("token"), r.get("confirmed_token"))
+    }
+    if not matches:
+        return ConfirmOutcome("expired")  # replaced by a newer token, or expired and reverted
+    states = {r["state"] for r in matches.values()}
+    channel = next(iter(matches)).split(":", 1)[0]
+    purposes = sorted(k.split(":", 1)[1] for k in matches)
+    if OPTED_OUT in states:
+        return ConfirmOutcome("opted_out", purposes, channel)  # STOP always wins
+    if LAPSED in states:
+        return ConfirmOutcome("expired", purposes, channel)
+    if states == {ACTIVE}:
+        return ConfirmOutcome("already_confirmed", purposes, channel)
+    pending = subject.pending or {}
+    if pending.get("token") != token_sha256:
+        return ConfirmOutcome("expired", purposes, channel)
+    if now >= parse_iso(pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours):
+        return ConfirmOutcome("expired", purposes, channel)
+    confirmed = []
+    for k, record in matches.items():
+        if record["state"] == PENDING:
+            record.pop("token", None)
+            record.pop("prior", None)
+            record.update(state=ACTIVE, since=iso(now), confirmed_at=iso(now), confirmed_token=token_sha256)
+            confirmed.append(k.split(":", 1)[1])
+    subject.pending = None
+    return ConfirmOutcome("confirmed", sorted(confirmed), channel)
+
+
+def next_due(subject: Subject, tenant: Tenant) -> datetime | None:
+    """When the retention job next has something to do for this subject."""
+    moments: list[datetime] = []
+    if subject.pending:
+        moments.append(parse_iso(subject.pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours))
+    marketing = set(tenant.marketing_purposes())
+    for k, record in subject.consents.items():
+        if record["state"] == ACTIVE and k.split(":", 1)[1] in marketing:
+            last = subject.last_contact_at or record.get("confirmed_at") or record["since"]
+            moments.append(parse_iso(max(last, record["since"])) + timedelta(days=tenant.lapse_after_days))
+    return min(moments) if moments else None

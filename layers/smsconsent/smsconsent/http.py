@@ -1,0 +1,167 @@
+"""HTTP API (payload 2.0) requests and answers: one place maps domain refusals to
+status codes and error bodies, so no handler can answer with a stack trace."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from smsconsent import settings
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+# Answers to browsers: nothing framed, nothing cached, no token leaked by Referer.
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    path_params: dict[str, str]
+    query: dict[str, str]
+    source_ip: str
+    user_agent: str
+    raw_body: bytes
+    cookies: list[str] = field(default_factory=list)
+    # Headers every answer to this request carries, errors included (CORS, say).
+    answer_headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Request:
+        if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
+            raise ApiError(400, "malformed_event", "not an HTTP API payload 2.0 event")
+        context = event["requestContext"]
+        http = context.get("http") or {}
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ApiError(400, "malformed_body", "body is not valid base64") from exc
+        else:
+            raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
+        return cls(
+            method=str(http.get("method", "GET")).upper(),
+            path=str(http.get("path") or event.get("rawPath") or "/"),
+            headers=headers,
+            path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
+            query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+            source_ip=str(http.get("sourceIp") or ""),
+            user_agent=str(http.get("userAgent") or headers.get("user-agent", "")),
+            raw_body=raw,
+            cookies=list(event.get("cookies") or []),
+        )
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def accepts_json(self) -> bool:
+        """The client asked for JSON (``Accept`` names JSON before or instead of HTML)."""
+        accept = self.headers.get("accept", "").lower()
+        if JSON not in accept:
+            return False
+        return "text/html" not in accept or accept.index(JSON) < accept.index("text/html")
+
+    def fields(self) -> tuple[dict[str, Any], bool]:
+        """The body as a dict and whether it came as a form; refuses what is not one."""
+        if len(self.raw_body) > settings.get().max_body_bytes:
+            raise ApiError(413, "body_too_large", f"body is over {settings.get().max_body_bytes} bytes")
+        try:
+            text = self.raw_body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "malformed_body", "body is not UTF-8") from exc
+        kind = self.content_type
+        if kind == FORM:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=200)
+            form: dict[str, Any] = {}
+            for name, value in pairs:
+                # A repeated field (checkbox list) becomes a list.
+                if name in form:
+                    form[name] = [*form[name], value] if isinstance(form[name], list) else [form[name], value]
+                else:
+                    form[name] = value
+            return form, True
+        if kind == JSON or kind.endswith("+json") or (not kind and text.lstrip().startswith("{")):
+            try:
+                data = json.loads(text) if text.strip() else None
+            except ValueError as exc:
+                raise ApiError(400, "malformed_body", "body is not valid JSON") from exc
+            if not isinstance(data, dict):
+                raise ApiError(400, "malformed_body", "body must be a JSON object")
+            return data, False
+        raise ApiError(
+            415 if kind else 400,
+            "unsupported_media_type" if kind else "malformed_body",
+            f"send {JSON} or {FORM}",
+            "content-type",
+        )
+
+
+def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+        "body": json.dumps(body, ensure_ascii=False),
+    }
+
+
+def html_answer(
+    status: int, html: str, headers: dict[str, str] | None = None, head: bool = False
+) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**PAGE_HEADERS, **(headers or {})},
+        "body": "" if head else html,
+    }
+
+
+def error_answer(error: ApiError, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return json_answer(error.status, error.body(), {**error.headers, **(headers or {})})
+
+
+def redirect(location: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": 303,
+        "headers": {"Location": location, "Cache-Control": "no-store", **(headers or {})},
+        "body": "",
+    }

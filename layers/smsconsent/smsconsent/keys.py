@@ -1,0 +1,100 @@
+"""Keyed hashes and random tokens.
+
+A subject (one number at one tenant) is keyed by HMAC-SHA256 over tenant and number
+with a secret pepper, never by the number itself. The pepper has versions so it can be
+rotated: new subjects use the current version, lookups also try the older ones.
+Confirmation tokens are random and stored only as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from smsconsent import settings
+
+
+class PepperError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Pepper:
+    current: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def from_json(cls, text: str) -> Pepper:
+        """``{"current": "v2", "v1": "...", "v2": "..."}`` (the template's generated secret)."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise PepperError("pepper secret is not JSON") from exc
+        if not isinstance(data, dict):
+            raise PepperError("pepper secret must be a JSON object")
+        current = data.get("current")
+        keys = {k: str(v).encode() for k, v in data.items() if k != "current" and v}
+        if not isinstance(current, str) or current not in keys:
+            raise PepperError("pepper secret must name its current version and hold that key")
+        if any(len(v) < 16 for v in keys.values()):
+            raise PepperError("pepper keys must be at least 16 characters")
+        if any("." in k for k in keys):
+            raise PepperError("pepper versions must not contain '.'")
+        return cls(current=current, keys=keys)
+
+    def versions(self) -> list[str]:
+        """The current version first, then the older ones."""
+        return [self.current, *sorted((v for v in self.keys if v != self.current), reverse=True)]
+
+
+@cache
+def pepper() -> Pepper:
+    conf = settings.get()
+    if conf.pepper_json:
+        return Pepper.from_json(conf.pepper_json)
+    if conf.pepper_secret_arn:
+        from aws_lambda_powertools.utilities import parameters  # lazy: only AWS needs it
+
+        return Pepper.from_json(str(parameters.get_secret(conf.pepper_secret_arn, max_age=3600)))
+    raise PepperError("no pepper configured: set PEPPER_SECRET_ARN or PEPPER_JSON")
+
+
+def subject_hash(tenant: str, e164: str, version: str | None = None) -> str:
+    """``<version>.<hex>``: the subject's key at one tenant."""
+    pep = pepper()
+    ver = version or pep.current
+    digest = hmac.new(pep.keys[ver], f"{tenant}\n{e164}".encode(), hashlib.sha256).hexdigest()
+    return f"{ver}.{digest}"
+
+
+def subject_hashes(tenant: str, e164: str) -> list[str]:
+    """The subject's key under every pepper version, current first."""
+    return [subject_hash(tenant, e164, v) for v in pepper().versions()]
+
+
+def keyed_digest(data: bytes) -> str:
+    """HMAC of personal data kept in evidence, so erasing the data keeps the chain checkable."""
+    pep = pepper()
+    return hmac.new(pep.keys[pep.current], data, hashlib.sha256).hexdigest()
+
+
+def new_token() -> str:
+    """A confirmation token: 144 random bits, URL-safe, 24 characters."""
+    return secrets.token_urlsafe(18)
+
+
+def new_code() -> str:
+    """A per-recipient opt-out code: 96 random bits, 16 characters."""
+    return secrets.token_urlsafe(12)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def reset() -> None:
+    pepper.cache_clear()

@@ -1,0 +1,71 @@
+"""The texts of the SMS we send, and how many segments they take."""
+
+from __future__ import annotations
+
+from smsconsent.tenants import Tenant
+
+# GSM 03.38: the basic set costs one septet a character, the extension set two.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXT = set("^{}\\[~]|€\f")
+MAX_SEGMENTS = 3
+
+
+def segments(text: str) -> int:
+    """SMS segments needed for ``text`` (GSM-7 if it fits, else UCS-2)."""
+    if all(c in _GSM_BASIC or c in _GSM_EXT for c in text):
+        septets = sum(2 if c in _GSM_EXT else 1 for c in text)
+        return 1 if septets <= 160 else -(-septets // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
+_CONFIRM = {
+    "en": (
+        "{name}: please confirm you want {what} by SMS, {often}. Msg&data rates may apply. "
+        "Reply STOP to opt out, HELP for help. Confirm: {url}{reply}"
+    ),
+    "de": (
+        "{name}: Bitte bestätigen Sie, dass Sie {what} per SMS erhalten möchten, {often}. "
+        "Es können SMS-Kosten entstehen. Abmelden: STOP antworten, Hilfe: HILFE. Bestätigen: {url}{reply}"
+    ),
+}
+_REPLY = {"en": " or reply YES", "de": " oder mit JA antworten"}
+_OFTEN = {
+    "cap": {"en": "up to {n} msgs per {d} days", "de": "höchstens {n} SMS in {d} Tagen"},
+    "none": {"en": "recurring msgs", "de": "regelmäßige SMS"},
+}
+_FALLBACK_WHAT = {"en": "marketing messages", "de": "Werbenachrichten"}
+
+
+def how_often(tenant: Tenant, language: str) -> str:
+    if language in tenant.message_frequency:
+        return tenant.message_frequency[language]
+    if tenant.frequency_cap:
+        n, d = tenant.frequency_cap
+        return _OFTEN["cap"][_lang(language)].format(n=n, d=d)
+    return _OFTEN["none"][_lang(language)]
+
+
+def _lang(language: str) -> str:
+    return language if language in _CONFIRM else "en"
+
+
+def confirmation(tenant: Tenant, purposes: list[str], language: str, url: str) -> str:
+    """SPEC rule 2: who writes, what and how often, that it may cost, how to stop, the link;
+    no advertising. Descriptions are dropped when they would push it past three segments."""
+    lang = _lang(language)
+    template = _CONFIRM[lang]
+    reply = _REPLY[lang] if tenant.confirm_by_reply else ""
+    described = ", ".join(
+        tenant.purposes[p].description.get(language, p) for p in purposes if p in tenant.purposes
+    )
+    for what in (described, _FALLBACK_WHAT[lang]):
+        text = template.format(
+            name=tenant.name, what=what, often=how_often(tenant, language), url=url, reply=reply
+        )
+        if segments(text) <= MAX_SEGMENTS:
+            return text
+    return text

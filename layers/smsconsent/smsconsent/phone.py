@@ -1,0 +1,70 @@
+"""Phone numbers: the only module that imports phonenumbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+# Types that can receive an SMS. FIXED_LINE_OR_MOBILE is what phonenumbers says for
+# countries whose plans do not tell the two apart (US, CA, ...): accepted.
+_SMS_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_MAX_INPUT = 40
+
+
+class PhoneError(ValueError):
+    """``code`` is ``invalid_phone`` or ``not_mobile``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str
+    region: str  # ISO 3166 alpha-2, e.g. "DE"
+
+
+def parse(raw: str, region_hint: str | None = None) -> phonenumbers.PhoneNumber:
+    """Parse any common format into a valid number, or raise ``PhoneError``."""
+    text = (raw or "").strip()
+    if not text or len(text) > _MAX_INPUT:
+        raise PhoneError("invalid_phone", "phone is empty or too long")
+    # "0049..." and "+49..." both mean international; phonenumbers knows "00" per region.
+    try:
+        number = phonenumbers.parse(text, (region_hint or "").upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError("invalid_phone", "phone is not a recognisable number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError("invalid_phone", "phone is not a valid number")
+    return number
+
+
+def normalise(raw: str, region_hint: str | None = None) -> Phone:
+    """A valid number in E.164 with its region; any type."""
+    number = parse(raw, region_hint)
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(number) or "ZZ",
+    )
+
+
+def normalise_mobile(raw: str, region_hint: str | None = None) -> Phone:
+    """A valid number that can receive SMS, or ``PhoneError('not_mobile')``."""
+    number = parse(raw, region_hint)
+    if phonenumbers.number_type(number) not in _SMS_TYPES:
+        raise PhoneError("not_mobile", "phone cannot receive SMS (landline, toll-free, premium-rate, ...)")
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(number) or "ZZ",
+    )
+
+
+def time_zones(e164: str) -> tuple[str, ...]:
+    """IANA zones the number may be in (several for large countries); empty if unknown."""
+    from phonenumbers import timezone  # lazy: its data is only needed by the pre-send check
+
+    zones = timezone.time_zones_for_number(phonenumbers.parse(e164))
+    return tuple(z for z in zones if z != "Etc/Unknown")

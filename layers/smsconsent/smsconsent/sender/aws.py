@@ -1,0 +1,60 @@
+"""AWS End User Messaging SMS (``pinpoint-sms-voice-v2`` SendTextMessage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsconsent import settings
+from smsconsent.sender.base import SendError, SmsMessage
+
+# Error codes that will not get better by trying again.
+_PERMANENT = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException"}
+
+
+class EndUserMessagingSender:
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def _sms(self) -> Any:
+        if self._client is None:
+            import boto3  # lazy: only functions that send pay for it
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "pinpoint-sms-voice-v2",
+                region_name=settings.get().region,
+                config=Config(
+                    connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+                ),
+            )
+        return self._client
+
+    def send(self, message: SmsMessage) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        args: dict[str, Any] = {
+            "DestinationPhoneNumber": message.to,
+            "MessageBody": message.body,
+            # Confirmations, STOP and HELP replies are not marketing.
+            "MessageType": "TRANSACTIONAL",
+            "Context": {"tenant": message.tenant, "kind": message.kind},
+        }
+        if message.origination_identity:
+            args["OriginationIdentity"] = message.origination_identity
+        if message.configuration_set:
+            args["ConfigurationSetName"] = message.configuration_set
+        try:
+            answer = self._sms().send_text_message(**args)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            reason = exc.response.get("Reason", "") or error.get("Reason", "")
+            opted_out = "OPTED_OUT" in str(reason) or "OPTED_OUT" in str(error.get("Message", ""))
+            raise SendError(
+                f"SendTextMessage failed: {code} {reason}".strip(),
+                retryable=code not in _PERMANENT and not opted_out,
+                opted_out=opted_out,
+            ) from exc
+        except BotoCoreError as exc:
+            raise SendError(f"SendTextMessage failed: {type(exc).__name__}") from exc
+        return str(answer.get("MessageId", ""))

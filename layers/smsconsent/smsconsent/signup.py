@@ -1,0 +1,219 @@
+"""Double opt-in signup: validate, open (or widen) a pending consent with its evidence in
+one conditional write, then send exactly one confirmation SMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from smsconsent import clock, consent, evidence, keys, messages, phone, sender, store
+from smsconsent.http import ApiError
+from smsconsent.observability import logger, mask
+from smsconsent.tenants import CHANNELS, Tenant
+
+AFFIRMATIVE = {"true", "on", "yes", "1"}
+_MAX_TEXT = 500
+_ATTEMPTS = 5
+
+
+@dataclass
+class SignupForm:
+    phone: phone.Phone
+    purposes: list[str]
+    channel: str
+    text: dict[str, str]
+    language: str
+    source: str | None
+
+
+def _refuse(code: str, message: str, field: str) -> ApiError:
+    return ApiError(422, code, message, field)
+
+
+def _text(fields: dict[str, Any], name: str, required: bool = False) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        if required:
+            raise _refuse(
+                "invalid_phone" if name == "phone" else "invalid_field", f"{name} is required", name
+            )
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ApiError(422, "invalid_field", f"{name} must be a string", name)
+    text = str(value).strip()
+    if len(text) > _MAX_TEXT:
+        raise ApiError(422, "invalid_field", f"{name} is longer than {_MAX_TEXT} characters", name)
+    return text
+
+
+def affirmative(value: Any) -> bool:
+    if value is True:
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in AFFIRMATIVE
+
+
+def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | None) -> SignupForm:
+    """Check every field in a fixed order; the first fault is refused with its field."""
+    raw_phone = _text(fields, "phone", required=True)
+    country = (_text(fields, "country") or tenant.default_country).upper()
+    if len(country) != 2 or not country.isalpha():
+        raise ApiError(422, "invalid_field", "country must be a two-letter ISO code", "country")
+    try:
+        number = phone.normalise_mobile(raw_phone or "", country)
+    except phone.PhoneError as exc:
+        raise _refuse(exc.code, str(exc), "phone") from exc
+    if number.region not in tenant.allowed_countries:
+        raise _refuse("country_not_allowed", f"numbers from {number.region} are not accepted", "phone")
+
+    if not affirmative(fields.get("consent")):
+        raise _refuse("consent_required", "consent must be given explicitly", "consent")
+    if tenant.min_age and not affirmative(fields.get("age_confirmed")):
+        raise _refuse(
+            "age_confirmation_required", f"confirm that you are at least {tenant.min_age}", "age_confirmed"
+        )
+
+    raw_purposes = fields.get("purposes")
+    if raw_purposes is None or raw_purposes == "" or raw_purposes == []:
+        purposes = list(tenant.default_purposes)
+    elif isinstance(raw_purposes, str):
+        purposes = [p.strip() for p in raw_purposes.split(",") if p.strip()]
+    elif isinstance(raw_purposes, list) and all(isinstance(p, str) for p in raw_purposes):
+        purposes = [p.strip() for item in raw_purposes for p in item.split(",") if p.strip()]
+    else:
+        raise ApiError(
+            422, "invalid_field", "purposes must be a list of names or a comma-separated string", "purposes"
+        )
+    unknown = [p for p in purposes if p not in tenant.purposes]
+    if unknown or not purposes or len(purposes) > len(tenant.purposes):
+        raise _refuse("unknown_purpose", f"unknown purpose: {(unknown or ['(none)'])[0][:40]}", "purposes")
+    purposes = sorted(set(purposes))
+
+    channel = (_text(fields, "channel") or "sms").lower()
+    if channel not in CHANNELS:
+        raise ApiError(422, "invalid_field", f"channel must be one of {', '.join(CHANNELS)}", "channel")
+
+    language = tenant.language(_text(fields, "language") or accept_language)
+    shown = tenant.consent_text(_text(fields, "consent_text"))
+    if shown is None or language not in shown.wording:
+        raise _refuse("unknown_consent_text", "consent_text names no text of this tenant", "consent_text")
+    return SignupForm(
+        phone=number,
+        purposes=purposes,
+        channel=channel,
+        text={
+            "id": shown.id,
+            "version": shown.version,
+            "sha256": shown.sha256(language),
+            "language": language,
+        },
+        language=language,
+        source=_text(fields, "source"),
+    )
+
+
+def check_ip_budget(tenant: Tenant, ip: str, now: datetime) -> None:
+    hour = timedelta(hours=1)
+    ip_key = keys.keyed_digest(ip.encode())[:32]  # the raw IP never becomes a key
+    if store.count_hit(f"{tenant.id}#ip#{ip_key}", hour, now) > tenant.signups_per_ip_per_hour:
+        raise _rate_limited(store.window_end(hour, now), now)
+
+
+def _rate_limited(until: datetime, now: datetime) -> ApiError:
+    seconds = max(1, int((until - now).total_seconds()))
+    return ApiError(
+        429, "rate_limited", "too many signups, try again later", None, {"Retry-After": str(seconds)}
+    )
+
+
+def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str) -> str:
+    """Open or widen the pending consent and send its SMS; returns what happened
+    (``sent``, ``cooldown``, ``active``) for logs and metrics, never for the answer."""
+    hashes = keys.subject_hashes(tenant.id, form.phone.e164)
+    for _ in range(_ATTEMPTS):
+        now = clock.now()
+        subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
+        token = keys.new_token()
+        token_sha = keys.token_hash(token)
+        request = consent.OptInRequest(
+            purposes=form.purposes,
+            channel=form.channel,
+            text=form.text,
+            language=form.language,
+            source=form.source,
+            country=form.phone.region,
+        )
+        decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
+        if decision.action == "none":
+            return "active"
+        if decision.action == "send":
+            day = timedelta(days=1)
+            number_key = f"{tenant.id}#num#{hashes[0]}"
+            if store.count_hit(number_key, day, now) > tenant.sms_per_number_per_day:
+                raise _rate_limited(store.window_end(day, now), now)
+        subject.phone, subject.region = form.phone.e164, form.phone.region
+        event = evidence.append(
+            subject,
+            "optin_requested" if decision.action == "send" else "optin_repeated",
+            now,
+            {
+                "purposes": decision.purposes,
+                "channel": form.channel,
+                "consent_text": form.text,
+                "language": form.language,
+                "source": form.source,
+                "country": form.phone.region,
+                "via": via,
+                "token_sha256": subject.pending["token"] if subject.pending else None,
+            },
+            pii={"ip": ip, "user_agent": user_agent[:_MAX_TEXT]},
+        )
+        keep_token = now + timedelta(hours=tenant.token_ttl_hours, days=30)
+        change = store.Change(
+            subject,
+            [event],
+            token=(token_sha, now, keep_token) if decision.action == "send" else None,
+            due=consent.next_due(subject, tenant),
+        )
+        try:
+            store.commit(change, now)
+        except store.Conflict:
+            continue  # someone else changed the subject: decide again on what is there now
+        if decision.action == "cooldown":
+            return "cooldown"
+        _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha)
+        return "sent"
+    raise ApiError(
+        503, "busy", "the number is being changed by another request; retry", None, {"Retry-After": "1"}
+    )
+
+
+def _send_confirmation(
+    tenant: Tenant, subject: store.Subject, form: SignupForm, purposes: list[str], token: str, token_sha: str
+) -> None:
+    body = messages.confirmation(tenant, purposes, form.language, tenant.link(f"/c/{token}"))
+    message = sender.SmsMessage(
+        to=form.phone.e164,
+        body=body,
+        tenant=tenant.id,
+        kind="confirmation",
+        origination_identity=tenant.sms_origination_identity,
+        configuration_set=tenant.sms_configuration_set,
+    )
+    try:
+        message_id = sender.get().send(message)
+    except sender.SendError as exc:
+        # The pending consent stays without "sms_at": the caller's retry opens a new
+        # token and sends again, so a provider outage never swallows a signup.
+        logger.warning("confirmation SMS failed", extra={"to": mask(form.phone.e164), "error": str(exc)})
+        raise ApiError(
+            503,
+            "sms_unavailable",
+            "the confirmation SMS could not be sent; retry",
+            None,
+            {"Retry-After": "30"},
+        ) from exc
+    store.mark_sms_sent(subject, token_sha, clock.now())
+    logger.info("confirmation SMS sent", extra={"to": mask(form.phone.e164), "message_id": message_id})

@@ -1,0 +1,452 @@
+"""The only module that knows DynamoDB: pynamodb models on one table and the access
+patterns the domain needs.
+
+Keys (``pk`` / ``sk``):
+  TENANT#<id>            / CONFIG     tenant settings document
+  SUBJ#<tenant>#<hash>   / SUBJECT    one number at one tenant (keyed hash, never the number)
+  SUBJ#<tenant>#<hash>   / EV#<seq>   its evidence events, a hash chain
+  TOKEN#<sha256>         / TOKEN      a confirmation token (only its SHA-256)
+  OPTOUT#<code>          / CODE       a per-recipient opt-out code
+  RATE#<scope>#<window>  / COUNT      an atomic rate counter
+
+The ``due-index`` (``due_bucket`` = ``due#YYYY-MM-DD``, ``due_at``) is sparse: only
+subjects with something due (pending expiry, lapse, evidence purge) are in it.
+``ttl`` is only a backstop for physical deletion; the retention job decides timing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import (
+    GetError,
+    PynamoDBConnectionError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from smsconsent import settings
+from smsconsent.clock import iso
+
+
+class Conflict(Exception):
+    """A conditional write lost a race: read again and re-decide."""
+
+
+class StoreUnavailable(Exception):
+    """DynamoDB kept failing (throttling, 5xx) after the client's retries."""
+
+
+def _meta() -> Any:
+    conf = settings.get()
+    attrs = {
+        "table_name": conf.table_name,
+        "region": conf.region,
+        "host": conf.dynamodb_endpoint,
+        "max_retry_attempts": 3,
+        "connect_timeout_seconds": 2,
+        "read_timeout_seconds": 5,
+        "max_pool_connections": 20,
+    }
+    return type("Meta", (), attrs)
+
+
+class _Item(Model):
+    Meta = _meta()
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class TenantItem(_Item):
+    Meta = _meta()
+    doc = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SubjectItem(_Item):
+    Meta = _meta()
+    tenant = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)  # raw E.164; removed on expiry and erasure
+    region = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    consents = UnicodeAttribute(default="{}")  # JSON: "<channel>:<purpose>" -> record
+    pending = UnicodeAttribute(null=True)  # JSON: the open double opt-in
+    optout_code = UnicodeAttribute(null=True)
+    last_contact_at = UnicodeAttribute(null=True)
+    sends = UnicodeAttribute(null=True)  # JSON list of recent marketing send times
+    last_campaign = UnicodeAttribute(null=True)
+    ev_seq = NumberAttribute(default=0)
+    ev_head = UnicodeAttribute(default="")
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    due_bucket = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    ttl = TTLAttribute(null=True)
+    version = VersionAttribute()
+
+
+class EvidenceItem(_Item):
+    Meta = _meta()
+    seq = NumberAttribute()
+    type = UnicodeAttribute()
+    at = UnicodeAttribute()
+    data = UnicodeAttribute()  # JSON, nothing personal
+    pii = UnicodeAttribute(null=True)  # JSON of IP, user agent, number; erased on request
+    pii_digest = UnicodeAttribute(null=True)
+    prev = UnicodeAttribute()
+    hash = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class TokenItem(_Item):
+    Meta = _meta()
+    subject_pk = UnicodeAttribute()
+    tenant = UnicodeAttribute()
+    issued_at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class CodeItem(_Item):
+    Meta = _meta()
+    subject_pk = UnicodeAttribute()
+    tenant = UnicodeAttribute()
+
+
+class CounterItem(_Item):
+    Meta = _meta()
+    hits = NumberAttribute(default=0)
+    ttl = TTLAttribute(null=True)
+
+
+MODELS: tuple[type[_Item], ...] = (TenantItem, SubjectItem, EvidenceItem, TokenItem, CodeItem, CounterItem)
+
+
+def bind() -> None:
+    """Point every model at the table and endpoint the settings name now.
+
+    Models are declared once; the local stack and the tests call this after they set
+    ``TABLE_NAME`` / ``DYNAMODB_ENDPOINT`` (a started moto server's port, say).
+    """
+    settings.reset()
+    conf = settings.get()
+    models: tuple[type[Model], ...] = (_Item, *MODELS)
+    for model in models:
+        model.Meta.table_name = conf.table_name
+        model.Meta.region = conf.region
+        model.Meta.host = conf.dynamodb_endpoint
+        model._connection = None
+
+
+def _connection() -> Connection:
+    conf = settings.get()
+    meta = SubjectItem.Meta
+    return Connection(
+        region=conf.region,
+        host=conf.dynamodb_endpoint,
+        max_retry_attempts=meta.max_retry_attempts,
+        connect_timeout_seconds=meta.connect_timeout_seconds,
+        read_timeout_seconds=meta.read_timeout_seconds,
+    )
+
+
+# ---- domain records ------------------------------------------------------------------
+
+
+@dataclass
+class Subject:
+    """One number at one tenant, as the domain sees it (``version`` None: not stored yet)."""
+
+    pk: str
+    tenant: str
+    phone: str | None
+    region: str | None
+    language: str | None
+    consents: dict[str, dict[str, Any]]
+    pending: dict[str, Any] | None
+    optout_code: str | None
+    last_contact_at: str | None
+    sends: list[str]
+    last_campaign: str | None
+    ev_seq: int
+    ev_head: str
+    created_at: str
+    version: int | None = None
+
+
+@dataclass
+class Evidence:
+    seq: int
+    type: str
+    at: str
+    data: dict[str, Any]
+    pii: dict[str, Any] | None
+    pii_digest: str | None
+    prev: str
+    hash: str
+
+
+def subject_pk(tenant: str, key_hash: str) -> str:
+    return f"SUBJ#{tenant}#{key_hash}"
+
+
+def new_subject(tenant: str, key_hash: str, now: datetime) -> Subject:
+    return Subject(
+        pk=subject_pk(tenant, key_hash),
+        tenant=tenant,
+        phone=None,
+        region=None,
+        language=None,
+        consents={},
+        pending=None,
+        optout_code=None,
+        last_contact_at=None,
+        sends=[],
+        last_campaign=None,
+        ev_seq=0,
+        ev_head="",
+        created_at=iso(now),
+    )
+
+
+def _to_subject(item: SubjectItem) -> Subject:
+    return Subject(
+        pk=item.pk,
+        tenant=item.tenant,
+        phone=item.phone,
+        region=item.region,
+        language=item.language,
+        consents=json.loads(item.consents or "{}"),
+        pending=json.loads(item.pending) if item.pending else None,
+        optout_code=item.optout_code,
+        last_contact_at=item.last_contact_at,
+        sends=json.loads(item.sends) if item.sends else [],
+        last_campaign=item.last_campaign,
+        ev_seq=int(item.ev_seq or 0),
+        ev_head=item.ev_head or "",
+        created_at=item.created_at,
+        version=item.version,
+    )
+
+
+def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectItem:
+    item = SubjectItem(
+        subject.pk,
+        "SUBJECT",
+        tenant=subject.tenant,
+        phone=subject.phone,
+        region=subject.region,
+        language=subject.language,
+        consents=json.dumps(subject.consents, sort_keys=True, separators=(",", ":")),
+        pending=json.dumps(subject.pending, sort_keys=True, separators=(",", ":"))
+        if subject.pending
+        else None,
+        optout_code=subject.optout_code,
+        last_contact_at=subject.last_contact_at,
+        sends=json.dumps(subject.sends) if subject.sends else None,
+        last_campaign=subject.last_campaign,
+        ev_seq=subject.ev_seq,
+        ev_head=subject.ev_head,
+        created_at=subject.created_at,
+        updated_at=iso(now),
+        due_bucket=f"due#{due.date().isoformat()}" if due else None,
+        due_at=iso(due) if due else None,
+    )
+    if subject.version is not None:
+        item.version = subject.version
+    return item
+
+
+# ---- access patterns -------------------------------------------------------------------
+
+
+def _guard(exc: Exception) -> Exception:
+    """Map what is left of a failure after pynamodb's retries onto the domain's exceptions."""
+    cause = getattr(exc, "cause_response_code", None)
+    if cause == "ConditionalCheckFailedException":
+        return Conflict(str(exc))
+    return StoreUnavailable(f"{type(exc).__name__}: {cause or exc}")
+
+
+def get_tenant_doc(tenant_id: str) -> dict[str, Any] | None:
+    try:
+        item = TenantItem.get(f"TENANT#{tenant_id}", "CONFIG", consistent_read=False)
+    except TenantItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+    doc: dict[str, Any] = json.loads(item.doc)
+    return doc
+
+
+def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
+    TenantItem(
+        f"TENANT#{doc['id']}", "CONFIG", doc=json.dumps(doc, ensure_ascii=False), updated_at=iso(now)
+    ).save()
+
+
+def load_subject(tenant: str, key_hashes: list[str]) -> Subject | None:
+    """The subject under the first key version that has one (strongly consistent)."""
+    for key_hash in key_hashes:
+        try:
+            return _to_subject(SubjectItem.get(subject_pk(tenant, key_hash), "SUBJECT", consistent_read=True))
+        except SubjectItem.DoesNotExist:
+            continue
+        except (GetError, PynamoDBConnectionError) as exc:
+            raise _guard(exc) from exc
+    return None
+
+
+def load_subject_by_pk(pk: str) -> Subject | None:
+    try:
+        return _to_subject(SubjectItem.get(pk, "SUBJECT", consistent_read=True))
+    except SubjectItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def get_token(token_sha256: str) -> TokenItem | None:
+    try:
+        return TokenItem.get(f"TOKEN#{token_sha256}", "TOKEN", consistent_read=True)
+    except TokenItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def evidence_of(pk: str) -> list[Evidence]:
+    try:
+        items = list(EvidenceItem.query(pk, EvidenceItem.sk.startswith("EV#"), consistent_read=True))
+    except PynamoDBConnectionError as exc:
+        raise _guard(exc) from exc
+    return [
+        Evidence(
+            seq=int(i.seq),
+            type=i.type,
+            at=i.at,
+            data=json.loads(i.data),
+            pii=json.loads(i.pii) if i.pii else None,
+            pii_digest=i.pii_digest,
+            prev=i.prev,
+            hash=i.hash,
+        )
+        for i in items
+    ]
+
+
+@dataclass
+class Change:
+    """One state change: the subject as it must now be, its new evidence, and side items."""
+
+    subject: Subject
+    events: list[Evidence]
+    token: tuple[str, datetime, datetime] | None = None  # (sha256, issued, keep until)
+    code: str | None = None  # a new opt-out code to register
+    due: datetime | None = None
+
+
+def commit(change: Change, now: datetime) -> None:
+    """Write the change in one transaction, conditional on the subject being unchanged
+    since it was read (its version). A lost race raises ``Conflict``."""
+    subject = change.subject
+    item = _to_item(subject, now, change.due)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(item)  # VersionAttribute adds "unchanged since read" (or "new")
+            for ev in change.events:
+                tx.save(
+                    EvidenceItem(
+                        subject.pk,
+                        f"EV#{ev.seq:08d}",
+                        seq=ev.seq,
+                        type=ev.type,
+                        at=ev.at,
+                        data=json.dumps(ev.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                        pii=json.dumps(ev.pii, sort_keys=True, ensure_ascii=False) if ev.pii else None,
+                        pii_digest=ev.pii_digest,
+                        prev=ev.prev,
+                        hash=ev.hash,
+                    ),
+                    condition=EvidenceItem.pk.does_not_exist(),
+                )
+            if change.token:
+                sha, issued, keep_until = change.token
+                tx.save(
+                    TokenItem(
+                        f"TOKEN#{sha}",
+                        "TOKEN",
+                        subject_pk=subject.pk,
+                        tenant=subject.tenant,
+                        issued_at=iso(issued),
+                        ttl=keep_until,
+                    ),
+                    condition=TokenItem.pk.does_not_exist(),
+                )
+            if change.code:
+                tx.save(
+                    CodeItem(f"OPTOUT#{change.code}", "CODE", subject_pk=subject.pk, tenant=subject.tenant),
+                    condition=CodeItem.pk.does_not_exist(),
+                )
+    except TransactWriteError as exc:
+        reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+        if "ConditionalCheckFailed" in reasons or exc.cause_response_code == "TransactionConflictException":
+            raise Conflict(str(reasons)) from exc
+        raise StoreUnavailable(f"TransactWriteError: {exc.cause_response_code}") from exc
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    subject.version = item.version
+
+
+def count_hit(key: str, window: timedelta, now: datetime) -> int:
+    """Add one to the counter of ``key`` in the current window; returns the new count."""
+    seconds = int(window.total_seconds())
+    start = int(now.timestamp()) // seconds * seconds
+    counter = CounterItem(f"RATE#{key}#{start}", "COUNT")
+    try:
+        counter.update(
+            actions=[
+                CounterItem.hits.add(1),
+                CounterItem.ttl.set(datetime.fromtimestamp(start + seconds + 3600, tz=now.tzinfo)),
+            ]
+        )
+    except (UpdateError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+    return int(counter.hits)
+
+
+def window_end(window: timedelta, now: datetime) -> datetime:
+    seconds = int(window.total_seconds())
+    start = int(now.timestamp()) // seconds * seconds
+    return datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
+
+
+def mark_sms_sent(subject: Subject, token_sha256: str, now: datetime) -> bool:
+    """Record that the confirmation SMS of the open opt-in went out (starts the cooldown).
+
+    Conditional on the subject being unchanged; returns False when it changed meanwhile
+    (the SMS was still sent; the cooldown then starts from the next signup)."""
+    if not subject.pending or subject.pending.get("token") != token_sha256:
+        return False
+    subject.pending["sms_at"] = iso(now)
+    item = SubjectItem(subject.pk, "SUBJECT")
+    if subject.version is not None:
+        item.version = subject.version
+    try:
+        item.update(
+            actions=[
+                SubjectItem.pending.set(json.dumps(subject.pending, sort_keys=True, separators=(",", ":")))
+            ],
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise _guard(exc) from exc
+    subject.version = item.version
+    return True

@@ -1,0 +1,24 @@
+"""Session-wide test environment: fake AWS credentials and region before anything imports
+botocore, the local outbox instead of a provider, a fixed test pepper."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_REGION": "eu-central-1",
+        "SMS_SENDER": "outbox",
+        "PEPPER_JSON": '{"current": "t1", "t1": "test-pepper-not-a-secret-0123456789"}',
+        "POWERTOOLS_SERVICE_NAME": "sms-consent-test",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "SmsConsentTest",
+    }
+)
+os.environ.pop("DYNAMODB_ENDPOINT", None)

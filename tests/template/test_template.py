@@ -1,0 +1,219 @@
+"""template.yaml: it lints, validates and builds without Docker, and it agrees with the
+code on disk (function folders, layer dependencies) and with the no-plain-secrets rule."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+BIN = Path(sys.executable).parent  # cfn-lint and sam live next to the test interpreter
+FUNCTION_CODE_URI = re.compile(r"^functions/([a-z0-9_-]+)/?$")
+SECRET_LIKE_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD|PEPPER", re.IGNORECASE)
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags into their long form:
+    ``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``,
+    ``!Sub s`` -> ``{"Fn::Sub": s}`` and so on."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def _tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SAM_CLI_TELEMETRY"] = "0"  # no call home from a test run
+    env.setdefault("AWS_DEFAULT_REGION", "eu-central-1")
+    # As if the virtualenv were activated: sam finds its tools, the Makefiles run its python3.
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _run(*args: str | Path, timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - fixed commands, no shell
+        [str(a) for a in args], cwd=ROOT, env=_tool_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_cfn_lint_passes() -> None:
+    # Given the template, When cfn-lint checks it, Then it reports nothing (warnings included).
+    result = _run(BIN / "cfn-lint", TEMPLATE, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = _run(BIN / "sam", "validate", "--lint", "--template-file", TEMPLATE, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_build_without_docker(tmp_path: Path, template: dict[str, Any]) -> None:
+    # Given no Docker and no python3.13, When sam build runs the Makefiles,
+    build_dir = tmp_path / "build"
+    result = _run(
+        BIN / "sam",
+        "build",
+        "--template-file",
+        TEMPLATE,
+        "--build-dir",
+        build_dir,
+        "--no-cached",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # Then the layer holds the domain package and the runtime dependencies for /opt/python,
+    layer = build_dir / "SharedLayer" / "python"
+    for package in ("smsconsent", "pynamodb", "phonenumbers", "aws_lambda_powertools"):
+        assert (layer / package).is_dir(), f"{package} missing from the layer"
+    # but not what the Lambda runtime already ships (botocore alone is ~80 MB),
+    for runtime_package in ("botocore", "boto3", "s3transfer"):
+        assert not (layer / runtime_package).exists(), f"{runtime_package} must not be in the layer"
+    assert not list((layer / "smsconsent").rglob("__pycache__"))
+    # and every function is built with its handler module.
+    for logical_id in _functions(template):
+        assert (build_dir / logical_id / "app.py").is_file(), f"{logical_id} built without app.py"
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Names a module defines at top level (def, assignment or import)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def test_function_folders_match_logical_ids(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    assert functions, "no functions in the template"
+    for logical_id, resource in functions.items():
+        props = resource["Properties"]
+        match = FUNCTION_CODE_URI.match(props["CodeUri"])
+        assert match, f"{logical_id}: CodeUri {props['CodeUri']!r} is not functions/<name>/"
+        name = match.group(1)
+        camel = "".join(part.capitalize() for part in re.split(r"[-_]", name))
+        assert logical_id == f"{camel}Function", f"functions/{name}/ must be {camel}Function"
+        assert props["Handler"] == "app.handler", logical_id
+
+        folder = ROOT / "functions" / name
+        app = folder / "app.py"
+        assert app.is_file(), f"{app.relative_to(ROOT)} is missing"
+        assert "handler" in _top_level_names(app.read_text()), f"{app.relative_to(ROOT)} has no handler"
+        # Dependencies come from the layer only: a second copy would shadow it.
+        assert not (folder / "requirements.txt").exists(), f"{folder} must not have a requirements.txt"
+        # sam build has no python3.13 here: every function builds through functions/Makefile.
+        assert resource.get("Metadata") == {"BuildMethod": "makefile", "ContextPath": "functions"}, logical_id
+
+
+def test_functions_log_to_their_own_group_with_retention(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    for logical_id, resource in _functions(template).items():
+        log_group = resource["Properties"]["LoggingConfig"]["LogGroup"]
+        assert set(log_group) == {"Ref"}, logical_id
+        group = resources[log_group["Ref"]]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+
+
+def _references_resources(value: Any, resources: set[str]) -> bool:
+    """True when value is !Ref/!GetAtt/!Sub of template resources (not a literal)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    fn, arg = next(iter(value.items()))
+    if fn == "Ref":
+        return arg in resources
+    if fn == "Fn::GetAtt":
+        return arg[0] in resources
+    if fn == "Fn::Sub":
+        text = arg if isinstance(arg, str) else arg[0]
+        names = {ref.split(".", 1)[0] for ref in re.findall(r"\$\{([^}!]+)\}", text)}
+        return bool(names) and names <= resources
+    return False
+
+
+def test_no_plain_text_secrets(template: dict[str, Any]) -> None:
+    resources = set(template["Resources"])
+    environments = [("Globals", template.get("Globals", {}).get("Function", {}))] + [
+        (logical_id, resource.get("Properties", {}))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    ]
+    for owner, props in environments:
+        variables = props.get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            if SECRET_LIKE_NAME.search(name):
+                assert _references_resources(value, resources), (
+                    f"{owner}: {name} must reference a resource (!Ref/!GetAtt/!Sub), not a literal"
+                )
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            props = resource["Properties"]
+            assert "SecretString" not in props, f"{logical_id}: generate the secret, never write it"
+            assert "GenerateSecretString" in props, logical_id
+
+
+def _requirements(lines: list[str]) -> dict[str, frozenset[str]]:
+    """{canonical name: {specifier, ...}} for simple PEP 508 lines (no markers needed here)."""
+    parsed = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)", line)
+        assert match, f"cannot read requirement {line!r}"
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        parsed[name] = frozenset(s.replace(" ", "") for s in match.group(2).split(",") if s.strip())
+    return parsed
+
+
+def test_layer_requirements_match_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    expected = _requirements(project["dependencies"])
+    expected.pop("boto3", None)  # the Lambda runtime ships boto3; the layer must not
+    layer = _requirements((ROOT / "layers" / "smsconsent" / "requirements.txt").read_text().splitlines())
+    assert layer == expected
