@@ -16,8 +16,9 @@ from smsconsent.tenants import Tenant, TenantError
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def entrypoint(handle: Callable[[Request], dict[str, Any]]) -> Handler:
-    """Wrap a handler of ``Request``: client faults become 4xx, outages 503, never a trace."""
+def entrypoint(handle: Callable[[Request], dict[str, Any]], inject_context: bool = True) -> Handler:
+    """Wrap a handler of ``Request``: client faults become 4xx, outages 503, never a trace.
+    ``inject_context=False`` when the caller already adds the Lambda context to logs."""
 
     @functools.wraps(handle)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def entrypoint(handle: Callable[[Request], dict[str, Any]]) -> Handler:
             logger.exception("unexpected failure")
             return json_answer(500, {"error": {"code": "internal_error", "message": "internal error"}})
 
-    return logger.inject_lambda_context(handler)
+    return logger.inject_lambda_context(handler) if inject_context else handler
 
 
 def tenant_of(request: Request) -> Tenant:

@@ -158,3 +158,52 @@ def next_due(subject: Subject, tenant: Tenant) -> datetime | None:
             last = subject.last_contact_at or record.get("confirmed_at") or record["since"]
             moments.append(parse_iso(max(last, record["since"])) + timedelta(days=tenant.lapse_after_days))
     return min(moments) if moments else None
+
+
+def _stop_scope(tenant: Tenant) -> set[str]:
+    if tenant.stop_scope == "all":
+        return set(tenant.purposes)
+    return set(tenant.marketing_purposes())
+
+
+def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime) -> list[str]:
+    """STOP: withdraw every purpose in the tenant's STOP scope on ``channel`` (every
+    channel when None). Purposes without a record get an ``opted_out`` one, so the
+    number stays suppressed even if it was never known. Returns the keys changed."""
+    channels = [channel] if channel else sorted({k.split(":", 1)[0] for k in subject.consents} | {"sms"})
+    changed = []
+    for ch in channels:
+        for purpose in sorted(_stop_scope(tenant)):
+            k = key(ch, purpose)
+            record = subject.consents.get(k)
+            if record is None:
+                subject.consents[k] = {"state": OPTED_OUT, "since": iso(now)}
+                changed.append(k)
+            elif record["state"] != OPTED_OUT:
+                record["before_stop"] = record["state"]
+                record.update(state=OPTED_OUT, since=iso(now))
+                changed.append(k)
+        if subject.pending and subject.pending.get("channel") == ch:
+            subject.pending = None
+    return changed
+
+
+def opt_in_again(subject: Subject, tenant: Tenant, channel: str, now: datetime) -> list[str]:
+    """START/UNSTOP from the phone itself: restore what was active before the STOP."""
+    restored = []
+    for k, record in subject.consents.items():
+        if (
+            k.startswith(f"{channel}:")
+            and record["state"] == OPTED_OUT
+            and record.get("before_stop") == ACTIVE
+        ):
+            record.pop("before_stop")
+            record.update(state=ACTIVE, since=iso(now))
+            restored.append(k)
+    return restored
+
+
+def pending_token(subject: Subject, channel: str) -> str | None:
+    """The open double opt-in's token hash on ``channel``, if any."""
+    pending = subject.pending or {}
+    return pending.get("token") if pending.get("channel") == channel else None

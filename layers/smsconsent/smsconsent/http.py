@@ -60,6 +60,8 @@ class Request:
     source_ip: str
     user_agent: str
     raw_body: bytes
+    url: str = ""  # as the client called it: scheme, host, path and query
+    raw_query: str = ""
     cookies: list[str] = field(default_factory=list)
     # Headers every answer to this request carries, errors included (CORS, say).
     answer_headers: dict[str, str] = field(default_factory=dict)
@@ -79,15 +81,22 @@ class Request:
                 raise ApiError(400, "malformed_body", "body is not valid base64") from exc
         else:
             raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
+        path = str(http.get("path") or event.get("rawPath") or "/")
+        raw_query = str(event.get("rawQueryString") or "")
+        # API Gateway terminates HTTPS and says so in X-Forwarded-Proto; the local stack says http.
+        scheme = headers.get("x-forwarded-proto", "https").split(",", 1)[0].strip() or "https"
+        host = str(context.get("domainName") or headers.get("host", "localhost"))
         return cls(
             method=str(http.get("method", "GET")).upper(),
-            path=str(http.get("path") or event.get("rawPath") or "/"),
+            path=path,
             headers=headers,
             path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
             query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
             source_ip=str(http.get("sourceIp") or ""),
             user_agent=str(http.get("userAgent") or headers.get("user-agent", "")),
             raw_body=raw,
+            url=f"{scheme}://{host}{event.get('rawPath') or path}" + (f"?{raw_query}" if raw_query else ""),
+            raw_query=raw_query,
             cookies=list(event.get("cookies") or []),
         )
 

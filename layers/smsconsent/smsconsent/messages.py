@@ -69,3 +69,31 @@ def confirmation(tenant: Tenant, purposes: list[str], language: str, url: str) -
         if segments(text) <= MAX_SEGMENTS:
             return text
     return text
+
+
+_REPLIES = {
+    "optout_confirmation": {
+        "en": "{name}: You are unsubscribed and will get no more messages. Reply START to resubscribe.",
+        "de": "{name}: Sie sind abgemeldet und erhalten keine weiteren Nachrichten. Mit START melden Sie sich wieder an.",
+    },
+    "optin_confirmation": {
+        "en": "{name}: You are subscribed again. Reply STOP to opt out, HELP for help.",
+        "de": "{name}: Sie sind wieder angemeldet. Abmelden: STOP, Hilfe: HILFE.",
+    },
+    "confirmed": {
+        "en": "{name}: Thank you, your subscription is confirmed. Reply STOP to opt out, HELP for help.",
+        "de": "{name}: Danke, Ihre Anmeldung ist bestätigt. Abmelden: STOP, Hilfe: HILFE.",
+    },
+    "help": {
+        "en": "{name}: Reply STOP to opt out. Msg&data rates may apply.",
+        "de": "{name}: Abmelden mit STOP. Es können SMS-Kosten entstehen.",
+    },
+}
+
+
+def reply(tenant: Tenant, kind: str, language: str | None) -> str:
+    """The text of a reply to an inbound keyword (``optout_confirmation``, ``help``, ...)."""
+    lang = tenant.language(language)
+    if kind == "help" and lang in tenant.help_text:
+        return tenant.help_text[lang]
+    return _REPLIES[kind][_lang(lang)].format(name=tenant.name)

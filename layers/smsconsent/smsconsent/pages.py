@@ -29,6 +29,16 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_token_lead": "This link is not valid. Please check that it was copied completely.",
         "opted_out_title": "You unsubscribed",
         "opted_out_lead": "You opted out of messages from {name}, so this link no longer confirms anything.",
+        "optout_title": "Unsubscribe from SMS",
+        "optout_lead": "Stop all marketing messages from {name} to your phone.",
+        "optout_reason": "Why are you leaving? (optional)",
+        "optout_button": "Unsubscribe",
+        "opted_out_now_title": "You are unsubscribed",
+        "opted_out_now_lead": "You will get no more marketing messages from {name}.",
+        "already_opted_out_title": "Already unsubscribed",
+        "already_opted_out_lead": "You had already unsubscribed from {name}. Nothing changed.",
+        "unknown_code_title": "Link not found",
+        "unknown_code_lead": "This unsubscribe link is not valid. You can always reply STOP to any message.",
         "check_title": "Check your phone",
         "check_lead": "If the number can receive SMS, we have sent it a link. Open it to confirm your subscription.",
     },
@@ -47,6 +57,16 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_token_lead": "Dieser Link ist ungültig. Bitte prüfen Sie, ob er vollständig kopiert wurde.",
         "opted_out_title": "Sie haben sich abgemeldet",
         "opted_out_lead": "Sie haben sich von Nachrichten von {name} abgemeldet; dieser Link bestätigt nichts mehr.",
+        "optout_title": "Von SMS abmelden",
+        "optout_lead": "Keine Werbe-SMS mehr von {name} an Ihr Telefon.",
+        "optout_reason": "Warum melden Sie sich ab? (freiwillig)",
+        "optout_button": "Abmelden",
+        "opted_out_now_title": "Sie sind abgemeldet",
+        "opted_out_now_lead": "Sie erhalten keine Werbenachrichten mehr von {name}.",
+        "already_opted_out_title": "Bereits abgemeldet",
+        "already_opted_out_lead": "Sie hatten sich bei {name} schon abgemeldet. Es hat sich nichts geändert.",
+        "unknown_code_title": "Link nicht gefunden",
+        "unknown_code_lead": "Dieser Abmeldelink ist ungültig. Sie können jederzeit auf eine Nachricht mit STOP antworten.",
         "check_title": "Bitte prüfen Sie Ihr Telefon",
         "check_lead": "Wenn die Nummer SMS empfangen kann, haben wir ihr einen Link gesendet. "
         "Öffnen Sie ihn, um die Anmeldung zu bestätigen.",
@@ -84,6 +104,19 @@ def confirm_prompt(lang: str, tenant_name: str, what: str) -> str:
         f'<p class="muted">{escape(t["confirm_fine"])}</p>'
     )
     return _page(lang, t["confirm_title"], body)
+
+
+def optout_prompt(lang: str, tenant_name: str) -> str:
+    t = TEXT[lang]
+    body = (
+        f"<h1>{escape(t['optout_title'])}</h1>"
+        f"<p>{escape(t['optout_lead'].format(name=tenant_name))}</p>"
+        '<form method="post">'
+        f'<label for="reason">{escape(t["optout_reason"])}</label>'
+        '<textarea id="reason" name="reason" maxlength="1000"></textarea>'
+        f'<p><button type="submit" id="unsubscribe">{escape(t["optout_button"])}</button></p></form>'
+    )
+    return _page(lang, t["optout_title"], body)
 
 
 def outcome(lang: str, status: str, tenant_name: str = "") -> str:

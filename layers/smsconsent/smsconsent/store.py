@@ -25,6 +25,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute,
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (
     GetError,
+    PutError,
     PynamoDBConnectionError,
     TransactWriteError,
     UpdateError,
@@ -119,13 +120,37 @@ class CodeItem(_Item):
     tenant = UnicodeAttribute()
 
 
+class MessageItem(_Item):
+    """A provider message already handled, with the answer it got (replays get the same)."""
+
+    Meta = _meta()
+    answer = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class InboundNumberItem(_Item):
+    """Which tenant owns a number that receives SMS (AWS End User Messaging two-way)."""
+
+    Meta = _meta()
+    tenant = UnicodeAttribute()
+
+
 class CounterItem(_Item):
     Meta = _meta()
     hits = NumberAttribute(default=0)
     ttl = TTLAttribute(null=True)
 
 
-MODELS: tuple[type[_Item], ...] = (TenantItem, SubjectItem, EvidenceItem, TokenItem, CodeItem, CounterItem)
+MODELS: tuple[type[_Item], ...] = (
+    TenantItem,
+    SubjectItem,
+    EvidenceItem,
+    TokenItem,
+    CodeItem,
+    MessageItem,
+    InboundNumberItem,
+    CounterItem,
+)
 
 
 def bind() -> None:
@@ -286,9 +311,58 @@ def get_tenant_doc(tenant_id: str) -> dict[str, Any] | None:
 
 
 def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
-    TenantItem(
-        f"TENANT#{doc['id']}", "CONFIG", doc=json.dumps(doc, ensure_ascii=False), updated_at=iso(now)
-    ).save()
+    """Store a (validated) tenant document and index its inbound numbers."""
+    text = json.dumps(doc, ensure_ascii=False)
+    with TransactWrite(connection=_connection()) as tx:
+        tx.save(TenantItem(f"TENANT#{doc['id']}", "CONFIG", doc=text, updated_at=iso(now)))
+        for number in doc.get("inbound_numbers") or []:
+            tx.save(InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=doc["id"]))
+
+
+def tenant_of_number(e164: str) -> str | None:
+    try:
+        return InboundNumberItem.get(f"INBOUND#{e164}", "NUMBER").tenant
+    except InboundNumberItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def get_code(code: str) -> CodeItem | None:
+    try:
+        return CodeItem.get(f"OPTOUT#{code}", "CODE", consistent_read=True)
+    except CodeItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def remember_message(message_key: str, answer: dict[str, Any], keep_until: datetime) -> dict[str, Any] | None:
+    """Record a handled provider message that changed nothing; returns the earlier answer
+    instead when the message was already recorded."""
+    try:
+        MessageItem(f"MSG#{message_key}", "MSG", answer=json.dumps(answer), ttl=keep_until).save(
+            condition=MessageItem.pk.does_not_exist()
+        )
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return message_answer(message_key) or answer
+        raise _guard(exc) from exc
+    except PynamoDBConnectionError as exc:
+        raise _guard(exc) from exc
+    return None
+
+
+def message_answer(message_key: str) -> dict[str, Any] | None:
+    """The answer a provider message got, when it was handled before."""
+    try:
+        item = MessageItem.get(f"MSG#{message_key}", "MSG", consistent_read=True)
+    except MessageItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+    answer: dict[str, Any] = json.loads(item.answer)
+    return answer
 
 
 def load_subject(tenant: str, key_hashes: list[str]) -> Subject | None:
@@ -350,6 +424,8 @@ class Change:
     token: tuple[str, datetime, datetime] | None = None  # (sha256, issued, keep until)
     code: str | None = None  # a new opt-out code to register
     due: datetime | None = None
+    # (provider message key, answer, keep until): a replay of it is refused by the write.
+    message: tuple[str, dict[str, Any], datetime] | None = None
 
 
 def commit(change: Change, now: datetime) -> None:
@@ -388,6 +464,12 @@ def commit(change: Change, now: datetime) -> None:
                         ttl=keep_until,
                     ),
                     condition=TokenItem.pk.does_not_exist(),
+                )
+            if change.message:
+                message_key, answer, keep_until = change.message
+                tx.save(
+                    MessageItem(f"MSG#{message_key}", "MSG", answer=json.dumps(answer), ttl=keep_until),
+                    condition=MessageItem.pk.does_not_exist(),
                 )
             if change.code:
                 tx.save(

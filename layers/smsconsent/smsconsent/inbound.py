@@ -1,0 +1,191 @@
+"""Inbound SMS: STOP, START, YES and HELP, exactly once per provider message.
+
+The state change, its evidence and the provider message id are one transaction, so a
+replayed webhook finds its message id taken and gets the answer stored with it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from smsconsent import clock, consent, evidence, keys, keywords, messages, phone, sender, store
+from smsconsent.observability import logger, mask
+from smsconsent.providers.base import InboundMessage
+from smsconsent.tenants import Tenant
+
+_ATTEMPTS = 5
+_REMEMBER = timedelta(days=30)  # providers retry for hours at most; a month is ample
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # optout | optin | confirmed | help | none
+    reply: str | None  # text to send back (None: nothing)
+    reply_kind: str | None = None
+    replay: bool = False  # the same message came before: this is its stored answer
+
+
+@dataclass
+class _Decision:
+    outcome: Outcome
+    subject: store.Subject | None = None  # the subject to write, when something changed
+    events: list[store.Evidence] = field(default_factory=list)
+    code: str | None = None
+
+
+def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
+    """Apply one inbound message; the answer of a replay is the first answer."""
+    message_key = f"{tenant.id}#{message.provider}#{message.message_id}"
+    previous = store.message_answer(message_key)
+    if previous is not None:
+        return Outcome(**previous, replay=True)
+    try:
+        number = phone.normalise(message.sender, tenant.default_country)
+    except phone.PhoneError:
+        logger.info("inbound from an unusable sender", extra={"provider": message.provider})
+        return Outcome("none", None)
+    kind = message.handled or keywords.classify(message.text, tenant.keywords)
+    hashes = keys.subject_hashes(tenant.id, number.e164)
+    for _ in range(_ATTEMPTS):
+        now = clock.now()
+        subject = store.load_subject(tenant.id, hashes)
+        decision = _apply(tenant, message, kind, subject, hashes[0], now)
+        outcome = decision.outcome
+        answer = {k: v for k, v in asdict(outcome).items() if k != "replay"}
+        try:
+            if decision.subject is None:
+                if store.remember_message(message_key, answer, now + _REMEMBER) is not None:
+                    break  # a concurrent delivery of the same message won: use its answer
+            else:
+                store.commit(
+                    store.Change(
+                        decision.subject,
+                        decision.events,
+                        code=decision.code,
+                        due=consent.next_due(decision.subject, tenant),
+                        message=(message_key, answer, now + _REMEMBER),
+                    ),
+                    now,
+                )
+        except store.Conflict:
+            if store.message_answer(message_key) is not None:
+                break
+            continue
+        logger.info(
+            "inbound handled",
+            extra={
+                "tenant": tenant.id,
+                "provider": message.provider,
+                "action": outcome.action,
+                "from": mask(number.e164),
+            },
+        )
+        return outcome
+    else:
+        raise store.StoreUnavailable("inbound message kept conflicting")
+    stored = store.message_answer(message_key)
+    return Outcome(**stored, replay=True) if stored else Outcome("none", None)
+
+
+def _apply(
+    tenant: Tenant,
+    message: InboundMessage,
+    kind: str | None,
+    subject: store.Subject | None,
+    new_key: str,
+    now: datetime,
+) -> _Decision:
+    """Decide and change the (in-memory) subject."""
+    language = subject.language if subject else None
+    provider_data = {
+        "provider": message.provider,
+        "provider_message_id": message.message_id,
+        "channel": message.channel,
+    }
+    via = "provider_keyword" if message.handled else "sms_keyword"
+
+    def reply(reply_kind: str) -> Outcome:
+        action = {"optout_confirmation": "optout", "optin_confirmation": "optin"}.get(reply_kind, reply_kind)
+        if message.handled:
+            return Outcome(action, None)  # the provider already answered the keyword
+        return Outcome(action, messages.reply(tenant, reply_kind, language), reply_kind)
+
+    if kind == keywords.OPTOUT:
+        # An unknown number is suppressed too: it gets a subject of its keyed hash alone.
+        target = subject or store.new_subject(tenant.id, new_key, now)
+        changed = consent.opt_out(target, tenant, message.channel, now)
+        if not changed:
+            return _Decision(reply("optout_confirmation"))
+        event = evidence.append(
+            target,
+            "optout",
+            now,
+            {
+                **provider_data,
+                "consents": changed,
+                "via": via,
+                "keyword": keywords.normalise(message.text).split(" ", 1)[0].upper()[:20] or None,
+                "campaign": target.last_campaign,
+            },
+            pii={"text": message.text[:320]},
+        )
+        return _Decision(reply("optout_confirmation"), target, [event])
+
+    if subject is None:
+        # START, YES or HELP from a number we hold nothing on: answer HELP, change nothing.
+        return _Decision(reply("help") if kind == keywords.HELP else Outcome("none", None))
+
+    if kind == keywords.YES:
+        token = consent.pending_token(subject, message.channel)
+        if token and tenant.confirm_by_reply:
+            result = consent.confirm(subject, tenant, token, now)
+            if result.status == "confirmed":
+                code = None
+                if not subject.optout_code:
+                    code = subject.optout_code = keys.new_code()
+                event = evidence.append(
+                    subject,
+                    "optin_confirmed",
+                    now,
+                    {**provider_data, "purposes": result.purposes, "via": "sms_reply", "token_sha256": token},
+                )
+                return _Decision(reply("confirmed"), subject, [event], code)
+        kind = keywords.OPTIN  # no open opt-in to confirm: YES means START
+
+    if kind == keywords.OPTIN:
+        restored = consent.opt_in_again(subject, tenant, message.channel, now)
+        if not restored:
+            return _Decision(Outcome("none", None))
+        event = evidence.append(
+            subject,
+            "optin_restored",
+            now,
+            {**provider_data, "consents": restored, "via": via},
+            pii={"text": message.text[:320]},
+        )
+        return _Decision(reply("optin_confirmation"), subject, [event])
+
+    if kind == keywords.HELP:
+        return _Decision(reply("help"))
+    return _Decision(Outcome("none", None))
+
+
+def send_reply(tenant: Tenant, message: InboundMessage, outcome: Outcome) -> None:
+    """Send the reply through the SMS sender (for providers whose answer cannot carry it).
+    The opt-out is already stored: a failed reply is logged, never undoes it."""
+    if not outcome.reply or outcome.replay:
+        return
+    try:
+        number = phone.normalise(message.sender, tenant.default_country).e164
+        sender.get().send(
+            sender.SmsMessage(
+                to=number,
+                body=outcome.reply,
+                tenant=tenant.id,
+                kind=outcome.reply_kind or "help",
+                origination_identity=tenant.sms_origination_identity or message.recipient or None,
+                configuration_set=tenant.sms_configuration_set,
+            )
+        )
+    except (sender.SendError, phone.PhoneError) as exc:
+        logger.warning("inbound reply not sent", extra={"provider": message.provider, "error": str(exc)})

@@ -1,0 +1,124 @@
+"""Inbound keywords: what an SMS reply means.
+
+Matching (SPEC: Keywords): trim, strip punctuation and diacritics, case-fold; the
+whole message is a keyword, or its first word is an opt-out keyword ("Stop please",
+"STOPP!"). Plain-language opt-outs ("please don't text me") are honoured too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+OPTOUT, OPTIN, YES, HELP = "optout", "optin", "yes", "help"
+
+DEFAULT_OPTOUT = [
+    "STOP",
+    "STOPALL",
+    "STOPP",
+    "STOPPEN",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT-OUT",
+    "REMOVE",
+    "TD",
+    "ARRET",
+    "ARRETE",
+    "ABMELDEN",
+    "ABBESTELLEN",
+    "AFMELDEN",
+    "ALTO",
+    "BAJA",
+    "CANCELLA",
+    "PARAR",
+    "SAIR",
+]
+DEFAULT_OPTIN = ("START", "UNSTOP")
+DEFAULT_YES = ("YES", "JA", "OUI", "SI")
+DEFAULT_HELP = ("HELP", "INFO", "HILFE", "AIDE", "AYUDA")
+# Phrases people write instead of a keyword, matched anywhere in the normalised message.
+PLAIN_OPTOUTS = (
+    "dont text me",
+    "do not text me",
+    "dont message me",
+    "do not message me",
+    "stop texting",
+    "stop messaging",
+    "stop sending",
+    "no more texts",
+    "no more messages",
+    "remove me",
+    "take me off",
+    "unsubscribe me",
+    "wrong number",
+    "not interested",
+    "leave me alone",
+    "keine sms mehr",
+    "keine nachrichten mehr",
+    "nicht mehr schreiben",
+    "bitte keine sms",
+    "falsche nummer",
+    "austragen",
+    "nicht mehr kontaktieren",
+    "ne plus menvoyer",
+    "plus de sms",
+    "desinscrire",
+    "mauvais numero",
+    "no mas mensajes",
+    "no me escribas",
+    "numero equivocado",
+    "geen sms meer",
+    "verkeerd nummer",
+    "niet meer sturen",
+)
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Case-folded, without diacritics or punctuation, single-spaced."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACE.sub(" ", _PUNCT.sub("", plain.casefold().replace("_", " "))).strip()
+
+
+def _words(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(normalise(w) for w in words if normalise(w))
+
+
+_DEFAULTS = {
+    OPTOUT: _words(DEFAULT_OPTOUT),
+    OPTIN: _words(DEFAULT_OPTIN),
+    YES: _words(DEFAULT_YES),
+    HELP: _words(DEFAULT_HELP),
+}
+_PLAIN = tuple(normalise(p) for p in PLAIN_OPTOUTS)
+
+
+def classify(text: str, extra: dict[str, tuple[str, ...]] | None = None) -> str | None:
+    """``optout``, ``optin``, ``yes``, ``help`` or None; ``extra`` adds a tenant's own
+    words per kind (``optout``, ``optin``, ``help``)."""
+    extra = extra or {}
+    message = normalise(text)
+    if not message:
+        return None
+    optout = _DEFAULTS[OPTOUT] | _words(extra.get(OPTOUT, ()))
+    first = message.split(" ", 1)[0]
+    # "OPT-OUT" loses its hyphen in normalisation: compare both the message and its first word.
+    if message in optout or message.replace(" ", "") in optout or first in optout:
+        return OPTOUT
+    if message in _DEFAULTS[OPTIN] | _words(extra.get(OPTIN, ())):
+        return OPTIN
+    if message in _DEFAULTS[YES]:
+        return YES
+    if message in _DEFAULTS[HELP] | _words(extra.get(HELP, ())):
+        return HELP
+    padded = f" {message} "
+    if any(f" {phrase} " in padded for phrase in _PLAIN):
+        return OPTOUT
+    return None

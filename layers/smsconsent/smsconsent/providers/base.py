@@ -1,0 +1,84 @@
+"""What every provider module shares: the webhook request and the normalised message."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from smsconsent.tenants import SecretRef
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One inbound SMS, whatever provider brought it."""
+
+    provider: str
+    message_id: str
+    sender: str  # the phone that wrote (as the provider gives it)
+    recipient: str  # our number that received it
+    text: str
+    channel: str = "sms"
+    # The keyword the provider already acted on (Twilio OptOutType, Plivo MessageIntent):
+    # record it, send nothing more.
+    handled: str | None = None
+
+
+@dataclass
+class Webhook:
+    """The HTTP request a provider made, as signature checks need it."""
+
+    method: str
+    url: str  # the URL the provider called: the tenant's configured one, else the request's
+    headers: dict[str, str]  # lower-case names
+    raw_query: str
+    body: bytes
+    _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def form_pairs(self) -> list[tuple[str, str]]:
+        """Form fields in order (body for POST form posts, else the query string)."""
+        if self._form is None:
+            if self.method == "POST" and self.content_type == "application/x-www-form-urlencoded":
+                source = self.body.decode("utf-8", "replace")
+            else:
+                source = self.raw_query
+            self._form = parse_qsl(source, keep_blank_values=True, max_num_fields=500)
+        return self._form
+
+    def form(self) -> dict[str, str]:
+        return dict(self.form_pairs())
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except ValueError:
+            return None
+
+
+def secret(conf: dict[str, Any], name: str) -> str | None:
+    """A provider secret from the tenant's settings, resolved (cached by the resolver)."""
+    ref = conf.get(name)
+    return ref.resolve() if isinstance(ref, SecretRef) else None
+
+
+def hmac_hex(key: str | bytes, message: bytes, algorithm: str = "sha256") -> str:
+    raw_key = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw_key, message, getattr(hashlib, algorithm)).hexdigest()
+
+
+def same(a: str | bytes, b: str | bytes) -> bool:
+    """Constant-time comparison of two signatures."""
+    a_bytes = a.encode() if isinstance(a, str) else a
+    b_bytes = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_bytes, b_bytes)
+
+
+def ok(body: str = "", content_type: str = "text/plain") -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": content_type}, "body": body}

@@ -1,0 +1,73 @@
+"""Twilio Programmable Messaging webhooks.
+
+Signature (X-Twilio-Signature): base64 HMAC-SHA1 with the auth token over the full URL
+Twilio called followed by every POST parameter, sorted by name, as name+value. Twilio
+may or may not include the default port in the URL it signs, so both forms are tried
+(as Twilio's own RequestValidator does). Replies go back as TwiML.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+from smsconsent.providers.base import InboundMessage, Webhook, same, secret
+
+NAME = "twilio"
+INLINE_REPLY = True
+_HANDLED = {"STOP": "optout", "START": "optin", "HELP": "help"}
+
+
+def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
+    payload = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _url_variants(url: str) -> list[str]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or ""
+    with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default}"))
+    without_port = urlunsplit(parts._replace(netloc=host)) if parts.port in (None, default) else url
+    return list(dict.fromkeys([url, with_port, without_port]))
+
+
+def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
+    token = secret(conf, "auth_token")
+    given = hook.headers.get("x-twilio-signature", "")
+    if not token or not given:
+        return False
+    params = hook.form_pairs() if hook.method == "POST" else []
+    return any(same(signature(token, url, params), given) for url in _url_variants(hook.url))
+
+
+def parse(hook: Webhook) -> InboundMessage | None:
+    form = hook.form()
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    sender = form.get("From", "")
+    if not sid or not sender:
+        return None  # a status callback or something else that is not an inbound message
+    channel = "sms"
+    if sender.startswith("whatsapp:"):
+        channel, sender = "whatsapp", sender.removeprefix("whatsapp:")
+    return InboundMessage(
+        provider=NAME,
+        message_id=sid,
+        sender=sender,
+        recipient=form.get("To", "").removeprefix("whatsapp:"),
+        text=form.get("Body", ""),
+        channel=channel,
+        handled=_HANDLED.get(form.get("OptOutType", "").upper()),
+    )
+
+
+def respond(reply: str | None) -> dict[str, Any]:
+    inner = f"<Message>{escape(reply)}</Message>" if reply else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+    return {"statusCode": 200, "headers": {"Content-Type": "text/xml; charset=utf-8"}, "body": body}

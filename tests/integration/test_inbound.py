@@ -1,0 +1,277 @@
+"""Inbound handler on moto: STOP, START, YES, HELP over a signed Twilio webhook and over
+SNS (AWS End User Messaging two-way), exactly once; and the web opt-out link."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from tests.integration.conftest import load_event
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+PHONE = "+4915112345678"
+OUR_NUMBER = "+4915790000000"
+URL = "http://127.0.0.1:3000/v1/demo/inbound/twilio"
+
+
+def twilio_event(body: str, sid: str = "SM0001", token: str = "demo-twilio-auth-token", **extra: str) -> dict[str, Any]:
+    """A Twilio inbound SMS webhook, signed by Twilio's own RequestValidator."""
+    params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC123", "From": PHONE, "To": OUR_NUMBER, "Body": body}
+    params.update(extra)
+    raw = urlencode(params)
+    event = load_event("signup-json.json")
+    event.update(
+        routeKey="POST /v1/{tenant}/inbound/{provider}",
+        rawPath="/v1/demo/inbound/twilio",
+        pathParameters={"tenant": "demo", "provider": "twilio"},
+        isBase64Encoded=True,
+        body=base64.b64encode(raw.encode()).decode(),
+    )
+    event["requestContext"]["domainName"] = "127.0.0.1:3000"
+    event["requestContext"]["http"].update(path="/v1/demo/inbound/twilio", userAgent="TwilioProxy/1.1")
+    event["headers"] = {
+        "content-type": "application/x-www-form-urlencoded",
+        "host": "127.0.0.1:3000",
+        "x-forwarded-proto": "http",
+        "x-twilio-signature": RequestValidator(token).compute_signature(URL, params),
+        "user-agent": "TwilioProxy/1.1",
+    }
+    return event
+
+
+def inbound(context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    from functions.inbound.app import handler
+
+    return handler(event, context)
+
+
+def signed_up_and_confirmed(context: Any, outbox: Any, purposes: str = "marketing,newsletter,orders") -> None:
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": purposes})
+    assert handler(event, context)["statusCode"] == 202
+    from smsconsent import confirmation
+
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    assert confirmation.confirm(token, "198.51.100.7", "ua").status == "confirmed"
+
+
+def subject() -> Any:
+    from smsconsent import keys, store
+
+    return store.load_subject("demo", keys.subject_hashes("demo", PHONE))
+
+
+def states() -> dict[str, str]:
+    found = subject()
+    return {k: r["state"] for k, r in found.consents.items()} if found else {}
+
+
+def events_of_type(kind: str) -> list[Any]:
+    from smsconsent import store
+
+    return [e for e in store.evidence_of(subject().pk) if e.type == kind]
+
+
+def test_signed_stop_opts_out_marketing_at_once_and_replies_in_twiml(context, outbox, clock):
+    # Given a confirmed number whose last recorded campaign is known
+    signed_up_and_confirmed(context, outbox)
+    from smsconsent import store
+
+    found = subject()
+    found.last_campaign = "black-friday"
+    store.commit(store.Change(found, []), clock.now)
+    # When it texts STOP through Twilio
+    answer = inbound(context, twilio_event("Stop please", sid="SM-stop-1"))
+    # Then marketing purposes are withdrawn before the webhook returns; transactional stays
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"].startswith("text/xml")
+    assert "<Message>" in answer["body"] and "START" in answer["body"]
+    assert states() == {"sms:marketing": "opted_out", "sms:newsletter": "opted_out", "sms:orders": "active"}
+    [event] = events_of_type("optout")
+    assert event.data["provider_message_id"] == "SM-stop-1" and event.data["provider"] == "twilio"
+    assert event.data["campaign"] == "black-friday" and event.data["keyword"] == "STOP"
+    assert event.pii == {"text": "Stop please"}
+
+
+def test_replayed_stop_changes_nothing_and_gets_the_same_answer(context, outbox):
+    signed_up_and_confirmed(context, outbox)
+    first = inbound(context, twilio_event("STOP", sid="SM-dup"))
+    second = inbound(context, twilio_event("STOP", sid="SM-dup"))
+    assert first == second
+    assert len(events_of_type("optout")) == 1
+
+
+@pytest.mark.parametrize("forgery", ["wrong token", "no header", "tampered body"])
+def test_forged_or_missing_signature_is_403_and_changes_nothing(context, outbox, forgery):
+    signed_up_and_confirmed(context, outbox)
+    event = twilio_event("STOP", token="not-the-token" if forgery == "wrong token" else "demo-twilio-auth-token")
+    if forgery == "no header":
+        del event["headers"]["x-twilio-signature"]
+    if forgery == "tampered body":
+        event["body"] = base64.b64encode(base64.b64decode(event["body"]).replace(b"STOP", b"STAP")).decode()
+    answer = inbound(context, event)
+    assert answer["statusCode"] == 403
+    assert json.loads(answer["body"])["error"]["code"] == "invalid_signature"
+    assert set(states().values()) == {"active"}
+
+
+def test_start_restores_what_was_active_before_the_stop(context, outbox):
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    inbound(context, twilio_event("STOP", sid="SM-1"))
+    assert states() == {"sms:marketing": "opted_out", "sms:newsletter": "opted_out"}
+    answer = inbound(context, twilio_event("start", sid="SM-2"))
+    assert "<Message>" in answer["body"]
+    # marketing was active before the STOP; newsletter never was
+    assert states() == {"sms:marketing": "active", "sms:newsletter": "opted_out"}
+    assert len(events_of_type("optin_restored")) == 1
+
+
+def test_yes_confirms_a_pending_double_opt_in(context, outbox):
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True})
+    handler(event, context)
+    answer = inbound(context, twilio_event("Ja!", sid="SM-yes"))
+    assert states() == {"sms:marketing": "active"}
+    assert "bestätigt" in answer["body"]
+    [confirmed] = events_of_type("optin_confirmed")
+    assert confirmed.data["via"] == "sms_reply"
+    assert subject().optout_code
+
+
+def test_help_answers_with_the_tenants_help_text_and_changes_nothing(context, outbox):
+    signed_up_and_confirmed(context, outbox)
+    answer = inbound(context, twilio_event("HILFE", sid="SM-help"))
+    assert "help@demo.example" in answer["body"]
+    assert set(states().values()) == {"active"}
+
+
+def test_provider_handled_stop_is_recorded_and_nothing_is_sent(context, outbox):
+    signed_up_and_confirmed(context, outbox)
+    answer = inbound(context, twilio_event("STOP", sid="SM-h", OptOutType="STOP"))
+    assert "<Message>" not in answer["body"]
+    assert states()["sms:marketing"] == "opted_out"
+    [event] = events_of_type("optout")
+    assert event.data["via"] == "provider_keyword"
+
+
+def test_stop_from_an_unknown_number_leaves_only_a_suppression_marker(context, outbox):
+    inbound(context, twilio_event("STOP", sid="SM-unknown"))
+    found = subject()
+    assert found.phone is None  # the keyed hash alone
+    assert set(states().values()) == {"opted_out"}
+
+
+def test_confirmation_click_after_stop_is_409(context, outbox):
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True})
+    handler(event, context)
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    inbound(context, twilio_event("STOP", sid="SM-race"))
+    from smsconsent import confirmation
+
+    assert confirmation.confirm(token, "198.51.100.7", "ua").status == "opted_out"
+
+
+def test_stop_scope_all_withdraws_transactional_too(context, outbox, clock):
+    from pathlib import Path
+
+    from smsconsent import store, tenants
+
+    doc = json.loads(Path("local/tenants/demo.json").read_text())
+    doc["stop_scope"] = "all"
+    store.put_tenant_doc(doc, clock.now)
+    tenants.clear_cache()
+    signed_up_and_confirmed(context, outbox)
+    inbound(context, twilio_event("STOP", sid="SM-all"))
+    assert set(states().values()) == {"opted_out"}
+
+
+@pytest.mark.parametrize(
+    ("text", "opted_out"),
+    [("STOPP!", True), ("arrêt", True), ("Bitte keine SMS mehr", True), ("wrong number", True), ("Hallo", False)],
+)
+def test_keyword_variants(context, outbox, text, opted_out):
+    signed_up_and_confirmed(context, outbox)
+    inbound(context, twilio_event(text, sid=f"SM-{text}"))
+    assert (states()["sms:marketing"] == "opted_out") is opted_out
+
+
+def test_unknown_provider_and_tenant(context):
+    event = twilio_event("STOP")
+    event["pathParameters"] = {"tenant": "demo", "provider": "carrier-pigeon"}
+    answer = inbound(context, event)
+    assert (answer["statusCode"], json.loads(answer["body"])["error"]["code"]) == (404, "unknown_provider")
+    event["pathParameters"] = {"tenant": "nope", "provider": "twilio"}
+    assert json.loads(inbound(context, event)["body"])["error"]["code"] == "unknown_tenant"
+
+
+def sns_event(text: str, message_id: str, destination: str = OUR_NUMBER) -> dict[str, Any]:
+    message = {
+        "originationNumber": PHONE,
+        "destinationNumber": destination,
+        "messageKeyword": "KEYWORD_123456789012",
+        "messageBody": text,
+        "inboundMessageId": message_id,
+        "previousPublishedMessageId": "prev-1",
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:eu-central-1:123456789012:InboundSmsTopic:1",
+                "Sns": {"Type": "Notification", "MessageId": "m-1", "Message": json.dumps(message)},
+            }
+        ]
+    }
+
+
+def test_sns_two_way_stop_opts_out_and_replies_through_the_sender(context, outbox):
+    signed_up_and_confirmed(context, outbox)
+    before = len(outbox.messages())
+    assert inbound(context, sns_event("STOP", "in-1")) == {"handled": 1, "skipped": 0}
+    assert states()["sms:marketing"] == "opted_out"
+    reply = outbox.messages()[before]
+    assert (reply["to"], reply["kind"]) == (PHONE, "optout_confirmation")
+    # a replay sends no second reply
+    inbound(context, sns_event("STOP", "in-1"))
+    assert len(outbox.messages()) == before + 1
+    assert inbound(context, sns_event("STOP", "in-2", "+4915790000999")) == {"handled": 0, "skipped": 1}
+
+
+def optout_visit(context: Any, method: str, code: str, body: str = "", accept: str = "application/json") -> Any:
+    from functions.confirm.app import handler
+
+    event = load_event("confirm-post.json" if method == "POST" else "confirm-get.json")
+    event.update(rawPath=f"/o/{code}", pathParameters={"code": code}, routeKey=f"{method} /o/{{code}}")
+    event["requestContext"]["http"].update(method=method, path=f"/o/{code}")
+    event["headers"]["accept"] = accept
+    event["body"] = base64.b64encode(body.encode()).decode()
+    return handler(event, context)
+
+
+def test_web_optout_link_page_and_button(context, outbox):
+    signed_up_and_confirmed(context, outbox)
+    code = subject().optout_code
+    page = optout_visit(context, "GET", code, accept="text/html")
+    assert page["statusCode"] == 200 and 'name="reason"' in page["body"]
+    assert set(states().values()) == {"active"}  # looking changes nothing
+    answer = optout_visit(context, "POST", code, body="reason=zu+viele+SMS")
+    assert json.loads(answer["body"]) == {"status": "opted_out"}
+    assert states()["sms:marketing"] == "opted_out" and states()["sms:orders"] == "active"
+    [event] = events_of_type("optout")
+    assert event.data["via"] == "link" and event.pii["reason"] == "zu viele SMS"
+    again = optout_visit(context, "POST", code)
+    assert json.loads(again["body"]) == {"status": "already_opted_out"}
+    assert optout_visit(context, "GET", "nosuchcode0000")["statusCode"] == 404
