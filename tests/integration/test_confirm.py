@@ -78,7 +78,7 @@ def test_post_confirms_once_then_already_confirmed(context, outbox, clock):
     events = store.evidence_of(subject.pk)
     assert [e.type for e in events] == ["optin_requested", "optin_confirmed"]
     assert events[1].data["via"] == "link" and events[1].at == "2026-11-22T11:00:00Z"
-    assert evidence.verify(events, subject.ev_head) == (True, "ok")
+    assert evidence.verify(events, subject.ev_head, subject.ev_seq) == (True, "ok")
     assert subject.optout_code and len(subject.optout_code) >= 16  # issued at confirmation
 
 

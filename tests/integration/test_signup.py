@@ -184,7 +184,7 @@ def test_repeat_within_cooldown_sends_no_second_sms_and_answers_the_same(context
     assert len(outbox.messages()) == 1
     # the open opt-in widened to the new purpose, without a second SMS
     subject = subject_of("+4915112345678")
-    assert subject.pending["purposes"] == ["marketing", "newsletter"]
+    assert subject.pending["sms"]["purposes"] == ["marketing", "newsletter"]
     clock.advance(minutes=6)
     signup(context, good())
     assert len(outbox.messages()) == 2

@@ -52,38 +52,49 @@ class OptInDecision:
 def request_opt_in(
     subject: Subject, tenant: Tenant, req: OptInRequest, token_sha256: str, now: datetime
 ) -> OptInDecision:
+    """Open (or widen) the double opt-in of ``req.channel``. Each channel has its own open
+    opt-in (``subject.pending[channel]``), so a WhatsApp signup never voids an SMS link."""
     wanted = [p for p in req.purposes if state_of(subject, req.channel, p) != ACTIVE]
     if not wanted:
         return OptInDecision("none")
-    pending = subject.pending
-    if pending and pending.get("channel") == req.channel and pending.get("sms_at"):
+    opened = open_opt_ins(subject)
+    pending = opened.get(req.channel)
+    if pending and pending.get("sms_at"):
         cooldown_ends = parse_iso(pending["sms_at"]) + timedelta(minutes=tenant.resend_cooldown_minutes)
-        expires = parse_iso(pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours)
-        if now < min(cooldown_ends, expires):
+        if now < min(cooldown_ends, _expiry(pending["issued_at"], tenant)):
             # Within the cooldown: widen the open opt-in, send nothing more.
             for purpose in wanted:
-                _make_pending(subject, req, purpose, pending["token"], now)
+                _make_pending(subject, req, purpose, pending["token"], pending["issued_at"], now)
             pending["purposes"] = sorted(set(pending["purposes"]) | set(wanted))
             return OptInDecision("cooldown", wanted)
     # A new token replaces the open one: purposes still waiting on it move over.
     purposes = set(wanted)
-    if pending and pending.get("channel") == req.channel:
+    if pending:
         purposes |= {p for p in pending.get("purposes", []) if state_of(subject, req.channel, p) == PENDING}
     for purpose in sorted(purposes):
-        _make_pending(subject, req, purpose, token_sha256, now)
-    subject.pending = {
+        _make_pending(subject, req, purpose, token_sha256, iso(now), now)
+    opened[req.channel] = {
         "token": token_sha256,
-        "channel": req.channel,
         "purposes": sorted(purposes),
         "issued_at": iso(now),
         "sms_at": None,
     }
+    subject.pending = opened
     subject.language = req.language
     return OptInDecision("send", sorted(purposes))
 
 
+def open_opt_ins(subject: Subject) -> dict[str, dict[str, Any]]:
+    """The open double opt-ins by channel."""
+    return dict(subject.pending or {})
+
+
+def _expiry(issued_at: str, tenant: Tenant) -> datetime:
+    return parse_iso(issued_at) + timedelta(hours=tenant.token_ttl_hours)
+
+
 def _make_pending(
-    subject: Subject, req: OptInRequest, purpose: str, token_sha256: str, now: datetime
+    subject: Subject, req: OptInRequest, purpose: str, token_sha256: str, issued_at: str, now: datetime
 ) -> None:
     k = key(req.channel, purpose)
     old = subject.consents.get(k)
@@ -91,6 +102,7 @@ def _make_pending(
         "state": PENDING,
         "since": iso(now),
         "token": token_sha256,
+        "issued_at": issued_at,
         "text": req.text,
         "source": req.source,
         "language": req.language,
@@ -131,32 +143,80 @@ def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: dat
         return ConfirmOutcome("expired", purposes, channel)
     if states == {ACTIVE}:
         return ConfirmOutcome("already_confirmed", purposes, channel)
-    pending = subject.pending or {}
-    if pending.get("token") != token_sha256:
+    waiting = {k: r for k, r in matches.items() if r["state"] == PENDING}
+    if any(now >= _expiry(r.get("issued_at", r["since"]), tenant) for r in waiting.values()):
         return ConfirmOutcome("expired", purposes, channel)
-    if now >= parse_iso(pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours):
-        return ConfirmOutcome("expired", purposes, channel)
-    confirmed = []
-    for k, record in matches.items():
-        if record["state"] == PENDING:
-            record.pop("token", None)
-            record.pop("prior", None)
-            record.update(state=ACTIVE, since=iso(now), confirmed_at=iso(now), confirmed_token=token_sha256)
-            confirmed.append(k.split(":", 1)[1])
-    subject.pending = None
-    return ConfirmOutcome("confirmed", sorted(confirmed), channel)
+    for record in waiting.values():
+        record.pop("token", None)
+        record.pop("prior", None)
+        record.pop("issued_at", None)
+        record.update(state=ACTIVE, since=iso(now), confirmed_at=iso(now), confirmed_token=token_sha256)
+    opened = open_opt_ins(subject)
+    if opened.get(channel, {}).get("token") == token_sha256:
+        del opened[channel]
+    subject.pending = opened or None
+    return ConfirmOutcome("confirmed", sorted(k.split(":", 1)[1] for k in waiting), channel)
+
+
+def lapse_at(subject: Subject, record: dict[str, Any], tenant: Tenant) -> datetime:
+    """When an active consent lapses without further marketing contact."""
+    last = max(subject.last_contact_at or "", record.get("confirmed_at") or "", record["since"])
+    return parse_iso(last) + timedelta(days=tenant.lapse_after_days)
+
+
+def purge_at(subject: Subject, tenant: Tenant) -> datetime | None:
+    """When the evidence of a subject whose consents all ended is due for purging."""
+    states = [r["state"] for r in subject.consents.values()]
+    if subject.purged_at or not states or any(s in (ACTIVE, PENDING) for s in states) or subject.pending:
+        return None
+    ended = max(parse_iso(r["since"]) for r in subject.consents.values())
+    return ended + timedelta(days=tenant.evidence_retention_days)
+
+
+def expire_pending(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
+    """Pending consents whose token is too old fall back to what they were before (or
+    vanish). Returns the keys expired."""
+    expired = []
+    for k, record in list(subject.consents.items()):
+        if record["state"] == PENDING and now >= _expiry(record.get("issued_at", record["since"]), tenant):
+            prior = record.get("prior")
+            if prior:
+                subject.consents[k] = prior
+            else:
+                del subject.consents[k]
+            expired.append(k)
+    opened = {ch: p for ch, p in open_opt_ins(subject).items() if now < _expiry(p["issued_at"], tenant)}
+    subject.pending = opened or None
+    return expired
+
+
+def lapse(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
+    """Active marketing consents without contact for ``lapse_after_days`` lapse."""
+    lapsed = []
+    marketing = set(tenant.marketing_purposes())
+    for k, record in subject.consents.items():
+        if (
+            record["state"] == ACTIVE
+            and k.split(":", 1)[1] in marketing
+            and now >= lapse_at(subject, record, tenant)
+        ):
+            record.update(state=LAPSED, since=iso(now))
+            lapsed.append(k)
+    return lapsed
 
 
 def next_due(subject: Subject, tenant: Tenant) -> datetime | None:
     """When the retention job next has something to do for this subject."""
-    moments: list[datetime] = []
-    if subject.pending:
-        moments.append(parse_iso(subject.pending["issued_at"]) + timedelta(hours=tenant.token_ttl_hours))
+    moments: list[datetime] = [_expiry(p["issued_at"], tenant) for p in open_opt_ins(subject).values()]
     marketing = set(tenant.marketing_purposes())
     for k, record in subject.consents.items():
-        if record["state"] == ACTIVE and k.split(":", 1)[1] in marketing:
-            last = subject.last_contact_at or record.get("confirmed_at") or record["since"]
-            moments.append(parse_iso(max(last, record["since"])) + timedelta(days=tenant.lapse_after_days))
+        if record["state"] == PENDING:
+            moments.append(_expiry(record.get("issued_at", record["since"]), tenant))
+        elif record["state"] == ACTIVE and k.split(":", 1)[1] in marketing:
+            moments.append(lapse_at(subject, record, tenant))
+    purge = purge_at(subject, tenant)
+    if purge is not None:
+        moments.append(purge)
     return min(moments) if moments else None
 
 
@@ -183,8 +243,9 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
                 record["before_stop"] = record["state"]
                 record.update(state=OPTED_OUT, since=iso(now))
                 changed.append(k)
-        if subject.pending and subject.pending.get("channel") == ch:
-            subject.pending = None
+        opened = open_opt_ins(subject)
+        if opened.pop(ch, None) is not None:
+            subject.pending = opened or None
     return changed
 
 
@@ -205,5 +266,19 @@ def opt_in_again(subject: Subject, tenant: Tenant, channel: str, now: datetime) 
 
 def pending_token(subject: Subject, channel: str) -> str | None:
     """The open double opt-in's token hash on ``channel``, if any."""
-    pending = subject.pending or {}
-    return pending.get("token") if pending.get("channel") == channel else None
+    token = open_opt_ins(subject).get(channel, {}).get("token")
+    return str(token) if token else None
+
+
+def reduce_to_suppression(subject: Subject, now: datetime) -> None:
+    """What stays of an opted-out number after erasure or its evidence period: its keyed
+    hash and the fact that it opted out, nothing personal."""
+    subject.consents = {
+        k: {"state": OPTED_OUT, "since": r["since"]}
+        for k, r in subject.consents.items()
+        if r["state"] == OPTED_OUT
+    }
+    subject.phone = subject.region = subject.language = subject.optout_code = None
+    subject.last_campaign = subject.last_contact_at = None
+    subject.sends = []
+    subject.pending = None

@@ -57,16 +57,32 @@ def append(
     return event
 
 
-def verify(events: list[Evidence], head: str) -> tuple[bool, str]:
-    """Check the chain from the first stored event to ``head``: (ok, what is wrong)."""
-    prev = None
-    for event in sorted(events, key=lambda e: e.seq):
-        if prev is not None and event.prev != prev:
+def verify(events: list[Evidence], head: str, count: int) -> tuple[bool, str]:
+    """Check a subject's whole chain: events 1..``count``, each linked to the one before,
+    the first to the genesis, the newest equal to the subject's ``head``; and personal data
+    still held matches its digest. Returns (ok, what is wrong)."""
+    ordered = sorted(events, key=lambda e: e.seq)
+    if [e.seq for e in ordered] != list(range(1, count + 1)):
+        missing = sorted(set(range(1, count + 1)) - {e.seq for e in ordered})
+        return False, f"events missing: {missing[:10]}" if missing else "unexpected events"
+    prev = GENESIS
+    for event in ordered:
+        if event.prev != prev:
             return False, f"event {event.seq} does not follow event {event.seq - 1}"
         recomputed = event_hash(event.seq, event.type, event.at, event.data, event.pii_digest, event.prev)
         if recomputed != event.hash:
             return False, f"event {event.seq} was altered"
+        if event.pii is not None and not _pii_matches(event):
+            return False, f"personal data of event {event.seq} was altered"
         prev = event.hash
-    if events and prev != head:
+    if prev != (head or GENESIS):
         return False, "the newest event is missing"
     return True, "ok"
+
+
+def _pii_matches(event: Evidence) -> bool:
+    version, _, _ = (event.pii_digest or "").partition(".")
+    try:
+        return event.pii_digest == keys.keyed_digest(_canonical(event.pii), version)
+    except KeyError:
+        return False  # digest made with a pepper version that no longer exists

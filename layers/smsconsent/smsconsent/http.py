@@ -111,17 +111,22 @@ class Request:
             return False
         return "text/html" not in accept or accept.index(JSON) < accept.index("text/html")
 
-    def fields(self) -> tuple[dict[str, Any], bool]:
-        """The body as a dict and whether it came as a form; refuses what is not one."""
-        if len(self.raw_body) > settings.get().max_body_bytes:
-            raise ApiError(413, "body_too_large", f"body is over {settings.get().max_body_bytes} bytes")
+    def fields(self, max_bytes: int | None = None) -> tuple[dict[str, Any], bool]:
+        """The body as a dict and whether it came as a form; refuses what is not one.
+        ``max_bytes``: a route's own body limit (default the settings' 64 KiB)."""
+        limit = settings.get().max_body_bytes if max_bytes is None else max_bytes
+        if len(self.raw_body) > limit:
+            raise ApiError(413, "body_too_large", f"body is over {limit} bytes")
         try:
             text = self.raw_body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ApiError(400, "malformed_body", "body is not UTF-8") from exc
         kind = self.content_type
         if kind == FORM:
-            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=200)
+            try:
+                pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=200)
+            except ValueError as exc:
+                raise ApiError(400, "malformed_body", "too many form fields") from exc
             form: dict[str, Any] = {}
             for name, value in pairs:
                 # A repeated field (checkbox list) becomes a list.
@@ -133,10 +138,12 @@ class Request:
         if kind == JSON or kind.endswith("+json") or (not kind and text.lstrip().startswith("{")):
             try:
                 data = json.loads(text) if text.strip() else None
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ApiError(400, "malformed_body", "body is not valid JSON") from exc
             if not isinstance(data, dict):
                 raise ApiError(400, "malformed_body", "body must be a JSON object")
+            if "\\ud" in text.lower():
+                _refuse_lone_surrogates(data)
             return data, False
         raise ApiError(
             415 if kind else 400,
@@ -144,6 +151,15 @@ class Request:
             f"send {JSON} or {FORM}",
             "content-type",
         )
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); such a string cannot be stored or
+    hashed as UTF-8, so the body is refused as malformed."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, "malformed_body", "body holds an unpaired UTF-16 surrogate") from exc
 
 
 def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:

@@ -76,10 +76,12 @@ def subject_hashes(tenant: str, e164: str) -> list[str]:
     return [subject_hash(tenant, e164, v) for v in pepper().versions()]
 
 
-def keyed_digest(data: bytes) -> str:
-    """HMAC of personal data kept in evidence, so erasing the data keeps the chain checkable."""
+def keyed_digest(data: bytes, version: str | None = None) -> str:
+    """``<version>.<hex>``: HMAC of personal data kept in evidence, so erasing the data keeps
+    the chain checkable, and the data while held can be checked against it."""
     pep = pepper()
-    return hmac.new(pep.keys[pep.current], data, hashlib.sha256).hexdigest()
+    ver = version or pep.current
+    return f"{ver}.{hmac.new(pep.keys[ver], data, hashlib.sha256).hexdigest()}"
 
 
 def new_token() -> str:

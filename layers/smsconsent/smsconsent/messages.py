@@ -32,6 +32,12 @@ _CONFIRM = {
         "Es können SMS-Kosten entstehen. Abmelden: STOP antworten, Hilfe: HILFE. Bestätigen: {url}{reply}"
     ),
 }
+# The shortest wording that still says who, what, how often, cost, how to stop and the link:
+# used when a long tenant name or non-GSM characters would need more than three segments.
+_CONFIRM_SHORT = {
+    "en": "{name}: confirm SMS offers ({often}): {url} Rates may apply. STOP to end.",
+    "de": "{name}: SMS-Angebote ({often}) bestätigen: {url} Kosten möglich. STOP beendet.",
+}
 _REPLY = {"en": " or reply YES", "de": " oder mit JA antworten"}
 _OFTEN = {
     "cap": {"en": "up to {n} msgs per {d} days", "de": "höchstens {n} SMS in {d} Tagen"},
@@ -62,13 +68,12 @@ def confirmation(tenant: Tenant, purposes: list[str], language: str, url: str) -
     described = ", ".join(
         tenant.purposes[p].description.get(language, p) for p in purposes if p in tenant.purposes
     )
+    often = how_often(tenant, language)
     for what in (described, _FALLBACK_WHAT[lang]):
-        text = template.format(
-            name=tenant.name, what=what, often=how_often(tenant, language), url=url, reply=reply
-        )
+        text = template.format(name=tenant.name, what=what, often=often, url=url, reply=reply)
         if segments(text) <= MAX_SEGMENTS:
             return text
-    return text
+    return _CONFIRM_SHORT[lang].format(name=tenant.name, often=often, url=url)
 
 
 _REPLIES = {
@@ -97,3 +102,26 @@ def reply(tenant: Tenant, kind: str, language: str | None) -> str:
     if kind == "help" and lang in tenant.help_text:
         return tenant.help_text[lang]
     return _REPLIES[kind][_lang(lang)].format(name=tenant.name)
+
+
+# The opt-out line every marketing SMS carries (the pre-send check hands it out as
+# ``footer``). French wording too, for tenants that list ``fr`` (the 36111 shortcode is French).
+_OPTOUT_FOOTER = {
+    "shortcode": {"en": "Opt out: STOP to {code}", "de": "Abmelden: STOP an {code}", "fr": "STOP au {code}"},
+    "url": {"en": "Opt out: {url}", "de": "Abmelden: {url}", "fr": "Désinscription : {url}"},
+    "reply": {
+        "en": "Reply STOP to opt out",
+        "de": "Abmelden: STOP antworten",
+        "fr": "STOP pour vous désinscrire",
+    },
+}
+
+
+def optout_footer(language: str, shortcode: str | None = None, url: str | None = None) -> str:
+    """The opt-out line in ``language`` (English when we have no wording in it): text STOP
+    to ``shortcode`` where given, else open ``url``, else reply STOP."""
+    kind, values = ("shortcode", {"code": shortcode}) if shortcode else ("url", {"url": url})
+    if not shortcode and not url:
+        kind = "reply"
+    texts = _OPTOUT_FOOTER[kind]
+    return texts.get(language, texts["en"]).format(**values)

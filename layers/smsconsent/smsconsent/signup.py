@@ -86,8 +86,9 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
         raise ApiError(
             422, "invalid_field", "purposes must be a list of names or a comma-separated string", "purposes"
         )
+    purposes = list(dict.fromkeys(purposes))
     unknown = [p for p in purposes if p not in tenant.purposes]
-    if unknown or not purposes or len(purposes) > len(tenant.purposes):
+    if unknown or not purposes:
         raise _refuse("unknown_purpose", f"unknown purpose: {(unknown or ['(none)'])[0][:40]}", "purposes")
     purposes = sorted(set(purposes))
 
@@ -166,7 +167,7 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
                 "source": form.source,
                 "country": form.phone.region,
                 "via": via,
-                "token_sha256": subject.pending["token"] if subject.pending else None,
+                "token_sha256": consent.pending_token(subject, form.channel),
             },
             pii={"ip": ip, "user_agent": user_agent[:_MAX_TEXT]},
         )
@@ -215,5 +216,5 @@ def _send_confirmation(
             None,
             {"Retry-After": "30"},
         ) from exc
-    store.mark_sms_sent(subject, token_sha, clock.now())
+    store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
     logger.info("confirmation SMS sent", extra={"to": mask(form.phone.e164), "message_id": message_id})

@@ -106,9 +106,13 @@ class Tenant:
         return self.languages[0]
 
     def language(self, wanted: str | None) -> str:
-        """``wanted`` if the tenant speaks it (``de-AT`` counts as ``de``), else its default."""
-        short = (wanted or "").strip().lower()[:2]
-        return short if short in self.languages else self.default_language
+        """The first language of ``wanted`` (a code like ``de-AT`` or a whole Accept-Language
+        header, in order of preference) that the tenant speaks, else its default."""
+        for part in (wanted or "").split(","):
+            short = part.split(";", 1)[0].strip().lower()[:2]
+            if short in self.languages:
+                return short
+        return self.default_language
 
     def marketing_purposes(self) -> list[str]:
         return [p.name for p in self.purposes.values() if p.category == "marketing"]
@@ -135,7 +139,7 @@ class Tenant:
 
 
 def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (-1, version)
+    return (int(version), "") if version.isascii() and version.isdigit() else (-1, version)
 
 
 # ---- validation -------------------------------------------------------------------
@@ -191,7 +195,10 @@ def _texts(value: Any, path: str, languages: tuple[str, ...], required: bool = T
 
 
 def _url(value: str, path: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # e.g. a broken IPv6 literal
+        raise TenantError(path, "is not a valid URL") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise TenantError(path, "must be an absolute http(s) URL")
     return value
@@ -304,10 +311,8 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
     limits = _opt(doc, "rate_limits", dict, {})
     cors = tuple(_opt(doc, "cors_origins", list, []))
     for origin in cors:
-        if origin != "*" and (
-            not isinstance(origin, str) or urlsplit(origin).scheme not in ("http", "https")
-        ):
-            raise TenantError("cors_origins", "must be http(s) origins")
+        if origin != "*":
+            _url(_typed(origin, str, "cors_origins"), "cors_origins")
 
     providers: dict[str, dict[str, Any]] = {}
     for pname, spec in _opt(doc, "providers", dict, {}).items():

@@ -17,19 +17,23 @@ subjects with something due (pending expiry, lapse, evidence purge) are in it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (
+    DeleteError,
     GetError,
     PutError,
     PynamoDBConnectionError,
+    QueryError,
     TransactWriteError,
     UpdateError,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -71,8 +75,20 @@ class TenantItem(_Item):
     updated_at = UnicodeAttribute()
 
 
+class DueIndex(GlobalSecondaryIndex["SubjectItem"]):
+    """Subjects with something due, by day bucket: what the retention job reads."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
 class SubjectItem(_Item):
     Meta = _meta()
+    due_index = DueIndex()
     tenant = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)  # raw E.164; removed on expiry and erasure
     region = UnicodeAttribute(null=True)
@@ -85,6 +101,7 @@ class SubjectItem(_Item):
     last_campaign = UnicodeAttribute(null=True)
     ev_seq = NumberAttribute(default=0)
     ev_head = UnicodeAttribute(default="")
+    purged_at = UnicodeAttribute(null=True)  # evidence purged: only a suppression marker is left
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     due_bucket = UnicodeAttribute(null=True)
@@ -135,22 +152,22 @@ class InboundNumberItem(_Item):
     tenant = UnicodeAttribute()
 
 
+class JobItem(_Item):
+    """Where the retention job continues: the first day bucket that may still hold due items."""
+
+    Meta = _meta()
+    day = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
 class CounterItem(_Item):
     Meta = _meta()
     hits = NumberAttribute(default=0)
     ttl = TTLAttribute(null=True)
 
 
-MODELS: tuple[type[_Item], ...] = (
-    TenantItem,
-    SubjectItem,
-    EvidenceItem,
-    TokenItem,
-    CodeItem,
-    MessageItem,
-    InboundNumberItem,
-    CounterItem,
-)
+# Every item model of the table (each class above), so none is missed when rebinding.
+MODELS: tuple[type[_Item], ...] = tuple(_Item.__subclasses__())
 
 
 def bind() -> None:
@@ -203,6 +220,7 @@ class Subject:
     ev_head: str
     created_at: str
     version: int | None = None
+    purged_at: str | None = None
 
 
 @dataclass
@@ -257,6 +275,7 @@ def _to_subject(item: SubjectItem) -> Subject:
         ev_head=item.ev_head or "",
         created_at=item.created_at,
         version=item.version,
+        purged_at=item.purged_at,
     )
 
 
@@ -278,6 +297,7 @@ def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectIt
         last_campaign=subject.last_campaign,
         ev_seq=subject.ev_seq,
         ev_head=subject.ev_head,
+        purged_at=subject.purged_at,
         created_at=subject.created_at,
         updated_at=iso(now),
         due_bucket=f"due#{due.date().isoformat()}" if due else None,
@@ -415,6 +435,21 @@ def evidence_of(pk: str) -> list[Evidence]:
     ]
 
 
+def _evidence_item(pk: str, ev: Evidence) -> EvidenceItem:
+    return EvidenceItem(
+        pk,
+        f"EV#{ev.seq:08d}",
+        seq=ev.seq,
+        type=ev.type,
+        at=ev.at,
+        data=json.dumps(ev.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        pii=json.dumps(ev.pii, sort_keys=True, ensure_ascii=False) if ev.pii else None,
+        pii_digest=ev.pii_digest,
+        prev=ev.prev,
+        hash=ev.hash,
+    )
+
+
 @dataclass
 class Change:
     """One state change: the subject as it must now be, its new evidence, and side items."""
@@ -437,21 +472,7 @@ def commit(change: Change, now: datetime) -> None:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(item)  # VersionAttribute adds "unchanged since read" (or "new")
             for ev in change.events:
-                tx.save(
-                    EvidenceItem(
-                        subject.pk,
-                        f"EV#{ev.seq:08d}",
-                        seq=ev.seq,
-                        type=ev.type,
-                        at=ev.at,
-                        data=json.dumps(ev.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                        pii=json.dumps(ev.pii, sort_keys=True, ensure_ascii=False) if ev.pii else None,
-                        pii_digest=ev.pii_digest,
-                        prev=ev.prev,
-                        hash=ev.hash,
-                    ),
-                    condition=EvidenceItem.pk.does_not_exist(),
-                )
+                tx.save(_evidence_item(subject.pk, ev), condition=EvidenceItem.pk.does_not_exist())
             if change.token:
                 sha, issued, keep_until = change.token
                 tx.save(
@@ -509,14 +530,15 @@ def window_end(window: timedelta, now: datetime) -> datetime:
     return datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
 
 
-def mark_sms_sent(subject: Subject, token_sha256: str, now: datetime) -> bool:
+def mark_sms_sent(subject: Subject, channel: str, token_sha256: str, now: datetime) -> bool:
     """Record that the confirmation SMS of the open opt-in went out (starts the cooldown).
 
     Conditional on the subject being unchanged; returns False when it changed meanwhile
     (the SMS was still sent; the cooldown then starts from the next signup)."""
-    if not subject.pending or subject.pending.get("token") != token_sha256:
+    opened = (subject.pending or {}).get(channel)
+    if not opened or opened.get("token") != token_sha256:
         return False
-    subject.pending["sms_at"] = iso(now)
+    opened["sms_at"] = iso(now)
     item = SubjectItem(subject.pk, "SUBJECT")
     if subject.version is not None:
         item.version = subject.version
@@ -532,3 +554,135 @@ def mark_sms_sent(subject: Subject, token_sha256: str, now: datetime) -> bool:
         raise _guard(exc) from exc
     subject.version = item.version
     return True
+
+
+# ---- retention and erasure --------------------------------------------------------------
+
+
+def due_subjects(day: date, now: datetime, page_size: int = 100) -> Iterator[Subject]:
+    """Subjects in the day's bucket whose due time has come (the sparse index: no Scan).
+
+    Index reads are eventually consistent; every write that follows is conditional on
+    the subject's version, so a stale copy loses and is read again."""
+    try:
+        for item in SubjectItem.due_index.query(
+            f"due#{day.isoformat()}", SubjectItem.due_at <= iso(now), page_size=page_size
+        ):
+            yield _to_subject(item)
+    except (QueryError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def job_cursor(job: str) -> date | None:
+    try:
+        return date.fromisoformat(JobItem.get(f"JOB#{job}", "CURSOR", consistent_read=True).day)
+    except JobItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def set_job_cursor(job: str, day: date, now: datetime) -> None:
+    try:
+        JobItem(f"JOB#{job}", "CURSOR", day=day.isoformat(), updated_at=iso(now)).save()
+    except (PutError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def rewrite(
+    subject: Subject,
+    now: datetime,
+    *,
+    delete_subject: bool = False,
+    delete_evidence: bool = False,
+    strip_seqs: set[int] | None = None,
+    due: datetime | None = None,
+    new_events: list[Evidence] | None = None,
+) -> None:
+    """Retention and erasure in one place: delete the subject or save it as it now is,
+    and delete its evidence or strip the personal part (``pii``) of some or all events
+    (``strip_seqs`` None: all).
+
+    The subject's own write is conditional on its version and goes first, with as much
+    evidence as one transaction takes; the rest follows in further transactions. Every
+    step is idempotent, so a failure midway is finished by running the same call again."""
+    pk = subject.pk
+    try:
+        events = list(EvidenceItem.query(pk, EvidenceItem.sk.startswith("EV#"), consistent_read=True))
+    except (QueryError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+    if delete_evidence or delete_subject:
+        todo = events
+    else:
+        todo = [e for e in events if e.pii is not None and (strip_seqs is None or int(e.seq) in strip_seqs)]
+    if not todo and not new_events:
+        _write_subject_alone(subject, now, due, delete_subject)
+        return
+    first = True
+    while first or todo:
+        chunk, todo = todo[:90], todo[90:]
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                if first:
+                    _write_subject(tx, subject, now, due, delete_subject, new_events or [])
+                for event in chunk:
+                    if delete_evidence or delete_subject:
+                        tx.delete(event)
+                    else:
+                        tx.update(event, actions=[EvidenceItem.pii.remove()])
+        except TransactWriteError as exc:
+            reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+            if first and "ConditionalCheckFailed" in reasons:
+                raise Conflict(str(reasons)) from exc
+            raise StoreUnavailable(f"TransactWriteError: {exc.cause_response_code}") from exc
+        except PynamoDBConnectionError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if first and not delete_subject:
+            subject.version = (subject.version or 0) + 1
+        first = False
+
+
+def _write_subject_alone(subject: Subject, now: datetime, due: datetime | None, delete: bool) -> None:
+    """The same as one transaction of the subject alone, at half the write cost."""
+    try:
+        if delete:
+            item = SubjectItem(subject.pk, "SUBJECT")
+            if subject.version is not None:
+                item.version = subject.version
+            item.delete()
+            if subject.optout_code:
+                delete_code(subject.optout_code)
+        else:
+            item = _to_item(subject, now, due)
+            item.save()
+            subject.version = item.version
+    except (DeleteError, PutError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def _write_subject(
+    tx: TransactWrite,
+    subject: Subject,
+    now: datetime,
+    due: datetime | None,
+    delete: bool,
+    new_events: list[Evidence],
+) -> None:
+    if delete:
+        item = SubjectItem(subject.pk, "SUBJECT")
+        if subject.version is not None:
+            item.version = subject.version
+        tx.delete(item)
+        if subject.optout_code:
+            tx.delete(CodeItem(f"OPTOUT#{subject.optout_code}", "CODE"))
+        return
+    tx.save(_to_item(subject, now, due))
+    for ev in new_events:
+        tx.save(_evidence_item(subject.pk, ev), condition=EvidenceItem.pk.does_not_exist())
+
+
+def delete_code(code: str) -> None:
+    try:
+        CodeItem(f"OPTOUT#{code}", "CODE").delete()
+    except (DeleteError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
