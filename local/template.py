@@ -145,8 +145,11 @@ def routes(template: Mapping[str, Any]) -> list[Route]:
             if not isinstance(path, str) or not path.startswith("/"):
                 raise TemplateError(f"{logical_id}.Events.{name}: Path must be a literal starting with /")
             method = str(method or "ANY").upper()
-            found.append(Route("ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
-                               path, logical_id))
+            found.append(
+                Route(
+                    "ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method, path, logical_id
+                )
+            )
     return found
 
 

@@ -1,0 +1,297 @@
+"""The local HTTP server: local-only routes (``/``, ``/_local/...``) and, for everything
+else, API Gateway's part (``local.apigw``) in front of the real handlers."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from local import apigw, pages
+from local.apigw import HttpRequest, HttpResponse, json_response
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return json_response(status, {"error": error}, [_NO_STORE])
+
+
+def _html(status: int, html: str) -> HttpResponse:
+    return HttpResponse(
+        status, [("Content-Type", "text/html; charset=utf-8"), _NO_STORE], html.encode("utf-8")
+    )
+
+
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+    stack: LocalStack
+    access_log: bool
+
+
+def make_server(stack: LocalStack, host: str, port: int, access_log: bool = False) -> LocalServer:
+    server = LocalServer((host, port), Handler)
+    server.stack = stack
+    server.access_log = access_log
+    return server
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sms-consent-local"
+    timeout = 60
+    server: LocalServer
+
+    # Every method goes through one dispatcher; API Gateway decides per route.
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # access lines are written by _dispatch, by route key (paths hold tokens)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        """The body, or None when it is over API Gateway's limit (then read and dropped,
+        so the client gets to read the 413)."""
+        chunks: list[bytes] = []
+        total = 0
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass  # trailers
+                    break
+                total += size
+                data = self.rfile.read(size)
+                if total <= apigw.MAX_BODY_BYTES:
+                    chunks.append(data)
+                self.rfile.readline()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError("negative Content-Length")
+            while total < length:
+                data = self.rfile.read(min(1 << 20, length - total))
+                if not data:
+                    raise ValueError("body shorter than Content-Length")
+                total += len(data)
+                if total <= apigw.MAX_BODY_BYTES:
+                    chunks.append(data)
+        return b"".join(chunks) if total <= apigw.MAX_BODY_BYTES else None
+
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and response.body:
+            self.wfile.write(response.body)
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        stack = self.server.stack
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send(json_response(400, {"message": "Bad Request"}))
+            return
+        if body is None:
+            self._send(json_response(413, apigw.TOO_LARGE))
+            return
+        request = HttpRequest(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            client_ip=self.client_address[0],
+            server_port=self.server.server_address[1],
+            protocol=self.request_version,
+        )
+        path, _ = apigw.split_target(self.path)
+        label = "local"
+        try:
+            if path == "/" or path.startswith("/_local/"):
+                response = self._local(stack, request, path)
+                label = f"{self.command} {path if path.startswith('/_local/') else '/'}"
+            else:
+                response, label = self._api(stack, request, path)
+        except Exception:
+            from local.stack import print_exception
+
+            print_exception(f"local stack: {self.command} failed")
+            response = json_response(500, apigw.INTERNAL_ERROR)
+        try:
+            self._send(response)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left; nothing to tell it
+        if self.server.access_log:
+            took = (time.monotonic() - started) * 1000
+            print(f"{label} -> {response.status} ({took:.0f} ms)", file=sys.stderr, flush=True)
+
+    # -- the HTTP API ------------------------------------------------------------------------
+
+    def _api(self, stack: LocalStack, request: HttpRequest, path: str) -> tuple[HttpResponse, str]:
+        match = stack.router.match(request.method, path)
+        if match is None:
+            return json_response(404, apigw.NOT_FOUND), f"{request.method} (no route)"
+        function = stack.functions[match.route.function]
+        event = apigw.build_event(request, match, stack.clock.now())
+        try:
+            answer = stack.invoke(function, event, event["requestContext"]["requestId"])
+            return apigw.to_response(answer), match.route.key
+        except Exception:
+            from local.stack import print_exception
+
+            print_exception(f"local stack: {function.logical_id} failed for {match.route.key}")
+            return json_response(500, apigw.INTERNAL_ERROR), match.route.key
+
+    # -- local-only routes -------------------------------------------------------------------
+
+    def _local(self, stack: LocalStack, request: HttpRequest, path: str) -> HttpResponse:
+        method = "GET" if request.method == "HEAD" else request.method
+        accept = request.header("accept")
+        if path == "/" and method == "GET":
+            return self._demo_form(stack, request)
+        if path == "/_local/health" and method == "GET":
+            if stack.ready.is_set():
+                return json_response(200, {"status": "ok"}, [_NO_STORE])
+            return json_response(503, {"status": "starting"}, [_NO_STORE, ("Retry-After", "1")])
+        if path == "/_local/outbox" and method == "GET":
+            from smsconsent.sender.outbox import OUTBOX
+
+            messages = [
+                {key: m[key] for key in ("to", "body", "tenant", "kind", "sent_at")}
+                for m in OUTBOX.messages()
+            ]
+            if pages.prefers_html(accept):
+                return _html(200, pages.outbox(messages, _page_language(request)))
+            return json_response(200, {"messages": messages}, [_NO_STORE])
+        if path == "/_local/clock" and method in ("GET", "POST"):
+            if method == "POST":
+                problem = self._move_clock(stack, request.body)
+                if problem:
+                    return problem
+            from smsconsent import clock
+
+            return json_response(200, {"now": clock.iso(stack.clock.now())}, [_NO_STORE])
+        if path == "/_local/reset" and method == "POST":
+            from local.stack import StackError
+
+            try:
+                stack.reset()
+            except StackError as exc:
+                return _error(500, "tenant_file_invalid", f"nothing was reset: {exc}")
+            return json_response(200, {"status": "reset"}, [_NO_STORE])
+        if path.startswith("/_local/invoke/") and method == "POST":
+            return self._invoke(stack, path.removeprefix("/_local/invoke/"), request.body)
+        known = {
+            "/": "GET, HEAD",
+            "/_local/health": "GET, HEAD",
+            "/_local/outbox": "GET, HEAD",
+            "/_local/clock": "GET, HEAD, POST",
+            "/_local/reset": "POST",
+        }
+        allow = known.get(path) or ("POST" if path.startswith("/_local/invoke/") else None)
+        if allow:
+            response = _error(405, "method_not_allowed", f"{path} allows {allow}")
+            response.headers.append(("Allow", allow))
+            return response
+        return json_response(404, apigw.NOT_FOUND)
+
+    def _demo_form(self, stack: LocalStack, request: HttpRequest) -> HttpResponse:
+        from smsconsent import tenants
+
+        tenant = tenants.get("demo")
+        if tenant is None:
+            return _html(
+                404, "<!doctype html><title>No demo tenant</title><p>local/tenants/demo.json is missing."
+            )
+        lang = tenant.language(_page_language(request, tenant.languages))
+        return _html(200, pages.demo_form(tenant, lang))
+
+    @staticmethod
+    def _move_clock(stack: LocalStack, body: bytes) -> HttpResponse | None:
+        from smsconsent import clock
+
+        try:
+            data = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            return _error(400, "malformed_body", "body is not valid JSON")
+        if not isinstance(data, dict) or len(data.keys() & {"now", "advance_seconds"}) != 1:
+            return _error(400, "malformed_body", 'send {"now": "<ISO-8601>"} or {"advance_seconds": N}')
+        if "now" in data:
+            value = data["now"]
+            try:
+                moment = clock.parse_iso(value) if isinstance(value, str) else None
+            except (ValueError, OverflowError):
+                moment = None
+            if moment is None:
+                return _error(400, "invalid_field", "now must be an ISO-8601 time", "now")
+            try:
+                stack.clock.set(moment)
+            except ValueError as exc:
+                return _error(400, "invalid_field", str(exc), "now")
+            return None
+        seconds = data["advance_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            return _error(
+                400, "invalid_field", "advance_seconds must be a number of seconds", "advance_seconds"
+            )
+        try:
+            stack.clock.advance(seconds)
+        except (ValueError, OverflowError) as exc:
+            return _error(400, "invalid_field", str(exc), "advance_seconds")
+        return None
+
+    @staticmethod
+    def _invoke(stack: LocalStack, name: str, body: bytes) -> HttpResponse:
+        """As ``sam local invoke -e``: the body is the event, the answer the return value."""
+        function = stack.function(name)
+        if function is None:
+            known = ", ".join(sorted(stack.functions))
+            return _error(404, "unknown_function", f"no function {name!r}; known: {known}", "function")
+        try:
+            event = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except (UnicodeDecodeError, ValueError):
+            return _error(400, "malformed_body", "the event must be JSON")
+        request_id = str(uuid.uuid4())
+        try:
+            answer = stack.invoke(function, event, request_id)
+            return json_response(200, answer, [_NO_STORE])
+        except Exception as exc:
+            from local.stack import print_exception
+
+            print_exception(f"local stack: {function.logical_id} failed")
+            # What Lambda's Invoke API answers for an unhandled error.
+            return json_response(
+                200,
+                {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": request_id},
+                [("X-Amz-Function-Error", "Unhandled")],
+            )
+
+
+def _page_language(request: HttpRequest, languages: tuple[str, ...] = ("en", "de")) -> str:
+    for part in (request.header("accept-language") or "").split(","):
+        tag = part.split(";", 1)[0].strip().lower()[:2]
+        if tag in languages:
+            return tag
+    return languages[0] if languages else "en"

@@ -1,0 +1,415 @@
+"""The local stack's state: environment, embedded DynamoDB, functions, clock and tenants.
+
+``start()`` brings it all up on a free port (tests) or a given one (``python -m local``)::
+
+    stack = start(port=0)
+    ... urllib.request.urlopen(stack.url + "/_local/health") ...
+    stack.stop()
+
+One stack per process at a time: the domain modules read the environment once, so
+``start`` sets it (and ``stop`` puts it back) for the whole process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from local import template as tpl
+from local.apigw import Router
+
+ROOT = tpl.ROOT
+TENANTS = Path(__file__).resolve().parent / "tenants"
+TABLE_NAME = "sms-consent-local"
+REGION = "eu-central-1"
+# Local only, never used in AWS (there the pepper is a generated Secrets Manager secret).
+LOCAL_PEPPER = '{"current": "local1", "local1": "local-pepper-0123456789abcdef"}'
+# Variables the stack decides itself; the template's values for them are AWS-only.
+_OWN_ENV = ("TABLE_NAME", "SMS_SENDER", "PEPPER_SECRET_ARN", "DYNAMODB_ENDPOINT")
+
+
+class StackError(RuntimeError):
+    """The stack cannot start: a tenant file, the template or DynamoDB is at fault."""
+
+
+# ---- the one clock -------------------------------------------------------------------------
+
+
+class Clock:
+    """System time plus an offset: ``set`` and ``advance`` move it, and it keeps ticking."""
+
+    # Times every function can compute with (epoch seconds, TTLs, a year of windows ahead).
+    EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
+    LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def _move(self, offset: Callable[[timedelta], timedelta]) -> datetime:
+        """Apply a change of the offset, or raise ``ValueError`` leaving the clock as it was."""
+        with self._lock:
+            try:
+                new = offset(self._offset)
+                moment = datetime.now(UTC) + new
+            except OverflowError as exc:
+                raise ValueError("the clock cannot go that far") from exc
+            if not self.EARLIEST <= moment <= self.LATEST:
+                raise ValueError(f"the clock must stay between {self.EARLIEST.year} and {self.LATEST.year}")
+            self._offset = new
+            return moment
+
+    def set(self, moment: datetime) -> datetime:
+        return self._move(lambda _: moment.astimezone(UTC) - datetime.now(UTC))
+
+    def advance(self, seconds: float) -> datetime:
+        return self._move(lambda offset: offset + timedelta(seconds=seconds))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = timedelta(0)
+
+
+# ---- Lambda's context object ---------------------------------------------------------------
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# ---- tenants ---------------------------------------------------------------------------------
+
+
+def read_tenants(folder: Path, public_base_url: str) -> list[dict[str, Any]]:
+    """Every ``*.json`` in ``folder``, validated, with ``public_base_url`` pointed at the stack.
+
+    Raises ``StackError`` naming the file and the field at fault."""
+    from smsconsent.tenants import Tenant, TenantError
+
+    docs: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.json")):
+        name = _display(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StackError(f"tenant file {name}: cannot be read: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise StackError(f"tenant file {name}: not JSON (line {exc.lineno}, column {exc.colno})") from exc
+        if not isinstance(doc, dict):
+            raise StackError(f"tenant file {name}: must hold a JSON object")
+        doc["public_base_url"] = public_base_url
+        try:
+            Tenant.from_dict(doc)
+        except TenantError as exc:
+            problem = str(exc).removeprefix(f"{exc.path}: ")
+            raise StackError(f"tenant file {name}: field {exc.path!r} {problem}") from exc
+        except ValueError as exc:  # a check that slipped past TenantError: still name the file
+            raise StackError(f"tenant file {name}: {exc}") from exc
+        docs.append(doc)
+    return docs
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ---- the stack -------------------------------------------------------------------------------
+
+
+class LocalStack:
+    """Everything behind the local HTTP server. Use ``start()`` to make one."""
+
+    def __init__(self, template_path: Path | None = None, tenants_dir: Path | None = None) -> None:
+        self.template = tpl.load(template_path)
+        self.functions = tpl.functions(self.template)
+        self.routes = tpl.routes(self.template)
+        self.router = Router(self.routes)
+        self.tenants_dir = tenants_dir or TENANTS
+        self.clock = Clock()
+        self.url = ""
+        self.dynamodb_endpoint = ""
+        self.ready = threading.Event()
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._import_lock = threading.Lock()
+        self._saved_env: dict[str, str] | None = None
+        self._moto: Any = None
+        self._dynamodb: Any = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    # -- functions ---------------------------------------------------------------------------
+
+    def function(self, name: str) -> tpl.Function | None:
+        """A function by logical id (``SignupFunction``) or folder name (``signup``)."""
+        if name in self.functions:
+            return self.functions[name]
+        return next((f for f in self.functions.values() if f.folder == name), None)
+
+    def handler(self, function: tpl.Function) -> Callable[[Any, Any], Any]:
+        """The function's handler, imported on first use (after the environment is set)."""
+        with self._import_lock:
+            if function.logical_id not in self._handlers:
+                module = importlib.import_module(function.module)
+                self._handlers[function.logical_id] = getattr(module, function.attribute)
+            return self._handlers[function.logical_id]
+
+    def invoke(self, function: tpl.Function, event: Any, request_id: str) -> Any:
+        """Call the handler as Lambda would; exceptions propagate."""
+        context = LambdaContext(
+            function_name=function.logical_id,
+            memory_limit_in_mb=function.memory,
+            timeout_seconds=function.timeout,
+            aws_request_id=request_id,
+        )
+        return self.handler(function)(event, context)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _set_env(self, endpoint: str | None) -> None:
+        self._saved_env = dict(os.environ)
+        env = os.environ
+        if endpoint is None:
+            # Embedded moto: fake credentials always, so nothing here can reach AWS.
+            env.update(
+                {
+                    "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_SECURITY_TOKEN": "testing",
+                    "AWS_SESSION_TOKEN": "testing",
+                    "AWS_REGION": REGION,
+                    "AWS_DEFAULT_REGION": REGION,
+                }
+            )
+        else:
+            for name, value in (
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", env.get("AWS_DEFAULT_REGION", REGION)),
+                ("AWS_DEFAULT_REGION", env.get("AWS_REGION", REGION)),
+            ):
+                env.setdefault(name, value)
+        # The template's plain values (POWERTOOLS_*, ...); intrinsics are AWS-only.
+        for function in self.functions.values():
+            for name, value in function.environment.items():
+                if name not in _OWN_ENV and isinstance(value, str | int | float | bool):
+                    env.setdefault(name, str(value).lower() if isinstance(value, bool) else str(value))
+        env.pop("PEPPER_SECRET_ARN", None)
+        env.setdefault("PEPPER_JSON", LOCAL_PEPPER)
+        env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        env["TABLE_NAME"] = TABLE_NAME
+        env["SMS_SENDER"] = "outbox"  # never a real SMS from the local stack
+
+    def start(self, host: str = "127.0.0.1", port: int = 0, access_log: bool = False) -> LocalStack:
+        for layer in reversed(tpl.layer_paths(self.template)):
+            # Lambda puts a layer's code on sys.path (/opt/python); these folders are it here.
+            if str(layer) not in sys.path:
+                sys.path.insert(0, str(layer))
+        external = os.environ.get("DYNAMODB_ENDPOINT") or None
+        self._set_env(external)
+        try:
+            if external is None:
+                from moto.server import ThreadedMotoServer
+
+                logging.getLogger("werkzeug").setLevel(logging.WARNING)
+                self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+                self._moto.start()
+                moto_host, moto_port = self._moto.get_host_and_port()
+                self.dynamodb_endpoint = f"http://{moto_host}:{moto_port}"
+            else:
+                self.dynamodb_endpoint = external
+            os.environ["DYNAMODB_ENDPOINT"] = self.dynamodb_endpoint
+            self._rebind()
+            self._ensure_table()
+
+            from local.server import make_server
+
+            self._server = make_server(self, host, port, access_log)
+            bound_host, bound_port = self._server.server_address[:2]
+            # Listening on every interface: links still need one address that works here.
+            shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host  # noqa: S104
+            self.url = f"http://{shown}:{bound_port}"
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="local-stack", daemon=True
+            )
+            self._thread.start()
+
+            from smsconsent import clock
+
+            clock.set_source(self.clock.now)
+            self.seed()
+        except BaseException:
+            self.stop()
+            raise
+        self.ready.set()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop the embedded DynamoDB, put the environment back."""
+        self.ready.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._moto is not None:
+            with contextlib.suppress(Exception):
+                self._moto.stop()
+            self._moto = None
+        self._dynamodb = None
+        with contextlib.suppress(ImportError):
+            from smsconsent import clock
+            from smsconsent.sender.outbox import OUTBOX
+
+            clock.set_source(None)
+            OUTBOX.clear()
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = None
+            with contextlib.suppress(ImportError):
+                self._rebind()
+
+    # -- data --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _rebind() -> None:
+        from smsconsent import keys, sender, settings, store, tenants
+
+        settings.reset()
+        store.bind()
+        keys.reset()
+        sender.get.cache_clear()
+        tenants.clear_cache()
+
+    def _client(self) -> Any:
+        if self._dynamodb is None:
+            import boto3
+
+            self._dynamodb = boto3.client(
+                "dynamodb", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
+            )
+        return self._dynamodb
+
+    def _ensure_table(self) -> None:
+        client = self._client()
+        definition, ttl_attribute = tpl.table_definition(self.template, TABLE_NAME)
+        try:
+            client.describe_table(TableName=TABLE_NAME)
+        except client.exceptions.ResourceNotFoundException:
+            client.create_table(**definition)
+            client.get_waiter("table_exists").wait(
+                TableName=TABLE_NAME, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+            )
+        except Exception as exc:
+            raise StackError(f"DynamoDB at {self.dynamodb_endpoint} does not answer: {exc}") from exc
+        if ttl_attribute:
+            ttl = client.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
+            if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                client.update_time_to_live(
+                    TableName=TABLE_NAME,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
+                )
+
+    def seed(self, docs: list[dict[str, Any]] | None = None) -> list[str]:
+        """Put every tenant file (or ``docs`` read from them) into the table; returns the ids."""
+        from smsconsent import store, tenants
+
+        if docs is None:
+            docs = read_tenants(self.tenants_dir, self.url)
+        for doc in docs:
+            store.put_tenant_doc(doc, self.clock.now())
+        tenants.clear_cache()
+        return [doc["id"] for doc in docs]
+
+    def wipe(self) -> int:
+        """Delete every item of the table; returns how many."""
+        client = self._client()
+        keys = [k["AttributeName"] for k in tpl.table_definition(self.template, TABLE_NAME)[0]["KeySchema"]]
+        count = 0
+        for page in client.get_paginator("scan").paginate(
+            TableName=TABLE_NAME,
+            ProjectionExpression=", ".join(f"#k{i}" for i in range(len(keys))),
+            ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(keys)},
+        ):
+            items = page.get("Items", [])
+            for start in range(0, len(items), 25):
+                batch = [{"DeleteRequest": {"Key": item}} for item in items[start : start + 25]]
+                while batch:
+                    answer = client.batch_write_item(RequestItems={TABLE_NAME: batch})
+                    batch = answer.get("UnprocessedItems", {}).get(TABLE_NAME, [])
+            count += len(items)
+        return count
+
+    def reset(self) -> None:
+        """Wipe all data and the outbox, reset the clock, reseed the tenants.
+
+        The tenant files are read first: a broken one raises ``StackError`` and nothing
+        is wiped."""
+        from smsconsent import tenants
+        from smsconsent.sender.outbox import OUTBOX
+
+        docs = read_tenants(self.tenants_dir, self.url)
+        self.wipe()
+        OUTBOX.clear()
+        self.clock.reset()
+        tenants.clear_cache()
+        self.seed(docs)
+
+
+def start(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    template_path: Path | None = None,
+    tenants_dir: Path | None = None,
+    access_log: bool = False,
+) -> LocalStack:
+    """Start a local stack serving on ``host:port`` (0: a free port); see ``LocalStack.url``.
+    ``access_log`` writes one line per request to stderr (route key, status, time)."""
+    return LocalStack(template_path, tenants_dir).start(host, port, access_log)
+
+
+def print_exception(prefix: str) -> None:
+    """A traceback on stderr, as the Lambda runtime would log it."""
+    print(prefix, file=sys.stderr)
+    traceback.print_exc(file=sys.stderr)
