@@ -36,7 +36,7 @@ def _webhook(request: Request) -> dict[str, Any]:
         return module.respond(None)  # not an inbound message (a receipt, a ping): acknowledge
     outcome = inbound.receive(tenant, message)
     if module.INLINE_REPLY:
-        return module.respond(outcome.reply)
+        return module.respond(outcome.reply, message=message)
     inbound.send_reply(tenant, message, outcome)
     return module.respond(None)
 

@@ -20,9 +20,18 @@ OUR_NUMBER = "+4915790000000"
 URL = "http://127.0.0.1:3000/v1/demo/inbound/twilio"
 
 
-def twilio_event(body: str, sid: str = "SM0001", token: str = "demo-twilio-auth-token", **extra: str) -> dict[str, Any]:
+def twilio_event(
+    body: str, sid: str = "SM0001", token: str = "demo-twilio-auth-token", **extra: str
+) -> dict[str, Any]:
     """A Twilio inbound SMS webhook, signed by Twilio's own RequestValidator."""
-    params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC123", "From": PHONE, "To": OUR_NUMBER, "Body": body}
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "AC123",
+        "From": PHONE,
+        "To": OUR_NUMBER,
+        "Body": body,
+    }
     params.update(extra)
     raw = urlencode(params)
     event = load_event("signup-json.json")
@@ -111,7 +120,9 @@ def test_replayed_stop_changes_nothing_and_gets_the_same_answer(context, outbox)
 @pytest.mark.parametrize("forgery", ["wrong token", "no header", "tampered body"])
 def test_forged_or_missing_signature_is_403_and_changes_nothing(context, outbox, forgery):
     signed_up_and_confirmed(context, outbox)
-    event = twilio_event("STOP", token="not-the-token" if forgery == "wrong token" else "demo-twilio-auth-token")
+    event = twilio_event(
+        "STOP", token="not-the-token" if forgery == "wrong token" else "demo-twilio-auth-token"
+    )
     if forgery == "no header":
         del event["headers"]["x-twilio-signature"]
     if forgery == "tampered body":
@@ -199,7 +210,13 @@ def test_stop_scope_all_withdraws_transactional_too(context, outbox, clock):
 
 @pytest.mark.parametrize(
     ("text", "opted_out"),
-    [("STOPP!", True), ("arrêt", True), ("Bitte keine SMS mehr", True), ("wrong number", True), ("Hallo", False)],
+    [
+        ("STOPP!", True),
+        ("arrêt", True),
+        ("Bitte keine SMS mehr", True),
+        ("wrong number", True),
+        ("Hallo", False),
+    ],
 )
 def test_keyword_variants(context, outbox, text, opted_out):
     signed_up_and_confirmed(context, outbox)
@@ -250,7 +267,9 @@ def test_sns_two_way_stop_opts_out_and_replies_through_the_sender(context, outbo
     assert inbound(context, sns_event("STOP", "in-2", "+4915790000999")) == {"handled": 0, "skipped": 1}
 
 
-def optout_visit(context: Any, method: str, code: str, body: str = "", accept: str = "application/json") -> Any:
+def optout_visit(
+    context: Any, method: str, code: str, body: str = "", accept: str = "application/json"
+) -> Any:
     from functions.confirm.app import handler
 
     event = load_event("confirm-post.json" if method == "POST" else "confirm-get.json")

@@ -49,7 +49,10 @@ class Webhook:
                 source = self.body.decode("utf-8", "replace")
             else:
                 source = self.raw_query
-            self._form = parse_qsl(source, keep_blank_values=True, max_num_fields=500)
+            try:
+                self._form = parse_qsl(source, keep_blank_values=True, max_num_fields=500)
+            except ValueError:
+                self._form = []  # more fields than any provider sends: nothing to verify or read
         return self._form
 
     def form(self) -> dict[str, str]:
@@ -58,8 +61,30 @@ class Webhook:
     def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
+
+
+def msisdn(value: Any) -> str:
+    """E.164 for numbers a provider sends without the ``+`` (``4915...``, ``0049...``);
+    short codes and alphanumeric senders stay as they are."""
+    text = str(value or "").strip()
+    if text.startswith("00") and text[2:].isdigit():
+        return "+" + text[2:]
+    if text.isdigit() and len(text) >= 8:
+        return "+" + text
+    return text
+
+
+def query_secret(raw_query: str) -> str | None:
+    """The ``secret`` parameter of the request's query string (None when absent or repeated):
+    how providers without request signing (CM.com, Sinch unsigned) prove who calls."""
+    try:
+        pairs = parse_qsl(raw_query, keep_blank_values=True, max_num_fields=500)
+    except ValueError:
+        return None
+    values = [value for name, value in pairs if name == "secret"]
+    return values[0] if len(values) == 1 else None
 
 
 def secret(conf: dict[str, Any], name: str) -> str | None:

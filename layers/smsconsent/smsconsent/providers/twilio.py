@@ -32,7 +32,10 @@ def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
 def _url_variants(url: str) -> list[str]:
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme)
-    host = parts.hostname or ""
+    # The host as written (hostname would lower-case it, and Twilio signs what it called).
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if parts.port is not None:
+        host = host[: host.rfind(":")]
     with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default}"))
     without_port = urlunsplit(parts._replace(netloc=host)) if parts.port in (None, default) else url
     return list(dict.fromkeys([url, with_port, without_port]))
@@ -51,7 +54,7 @@ def parse(hook: Webhook) -> InboundMessage | None:
     form = hook.form()
     sid = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From", "")
-    if not sid or not sender:
+    if not sid or not sender or "MessageStatus" in form:
         return None  # a status callback or something else that is not an inbound message
     channel = "sms"
     if sender.startswith("whatsapp:"):
@@ -67,7 +70,7 @@ def parse(hook: Webhook) -> InboundMessage | None:
     )
 
 
-def respond(reply: str | None) -> dict[str, Any]:
+def respond(reply: str | None, message: InboundMessage | None = None) -> dict[str, Any]:
     inner = f"<Message>{escape(reply)}</Message>" if reply else ""
     body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
     return {"statusCode": 200, "headers": {"Content-Type": "text/xml; charset=utf-8"}, "body": body}
