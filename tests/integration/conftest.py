@@ -48,9 +48,10 @@ class LambdaContext:
     aws_request_id: str = "test-request"
     log_group_name: str = "/aws/lambda/test-function"
     log_stream_name: str = "test"
+    remaining_ms: int = 10_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 def load_event(name: str, **changes: Any) -> dict[str, Any]:
@@ -118,3 +119,34 @@ def outbox() -> Any:
     from smsconsent.sender.outbox import OUTBOX
 
     return OUTBOX
+
+
+@dataclass
+class DynamoCalls:
+    """DynamoDB requests and the items they returned, counted at the botocore layer."""
+
+    operations: dict[str, int] = field(default_factory=dict)
+    items_read: int = 0
+
+    def reset(self) -> None:
+        self.operations.clear()
+        self.items_read = 0
+
+
+@pytest.fixture
+def dynamo_calls(monkeypatch: pytest.MonkeyPatch) -> DynamoCalls:
+    from botocore.client import BaseClient
+
+    calls = DynamoCalls()
+    real = BaseClient._make_api_call
+
+    def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = real(client, operation, params)
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.operations[operation] = calls.operations.get(operation, 0) + 1
+            calls.items_read += len(answer.get("Items", [])) + (1 if answer.get("Item") else 0)
+            calls.items_read += sum(len(v) for v in answer.get("Responses", {}).values())
+        return answer
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    return calls

@@ -3,6 +3,7 @@ privacy function, on the person's behalf. One conditional write with its evidenc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smsconsent import clock, consent, evidence, store, tenants
@@ -48,18 +49,34 @@ def by_link(code: str, reason: str | None, ip: str, user_agent: str) -> Result:
     tenant, subject = _subject_of_code(code)
     if tenant is None or subject is None:
         return Result("unknown_code")
-    changed = withdraw(tenant, subject.pk, "link", reason, {"ip": ip, "user_agent": user_agent[:500]})
+    changed = withdraw(
+        tenant,
+        lambda: store.load_subject_by_pk(subject.pk),
+        "link",
+        reason,
+        {"ip": ip, "user_agent": user_agent[:500]},
+    )
     return Result("opted_out" if changed else "already_opted_out", tenant, subject.language)
 
 
-def withdraw(tenant: Tenant, subject_pk: str, via: str, reason: str | None, pii: dict[str, str]) -> list[str]:
+def withdraw(
+    tenant: Tenant,
+    load: Callable[[], store.Subject | None],
+    via: str,
+    reason: str | None,
+    pii: dict[str, str],
+    new_key: str | None = None,
+) -> list[str]:
     """Opt the subject out of everything in the tenant's STOP scope on every channel;
-    returns the consents changed (empty when it was opted out already)."""
+    returns the consents changed (empty when it was opted out already). With ``new_key``,
+    a number we hold nothing on gets a suppression marker under that key."""
     for _ in range(_ATTEMPTS):
         now = clock.now()
-        subject = store.load_subject_by_pk(subject_pk)
+        subject = load()
         if subject is None:
-            return []
+            if new_key is None:
+                return []
+            subject = store.new_subject(tenant.id, new_key, now)
         changed = consent.opt_out(subject, tenant, None, now)
         if not changed:
             return []

@@ -1,0 +1,124 @@
+"""The daily retention job: expire pending consents (and delete their personal data),
+lapse stale consents, purge old evidence, keeping opted-out numbers suppressed by their
+keyed hash alone.
+
+It reads only what is due, from the sparse ``due-index`` (a day bucket per Query, never a
+Scan), from the day its cursor names up to today: missed days are caught up. Every
+write is conditional on the subject's version and moves or clears its due time, so a
+second run for the same time finds nothing more to do. It stops before the Lambda time
+limit and the next run continues from the cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from smsconsent import clock, consent, evidence, store, tenants
+from smsconsent.observability import logger
+
+JOB = "expiry"
+# Without a cursor (the first run ever) the job looks back this far. Due times are
+# always written in the future, so this only matters if the schedule never ran.
+BOOTSTRAP_DAYS = 400
+_ATTEMPTS = 3
+
+
+@dataclass
+class Summary:
+    now: str
+    pending_expired: int = 0  # pending consents expired
+    lapsed: int = 0  # active consents lapsed
+    purged: int = 0  # subjects whose evidence was purged
+    deleted: int = 0  # subjects removed entirely (nothing left to keep)
+    examined: int = 0  # due subjects read
+    skipped: int = 0  # subjects of an unknown or broken tenant
+    days: int = 0  # day buckets read
+    complete: bool = True
+
+
+def run(now: datetime, seconds_left: Callable[[], float], reserve_seconds: float = 30) -> dict[str, object]:
+    summary = Summary(now=clock.iso(now))
+    today = now.date()
+    day = min(store.job_cursor(JOB) or today - timedelta(days=BOOTSTRAP_DAYS), today)
+    while True:
+        summary.days += 1
+        for subject in store.due_subjects(day, now):
+            if seconds_left() < reserve_seconds:
+                summary.complete = False  # the cursor stays at this day: the next run goes on
+                store.set_job_cursor(JOB, day, now)
+                return asdict(summary)
+            summary.examined += 1
+            _process(subject, now, summary)
+        if day >= today:
+            break
+        day += timedelta(days=1)
+    # Today's bucket may still get items due later today: the next run starts there.
+    store.set_job_cursor(JOB, today, now)
+    return asdict(summary)
+
+
+def _process(subject: store.Subject | None, now: datetime, summary: Summary) -> None:
+    for _ in range(_ATTEMPTS):
+        if subject is None:
+            return
+        try:
+            tenant = tenants.get(subject.tenant)
+        except tenants.TenantError:
+            tenant = None
+        if tenant is None:
+            logger.warning("due subject of an unknown or broken tenant", extra={"tenant": subject.tenant})
+            summary.skipped += 1
+            return
+        try:
+            _apply(subject, tenant, now, summary)
+            return
+        except store.Conflict:
+            subject = store.load_subject_by_pk(subject.pk)  # changed meanwhile: decide again
+    logger.warning("due subject kept changing; left for the next run")
+
+
+def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summary: Summary) -> None:
+    expired_tokens = {r.get("token") for r in subject.consents.values() if r["state"] == consent.PENDING}
+    expired = consent.expire_pending(subject, tenant, now)
+    lapsed = consent.lapse(subject, tenant, now)
+    purge = consent.purge_at(subject, tenant)
+    if not subject.consents:
+        # Only an expired request was ever held: nothing to prove, nothing to suppress.
+        store.rewrite(subject, now, delete_subject=True)
+        summary.pending_expired += len(expired)
+        summary.deleted += 1
+        return
+    if purge is not None and purge <= now:
+        suppress = any(r["state"] == consent.OPTED_OUT for r in subject.consents.values())
+        if suppress:
+            code = subject.optout_code
+            consent.reduce_to_suppression(subject, now)
+            subject.purged_at = clock.iso(now)
+            store.rewrite(subject, now, delete_evidence=True, due=None)
+            if code:
+                store.delete_code(code)
+        else:
+            store.rewrite(subject, now, delete_subject=True)
+            summary.deleted += 1
+        summary.purged += 1
+        return
+    events = []
+    if expired:
+        events.append(evidence.append(subject, "optin_expired", now, {"consents": expired}))
+    if lapsed:
+        events.append(
+            evidence.append(
+                subject, "consent_lapsed", now, {"consents": lapsed, "after_days": tenant.lapse_after_days}
+            )
+        )
+    due = consent.next_due(subject, tenant)
+    if expired:
+        # The IP and user agent of the expired requests go; the rest of the chain stays.
+        stored = store.evidence_of(subject.pk)
+        strip = {e.seq for e in stored if e.data.get("token_sha256") in expired_tokens - {None}}
+        store.rewrite(subject, now, strip_seqs=strip, due=due, new_events=events)
+    else:
+        store.commit(store.Change(subject, events, due=due), now)
+    summary.pending_expired += len(expired)
+    summary.lapsed += len(lapsed)

@@ -1,0 +1,121 @@
+"""Privacy function on moto, fed events/: export with a verified chain, erasure that keeps
+only a suppression marker when the number opted out, opt-out on the person's behalf."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import load_event
+from tests.integration.test_retention import sign_up, stop, subject
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+PHONE = "+4915112345678"
+
+
+def call(context: Any, name: str, **changes: Any) -> tuple[int, dict[str, Any]]:
+    from functions.privacy.app import handler
+
+    answer = handler(load_event(name, **changes), context)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_export_holds_everything_and_verifies_the_chain(context, outbox):
+    sign_up(context, outbox, confirm=True)
+    status, body = call(context, "privacy-export.json")
+    assert status == 200 and body["held"] is True and body["phone"] == PHONE
+    [record] = body["consents"]
+    assert (record["channel"], record["purpose"], record["state"]) == ("sms", "marketing", "active")
+    assert "token" not in record and "confirmed_token" not in record
+    assert [e["type"] for e in body["evidence"]] == ["optin_requested", "optin_confirmed"]
+    assert body["evidence"][0]["personal_data"]["ip"]
+    assert body["chain"] == {"verified": True, "detail": "ok", "events": 2}
+    assert body["subject"]["optout_url"].startswith("http://127.0.0.1:3000/o/")
+    assert body["suppressed"] is False
+
+
+def test_export_detects_an_altered_or_removed_event(context, outbox):
+    sign_up(context, outbox, confirm=True)
+    from smsconsent import store
+
+    found = subject()
+    first = store.EvidenceItem.get(found.pk, "EV#00000001")
+    first.update(actions=[store.EvidenceItem.data.set(first.data.replace("marketing", "newsletter"))])
+    status, body = call(context, "privacy-export.json")
+    assert status == 200 and body["chain"]["verified"] is False and "altered" in body["chain"]["detail"]
+    store.EvidenceItem.get(found.pk, "EV#00000001").delete()
+    _status, body = call(context, "privacy-export.json")
+    assert body["chain"]["verified"] is False and "missing" in body["chain"]["detail"]
+
+
+def test_export_of_an_unknown_number_says_nothing_is_held(context):
+    status, body = call(context, "privacy-export.json")
+    assert (status, body["held"], body["consents"]) == (200, False, [])
+
+
+def test_erasure_of_an_active_number_removes_everything(context, outbox):
+    sign_up(context, outbox, confirm=True)
+    code = subject().optout_code
+    status, body = call(context, "privacy-erase.json")
+    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": False})
+    assert subject() is None
+    from smsconsent import store
+
+    assert store.get_code(code) is None
+    status, body = call(context, "privacy-export.json")
+    assert body["held"] is False
+
+
+def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(context, outbox):
+    sign_up(context, outbox, confirm=True)
+    stop()
+    status, body = call(context, "privacy-erase.json")
+    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": True})
+    found = subject()
+    assert found.phone is None and found.language is None and found.optout_code is None
+    assert {r["state"] for r in found.consents.values()} == {"opted_out"}
+    _status, export = call(context, "privacy-export.json")
+    assert export["suppressed"] is True
+    # nothing personal left in the evidence, and the chain still verifies
+    assert all(e["personal_data"] is None for e in export["evidence"])
+    assert export["evidence"][-1]["type"] == "erased"
+    assert export["chain"]["verified"] is True
+    # the marker still suppresses: a new signup is only pending, never active by itself
+    sign_up(context, outbox)
+    assert subject().consents["sms:marketing"]["state"] == "pending"
+    assert subject().consents["sms:marketing"]["prior"]["state"] == "opted_out"
+
+
+def test_opt_out_on_behalf_with_a_reason(context, outbox):
+    sign_up(context, outbox, confirm=True)
+    status, body = call(context, "privacy-optout.json")
+    assert status == 200 and body["status"] == "opted_out"
+    assert subject().consents["sms:marketing"]["state"] == "opted_out"
+    from smsconsent import store
+
+    [event] = [e for e in store.evidence_of(subject().pk) if e.type == "optout"]
+    assert event.data["via"] == "privacy"
+    assert event.pii["reason"] == "Customer called the hotline and asked to stop"
+    status, body = call(context, "privacy-optout.json")
+    assert body["status"] == "already_opted_out"
+
+
+def test_opt_out_on_behalf_of_an_unknown_number_suppresses_it(context):
+    _status, body = call(context, "privacy-optout.json")
+    assert body["status"] == "opted_out"
+    assert subject().phone is None
+    assert subject().consents["sms:marketing"]["state"] == "opted_out"
+
+
+@pytest.mark.parametrize("raw", ["not-a-number", "%2B49", "+1"])
+def test_a_bad_phone_is_422(context, raw):
+    status, body = call(context, "privacy-export.json", pathParameters={"tenant": "demo", "phone": raw})
+    assert (status, body["error"]["code"], body["error"]["field"]) == (422, "invalid_phone", "phone")
+
+
+def test_unknown_tenant_is_404(context):
+    status, body = call(context, "privacy-export.json", pathParameters={"tenant": "nope", "phone": PHONE})
+    assert (status, body["error"]["code"]) == (404, "unknown_tenant")
