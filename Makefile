@@ -39,6 +39,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## bench: cold start, memory, pre-send throughput and retention scale; writes bench/results.json
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 ## build / validate / deploy: the SAM CLI from the venv (no Docker needed to build)
 build: $(STAMP)
 	$(BIN)/sam build
