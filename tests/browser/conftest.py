@@ -59,3 +59,17 @@ def fresh(stack: LocalStack) -> None:
     request = urllib.request.Request(stack.url + "/_local/reset", data=b"", method="POST")
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.load(answer) == {"status": "reset"}
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-US")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def german_page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="de-DE")
+    yield context.new_page()
+    context.close()

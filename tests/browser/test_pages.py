@@ -7,7 +7,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +54,6 @@ def _link(stack: LocalStack) -> str:
     assert match, message["body"]
     assert match.group(0).startswith(stack.url + "/c/")
     return match.group(0)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-US")
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def german_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="de-DE")
-    yield context.new_page()
-    context.close()
 
 
 def test_demo_form_lands_on_check_your_phone(stack: LocalStack, page: Any) -> None:
