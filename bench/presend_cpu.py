@@ -1,0 +1,263 @@
+"""Handler CPU per recipient of the pre-send check, DynamoDB answered at the botocore layer.
+
+``measure(n)`` sends one ``POST /v1/demo/check`` of ``n`` distinct E.164 numbers (mostly
+German, some French and US; every one with an active marketing consent, so each goes the
+whole way: cap, quiet hours, footer) through the real handler. DynamoDB is a stub on the
+pre-send client's ``_make_api_call`` returning canned items, so what is measured is the
+handler's own CPU (``time.process_time``, every thread) minus the CPU spent inside the stub
+(``time.thread_time`` around each stubbed call). botocore's request serialisation and
+response parsing happen outside the stub's level, so they are not in the main figures;
+``with_botocore_us_per_recipient`` answers at the HTTP layer instead (``before-send``) and
+includes them, as a real DynamoDB would.
+
+``cold``: the first request after the per-number caches were emptied (every number new to
+the container); ``warm``: the same request again (a container that saw the numbers before).
+
+    .venv/bin/python -m bench.presend_cpu [n]
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SEND_AT = "2026-11-24T16:00:00Z"  # 17:00 in Berlin and Paris, 11:00 in New York, 08:00 in LA
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "AWS_REGION": "eu-central-1",
+    "TABLE_NAME": "sms-consent-bench",
+    "PEPPER_JSON": '{"current": "b1", "b1": "bench-pepper-not-a-secret-0123456789"}',
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "sms-consent-bench",
+}
+
+
+@dataclass
+class _Context:
+    function_name: str = "bench"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:123456789012:function:bench"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "bench"
+    log_group_name: str = "/aws/lambda/bench"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def _numbers(n: int, seed: int, valid: Callable[[str], bool]) -> list[str]:
+    """``n`` distinct valid E.164 numbers, shuffled."""
+    rng = random.Random(seed)
+    prefixes = ["+49151", "+49160", "+49170", "+49176"] * 4 + ["+336", "+337", "+1212", "+1415"]
+    out: set[str] = set()
+    while len(out) < n:
+        prefix = rng.choice(prefixes)
+        digits = 8 if prefix.startswith(("+49", "+33")) else 7
+        first = str(rng.randint(2, 9)) if prefix.startswith("+1") else str(rng.randint(1, 9))
+        number = prefix + first + "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
+        if valid(number):
+            out.add(number)
+    return sorted(out, key=lambda _: rng.random())
+
+
+def _item(pk: str, i: int) -> dict[str, Any]:
+    """A stored subject as DynamoDB returns it: confirmed for marketing and newsletter."""
+    text = {"id": "signup-sms", "version": "1", "sha256": "a" * 64, "language": "de"}
+    record = {
+        "state": "active",
+        "since": "2026-06-01T09:00:00Z",
+        "confirmed_at": "2026-06-01T09:00:00Z",
+        "confirmed_token": "b" * 64,
+        "text": text,
+        "source": "https://shop.example/newsletter#sms-form",
+        "language": "de",
+    }
+    consents = {"sms:marketing": record, "sms:newsletter": dict(record)}
+    return {
+        "pk": {"S": pk},
+        "version": {"N": "3"},
+        "consents": {"S": json.dumps(consents, sort_keys=True, separators=(",", ":"))},
+        "language": {"S": "de" if i % 3 else "en"},
+        "region": {"S": "DE"},  # replaced below
+        "optout_code": {"S": f"c{i:015d}"},
+        "last_contact_at": {"S": "2026-11-20T16:00:00Z"},
+        "sends": {"S": json.dumps(["2026-11-20T16:00:00Z"])},
+        "last_campaign": {"S": "autumn"},
+    }
+
+
+class _Stub:
+    """BatchGetItem answered from a dict; counts requests and the CPU spent answering."""
+
+    def __init__(self, table: str, items: dict[str, dict[str, Any]]) -> None:
+        self.table = table
+        self.items = items
+        self.requests = 0
+        self.cpu = 0.0
+        self._lock = threading.Lock()
+
+    def lookup(self, params: dict[str, Any]) -> dict[str, Any]:
+        keys = params["RequestItems"][self.table]["Keys"]
+        found = [self.items[k["pk"]["S"]] for k in keys if k["pk"]["S"] in self.items]
+        return {"Responses": {self.table: found}, "UnprocessedKeys": {}}
+
+    def count(self, started: float) -> None:
+        spent = time.thread_time() - started
+        with self._lock:
+            self.requests += 1
+            self.cpu += spent
+
+    def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.thread_time()
+        if operation != "BatchGetItem":
+            raise AssertionError(f"unexpected {operation}")
+        answer = self.lookup(params)
+        self.count(started)
+        return answer
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.getvalue()
+
+
+@contextmanager
+def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
+    if layer == "api":
+        client._make_api_call = stub.answer
+        try:
+            yield
+        finally:
+            del client._make_api_call
+        return
+
+    from botocore.awsrequest import AWSResponse
+
+    def send(request: Any, **_: Any) -> AWSResponse:
+        # DynamoDB's side: read the request, find the items, write the JSON answer.
+        started = time.thread_time()
+        body = json.dumps(stub.lookup(json.loads(request.body))).encode()
+        headers: Any = {"content-type": "application/x-amz-json-1.0"}
+        response = AWSResponse(request.url, 200, headers, _Raw(body))
+        stub.count(started)
+        return response
+
+    client.meta.events.register("before-send.dynamodb.BatchGetItem", send)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("before-send.dynamodb.BatchGetItem", send)
+
+
+def _timed(call: Callable[[], Any], stub: _Stub) -> tuple[Any, float, int]:
+    cpu_before, requests_before = stub.cpu, stub.requests
+    started = time.process_time()
+    result = call()
+    spent = time.process_time() - started - (stub.cpu - cpu_before)
+    return result, spent, stub.requests - requests_before
+
+
+def measure(n: int = 10_000, seed: int = 4) -> dict[str, Any]:
+    """Handler CPU per recipient (µs) for one check of ``n`` distinct numbers, cold and warm,
+    and the BatchGetItem requests it made (``ceil(n / 100)`` expected). The environment,
+    settings and caches it touches are put back afterwards (tests call it in-process)."""
+    saved = dict(os.environ)
+    for key, value in _ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ.pop("DYNAMODB_ENDPOINT", None)
+    if str(ROOT / "layers/smsconsent") not in sys.path:  # run as a script: the layer's import path
+        sys.path[:0] = [str(ROOT), str(ROOT / "layers/smsconsent")]
+    from smsconsent import keys, settings
+
+    try:
+        return _measure(n, seed)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.reset()
+        keys.reset()
+
+
+def _measure(n: int, seed: int) -> dict[str, Any]:
+    from functions.presend.app import handler
+    from smsconsent import clock, keys, phone, presend, settings, tenants
+    from smsconsent.store import batch, subject_pk
+
+    settings.reset()
+    keys.reset()
+    doc = json.loads((ROOT / "local/tenants/demo.json").read_text())
+    tenant = tenants.Tenant.from_dict(doc)
+    tenants._cache[tenant.id] = (float("inf"), tenant)  # no DynamoDB read for the tenant
+
+    def valid(number: str) -> bool:
+        try:
+            return phone.normalise(number).e164 == number
+        except phone.PhoneError:
+            return False
+
+    numbers = _numbers(n, seed, valid)
+    items = {}
+    for i, number in enumerate(numbers):
+        pk = subject_pk(tenant.id, keys.subject_hash(tenant.id, number))
+        items[pk] = _item(pk, i)
+        items[pk]["region"] = {"S": phone.normalise(number).region}
+    stub = _Stub(settings.get().table_name, items)
+
+    event = json.loads((ROOT / "events/presend-http.json").read_text())
+    event["body"] = json.dumps(
+        {"recipients": numbers, "category": "marketing", "campaign": "bench", "send_at": SEND_AT}
+    )
+    context = _Context()
+    client = batch.client()
+    figures: dict[str, Any] = {"recipients": n, "distinct": len(set(numbers))}
+    previous_source = clock._source
+    clock.set_source(lambda: clock.parse_iso(SEND_AT))
+    try:
+        for layer in ("api", "http"):
+            presend._normalised.cache_clear()
+            presend._zones.cache_clear()
+            presend.next_allowed.cache_clear()
+            with _stubbed(client, stub, layer):
+                cold, cold_cpu, requests = _timed(lambda: handler(event, context), stub)
+                warm, warm_cpu, _ = _timed(lambda: handler(event, context), stub)
+            for answer in (cold, warm):
+                body = json.loads(answer["body"])
+                assert answer["statusCode"] == 200, answer["body"][:500]
+                assert [r["input"] for r in body["results"]] == numbers
+            summary = json.loads(warm["body"])["summary"]
+            if layer == "api":
+                figures.update(
+                    cold_us_per_recipient=round(cold_cpu / n * 1e6, 2),
+                    warm_us_per_recipient=round(warm_cpu / n * 1e6, 2),
+                    batch_get_requests=requests,
+                    summary=summary,
+                )
+            else:
+                figures.update(
+                    with_botocore_cold_us_per_recipient=round(cold_cpu / n * 1e6, 2),
+                    with_botocore_warm_us_per_recipient=round(warm_cpu / n * 1e6, 2),
+                )
+    finally:
+        clock.set_source(previous_source)
+        tenants.clear_cache()
+    figures["us_per_recipient"] = figures["cold_us_per_recipient"]
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000), indent=2))

@@ -1,0 +1,349 @@
+"""Bulk access for the pre-send check: thousands of subjects read at once, and a marketing
+contact recorded with one conditional update per subject.
+
+This is the hot path of the busiest function, so it speaks low-level botocore (no pynamodb
+objects): ``BatchGetItem`` in pages of 100 keys issued concurrently from a small thread
+pool (botocore clients are thread-safe), strongly consistent, projecting only what the
+check needs. Keys left unprocessed (throttling) are asked again with exponential backoff
+and full jitter, a bounded number of times; then ``StoreUnavailable``: never a partial
+answer.
+
+Contact is not a consent state change: it writes no evidence. Its update is conditional
+on the subject's ``version`` (the same optimistic lock pynamodb's ``VersionAttribute``
+keeps for ``store.commit``), so a concurrent STOP or confirmation wins and the caller
+reads again and decides again; it never creates an item.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smsconsent import settings
+from smsconsent.clock import iso
+from smsconsent.store import StoreUnavailable, Subject
+
+PAGE = 100  # BatchGetItem's limit
+WORKERS = 16  # concurrent requests (pages or updates) per invocation
+ATTEMPTS = 6  # BatchGetItem calls per page before giving up on unprocessed keys
+BACKOFF_BASE = 0.05  # seconds; doubled per attempt, full jitter
+BACKOFF_CAP = 1.0
+
+# Only what the check decides on, plus what ``consent.next_due`` reads when contact is
+# recorded. Never the raw number, tokens or evidence.
+_ATTRIBUTES = (
+    "pk",
+    "version",
+    "consents",
+    "pending",
+    "language",
+    "region",
+    "optout_code",
+    "last_contact_at",
+    "sends",
+    "last_campaign",
+    "purged_at",
+)
+_NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
+_PROJECTION = ", ".join(_NAMES)
+
+# Replaced by tests so retries do not wait.
+sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the pre-send check reads of a subject: a projection, never written back whole."""
+
+    pk: str
+    version: int | None
+    consents: dict[str, dict[str, Any]]
+    language: str | None = None
+    region: str | None = None
+    optout_code: str | None = None
+    last_contact_at: str | None = None
+    sends: list[str] = field(default_factory=list)
+    last_campaign: str | None = None
+    pending: dict[str, Any] | None = None
+    purged_at: str | None = None
+
+    @classmethod
+    def of(cls, subject: Subject) -> Snapshot:
+        return cls(
+            pk=subject.pk,
+            version=subject.version,
+            consents=subject.consents,
+            language=subject.language,
+            region=subject.region,
+            optout_code=subject.optout_code,
+            last_contact_at=subject.last_contact_at,
+            sends=list(subject.sends),
+            last_campaign=subject.last_campaign,
+            pending=subject.pending,
+            purged_at=subject.purged_at,
+        )
+
+    def as_subject(self, tenant: str) -> Subject:
+        """A domain subject for the pure rules (``consent.next_due``); not for ``store.commit``:
+        the fields outside the projection are placeholders."""
+        return Subject(
+            pk=self.pk,
+            tenant=tenant,
+            phone=None,
+            region=self.region,
+            language=self.language,
+            consents=self.consents,
+            pending=self.pending,
+            optout_code=self.optout_code,
+            last_contact_at=self.last_contact_at,
+            sends=list(self.sends),
+            last_campaign=self.last_campaign,
+            ev_seq=0,
+            ev_head="",
+            created_at="",
+            version=self.version,
+            purged_at=self.purged_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A marketing send to record on ``subject`` (as it was read): the new last contact,
+    the sends still inside the frequency window, the campaign (None: forget the last one),
+    and the lapse clock's new due time."""
+
+    subject: Snapshot
+    at: str
+    sends: list[str]
+    campaign: str | None
+    due: datetime | None
+
+
+# ---- the client -------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_client: Any = None
+_client_key: tuple[str, str | None] | None = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def client() -> Any:
+    """One botocore DynamoDB client per process (made on first use, again when the region
+    or endpoint in the settings changes: tests and the local stack move it)."""
+    global _client, _client_key
+    conf = settings.get()
+    key = (conf.region, conf.dynamodb_endpoint)
+    if _client is None or _client_key != key:
+        with _lock:
+            if _client is None or _client_key != key:
+                _client = botocore.session.get_session().create_client(
+                    "dynamodb",
+                    region_name=conf.region,
+                    endpoint_url=conf.dynamodb_endpoint,
+                    config=Config(
+                        max_pool_connections=WORKERS,
+                        retries={"mode": "standard", "total_max_attempts": 4},
+                        connect_timeout=2,
+                        read_timeout=5,
+                        # The requests are built here, not by callers: skip the per-call
+                        # walk over the input shape (CPU on every page of 100 keys).
+                        parameter_validation=False,
+                    ),
+                )
+                for operation in ("BatchGetItem", "GetItem"):
+                    _client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
+                _client_key = key
+    return _client
+
+
+def _take_json_as_is(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """Skip botocore's parsing of a successful read: DynamoDB's JSON already is the
+    low-level shape for the string and number attributes projected here, and walking every
+    attribute of every item through the output shape costs more CPU than the whole check.
+    botocore parses the emptied body and merges this in; errors and non-JSON answers are
+    left to botocore."""
+    headers = response_dict.get("headers") or {}
+    if response_dict.get("status_code") != 200 or not str(headers.get("content-type", "")).startswith(
+        "application/x-amz-json"
+    ):
+        return
+    try:
+        data = json.loads(response_dict.get("body") or b"")
+    except ValueError:
+        return
+    if isinstance(data, dict):
+        customized_response_dict.update(data)
+        response_dict["body"] = b"{}"
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="store-batch")
+    return _pool
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    return StoreUnavailable(f"{type(exc).__name__}: {code or exc}")
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+def _snapshot(item: dict[str, Any]) -> Snapshot:
+    text = {name: value["S"] for name, value in item.items() if "S" in value}
+    get = text.get
+    version = item.get("version")
+    consents, sends, pending = get("consents"), get("sends"), get("pending")
+    return Snapshot(
+        text["pk"],
+        int(version["N"]) if version and "N" in version else None,
+        json.loads(consents) if consents else {},
+        get("language"),
+        get("region"),
+        get("optout_code"),
+        get("last_contact_at"),
+        json.loads(sends) if sends else [],
+        get("last_campaign"),
+        json.loads(pending) if pending else None,
+        get("purged_at"),
+    )
+
+
+def _read_page(table: str, pks: Sequence[str]) -> list[Snapshot]:
+    request: dict[str, Any] = {
+        table: {
+            "Keys": [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks],
+            "ConsistentRead": True,
+            "ProjectionExpression": _PROJECTION,
+            "ExpressionAttributeNames": _NAMES,
+        }
+    }
+    found: list[Snapshot] = []
+    dynamodb = client()
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+        try:
+            answer = dynamodb.batch_get_item(RequestItems=request)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+        found.extend(_snapshot(item) for item in answer.get("Responses", {}).get(table, ()))
+        request = answer.get("UnprocessedKeys") or {}
+        if not request.get(table, {}).get("Keys"):
+            return found
+    raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
+
+
+def read(pks: Sequence[str]) -> dict[str, Snapshot]:
+    """The subjects stored under ``pks`` (strongly consistent), by pk; absent ones are
+    left out. ``ceil(len(set(pks)) / 100)`` requests, issued concurrently, when DynamoDB
+    processes every key at the first ask."""
+    unique = list(dict.fromkeys(pks))
+    if not unique:
+        return {}
+    table = settings.get().table_name
+    pages = [unique[i : i + PAGE] for i in range(0, len(unique), PAGE)]
+    if len(pages) == 1:
+        results = [_read_page(table, pages[0])]
+    else:
+        results = list(_executor().map(lambda page: _read_page(table, page), pages))
+    return {snap.pk: snap for found in results for snap in found}
+
+
+def read_one(pk: str) -> Snapshot | None:
+    """One subject again (after a lost race), strongly consistent."""
+    try:
+        answer = client().get_item(
+            TableName=settings.get().table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": "SUBJECT"}},
+            ConsistentRead=True,
+            ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames=_NAMES,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise _unavailable(exc) from exc
+    item = answer.get("Item")
+    return _snapshot(item) if item else None
+
+
+# ---- recording contact -----------------------------------------------------------------------
+
+
+def _record_one(contact: Contact, now: datetime) -> bool:
+    subject = contact.subject
+    names = {
+        "#v": "version",
+        "#lc": "last_contact_at",
+        "#s": "sends",
+        "#c": "last_campaign",
+        "#u": "updated_at",
+        "#da": "due_at",
+        "#db": "due_bucket",
+    }
+    values: dict[str, Any] = {
+        ":lc": {"S": contact.at},
+        ":s": {"S": json.dumps(contact.sends)},
+        ":u": {"S": iso(now)},
+        ":nv": {"N": str((subject.version or 0) + 1)},
+    }
+    sets = ["#lc = :lc", "#s = :s", "#u = :u", "#v = :nv"]
+    removes = []
+    if contact.campaign:
+        sets.append("#c = :c")
+        values[":c"] = {"S": contact.campaign}
+    else:
+        removes.append("#c")
+    if contact.due is not None:
+        sets += ["#da = :da", "#db = :db"]
+        values[":da"] = {"S": iso(contact.due)}
+        values[":db"] = {"S": f"due#{contact.due.date().isoformat()}"}
+    else:
+        removes += ["#da", "#db"]
+    if subject.version is None:
+        condition = "attribute_exists(pk) AND attribute_not_exists(#v)"
+    else:
+        condition = "#v = :v"
+        values[":v"] = {"N": str(subject.version)}
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        client().update_item(
+            TableName=settings.get().table_name,
+            Key={"pk": {"S": subject.pk}, "sk": {"S": "SUBJECT"}},
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("ConditionalCheckFailedException", "TransactionConflictException"):
+            return False  # changed (or removed) since read: the caller reads and decides again
+        raise _unavailable(exc) from exc
+    except BotoCoreError as exc:
+        raise _unavailable(exc) from exc
+    return True
+
+
+def record(contacts: Sequence[Contact], now: datetime) -> list[bool]:
+    """Record each contact with one conditional update (concurrently); per contact, False
+    when the subject changed since it was read."""
+    if len(contacts) <= 1:
+        return [_record_one(c, now) for c in contacts]
+    return list(_executor().map(lambda c: _record_one(c, now), contacts))

@@ -1,0 +1,471 @@
+"""Pre-send handler on moto, fed events/: the HTTP route and the direct invocation, recording
+contact (lapse clock, cap, campaign for a later STOP), duplicates, 10,000 recipients in
+ceil(distinct / 100) BatchGetItem requests, unprocessed keys, and every refusal."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import load_event
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+PHONE = "+4915112345678"  # the number test_inbound's helpers sign up and text from
+FR = "+33612345678"
+
+
+def check(context: Any, body: dict[str, Any] | str, **headers: str) -> dict[str, Any]:
+    from functions.presend.app import handler
+
+    event = load_event("presend-http.json")
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    event["headers"].update(headers)
+    return handler(event, context)
+
+
+def answer_of(result: dict[str, Any]) -> dict[str, Any]:
+    assert result["statusCode"] == 200, result["body"]
+    assert result["headers"]["Content-Type"] == "application/json"
+    body: dict[str, Any] = json.loads(result["body"])
+    return body
+
+
+def invoke(context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    from functions.presend.app import handler
+
+    return handler(event, context)
+
+
+def confirmed(context: Any, outbox: Any, number: str = PHONE, purposes: str = "marketing,newsletter") -> None:
+    """Sign the number up and confirm it through the real signup and confirm flow."""
+    from functions.signup.app import handler
+    from smsconsent import confirmation
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps(
+        {"phone": number, "consent": True, "age_confirmed": True, "purposes": purposes}
+    )
+    assert handler(event, context)["statusCode"] == 202
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    assert confirmation.confirm(token, "198.51.100.7", "ua").status == "confirmed"
+
+
+def committed(number: str, clock: Any, **fields: Any) -> Any:
+    """A confirmed subject written with ``store.commit`` (faster than the real flow)."""
+    from smsconsent import consent, keys, phone, store, tenants
+    from smsconsent.clock import iso
+
+    subject = store.new_subject("demo", keys.subject_hashes("demo", number)[0], clock.now)
+    subject.phone, subject.region = number, phone.normalise(number).region
+    subject.language = fields.pop("language", "de")
+    subject.optout_code = keys.new_code()
+    subject.consents = {
+        "sms:marketing": {"state": "active", "since": iso(clock.now), "confirmed_at": iso(clock.now)}
+    }
+    for name, value in fields.items():
+        setattr(subject, name, value)
+    tenant = tenants.get("demo")
+    assert tenant is not None
+    change = store.Change(subject, [], code=subject.optout_code, due=consent.next_due(subject, tenant))
+    store.commit(change, clock.now)
+    return subject
+
+
+def subject_item(number: str = PHONE) -> Any:
+    from smsconsent import keys, store
+
+    return store.SubjectItem.get(store.subject_pk("demo", keys.subject_hashes("demo", number)[0]), "SUBJECT")
+
+
+def evidence(number: str = PHONE) -> list[Any]:
+    from smsconsent import store
+
+    return store.evidence_of(subject_item(number).pk)
+
+
+@pytest.fixture
+def batch_gets() -> Iterator[list[int]]:
+    """Keys asked per BatchGetItem request, counted on the pre-send client's botocore events."""
+    from smsconsent.store import batch
+
+    calls: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        calls.append(sum(len(t["Keys"]) for t in params["RequestItems"].values()))
+
+    events = batch.client().meta.events
+    events.register("before-parameter-build.dynamodb.BatchGetItem", count)
+    yield calls
+    events.unregister("before-parameter-build.dynamodb.BatchGetItem", count)
+
+
+# ---- the two ways in ----------------------------------------------------------------------------
+
+
+def test_http_event_from_events_folder(context, outbox, clock):
+    # Given a confirmed German number and a confirmed French one (among others unknown)
+    confirmed(context, outbox)
+    committed(FR, clock, language="en")
+    # When the event in events/ is sent (14:00 UTC: afternoon in Europe, morning in New York)
+    answer = answer_of(invoke(context, load_event("presend-http.json")))
+    # Then every recipient is answered, in order
+    sent = json.loads(load_event("presend-http.json")["body"])["recipients"]
+    assert [r["input"] for r in answer["results"]] == sent
+    assert [(r["phone"], r["reason"]) for r in answer["results"]] == [
+        (PHONE, "ok"),
+        ("+4915123456789", "no_consent"),
+        (FR, "ok"),
+        ("+12125550123", "no_consent"),
+        (None, "invalid_phone"),
+    ]
+    assert answer["summary"] == {"allowed": 2, "denied": 3}
+    german, _, french = answer["results"][:3]
+    code = subject_item().optout_code
+    assert german["optout_url"] == f"http://127.0.0.1:3000/o/{code}"
+    assert german["footer"] == f"Abmelden: http://127.0.0.1:3000/o/{code}"
+    assert french["footer"] == "Opt out: STOP to 36111" and french["optout_url"].startswith(
+        "http://127.0.0.1:3000/o/"
+    )
+
+
+def test_direct_invocation_answers_with_the_body(context, outbox, clock):
+    confirmed(context, outbox)
+    committed(FR, clock, language="en")
+    direct = invoke(context, load_event("presend-direct.json"))
+    assert "statusCode" not in direct
+    assert direct == answer_of(invoke(context, load_event("presend-http.json")))
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "field"),
+    [
+        ({"tenant": "nobody"}, 404, "unknown_tenant", "tenant"),
+        ({"tenant": None}, 404, "unknown_tenant", "tenant"),
+        ({"recipients": []}, 422, "invalid_field", "recipients"),
+        ({"purpose": "lottery"}, 422, "unknown_purpose", "purpose"),
+        ({"send_at": "soon"}, 422, "invalid_field", "send_at"),
+    ],
+)
+def test_direct_invocation_refusals_are_error_bodies(context, change, status, code, field):
+    answer = invoke(context, load_event("presend-direct.json", **change))
+    assert answer == {
+        "error": {"code": code, "message": answer["error"]["message"], "field": field, "status": status}
+    }
+
+
+def test_direct_invocation_of_something_else_is_an_error_body(context):
+    from functions.presend.app import direct
+
+    assert direct([1, 2])["error"]["code"] == "malformed_event"
+
+
+def test_direct_invocation_when_dynamodb_is_unavailable(context, monkeypatch):
+    from smsconsent import store
+    from smsconsent.store import batch
+
+    def down(pks: Any) -> Any:
+        raise store.StoreUnavailable("throttled")
+
+    monkeypatch.setattr(batch, "read", down)
+    answer = invoke(context, load_event("presend-direct.json"))
+    assert answer["error"]["code"] == "service_unavailable"
+    assert answer["error"]["retry_after"] == 2 and answer["error"]["status"] == 503
+    http = invoke(context, load_event("presend-http.json"))
+    assert http["statusCode"] == 503 and http["headers"]["Retry-After"] == "2"
+
+
+# ---- record: true ---------------------------------------------------------------------------------
+
+
+def test_record_refreshes_the_lapse_clock_counts_toward_the_cap_and_writes_no_evidence(
+    context, outbox, clock
+):
+    from smsconsent.clock import iso
+
+    # Given a number confirmed 300 days ago
+    confirmed(context, outbox)
+    clock.advance(days=300)
+    clock.now = clock.now.replace(hour=12)
+    before = evidence()
+    # When a marketing send to it is recorded
+    body = {"recipients": [PHONE], "category": "marketing", "campaign": "black-friday", "record": True}
+    [result] = answer_of(check(context, body))["results"]
+    assert result["reason"] == "ok"
+    # Then the contact is on the subject, the lapse clock restarted, and no evidence event added
+    item = subject_item()
+    assert item.last_contact_at == iso(clock.now)
+    assert json.loads(item.sends) == [iso(clock.now)]
+    assert item.last_campaign == "black-friday"
+    due = clock.now + timedelta(days=540)
+    assert (item.due_at, item.due_bucket) == (iso(due), f"due#{due.date().isoformat()}")
+    assert [e.hash for e in evidence()] == [e.hash for e in before]
+    # ... the due time is what the consent rules say for the subject as it now is
+    from smsconsent import consent, keys, store, tenants
+
+    subject = store.load_subject("demo", keys.subject_hashes("demo", PHONE))
+    tenant = tenants.get("demo")
+    assert subject is not None and tenant is not None
+    assert consent.next_due(subject, tenant) == due
+    # And two more sends reach the cap of 3 in 7 days
+    for _ in range(2):
+        clock.advance(days=1)
+        assert answer_of(check(context, body))["results"][0]["reason"] == "ok"
+    clock.advance(days=1)
+    [capped] = answer_of(check(context, body))["results"]
+    assert capped["reason"] == "frequency_cap"
+    assert capped["retry_at"] == iso(clock.now + timedelta(days=4))  # the first send leaves the window
+    assert len(json.loads(subject_item().sends)) == 3
+
+
+def test_the_recorded_campaign_is_blamed_by_a_later_stop(context, outbox):
+    from tests.integration.test_inbound import inbound, twilio_event
+
+    confirmed(context, outbox)
+    body = {
+        "recipients": [PHONE],
+        "campaign": "spring-sale",
+        "record": True,
+        "send_at": "2026-11-22T13:00:00Z",
+    }
+    assert answer_of(check(context, body))["summary"] == {"allowed": 1, "denied": 0}
+    inbound(context, twilio_event("STOP", sid="SM-after-campaign"))
+    [optout] = [e for e in evidence() if e.type == "optout"]
+    assert optout.data["campaign"] == "spring-sale"
+    # And the number is now refused
+    assert answer_of(check(context, {"recipients": [PHONE]}))["results"][0]["reason"] == "opted_out"
+
+
+def test_record_is_not_counted_twice_for_a_retried_request_or_duplicates(context, outbox, batch_gets):
+    confirmed(context, outbox)
+    body = {
+        "recipients": [PHONE, "0151 12345678", PHONE, "+49 151 1234 5678"],
+        "campaign": "c1",
+        "record": True,
+        "send_at": "2026-11-22T13:00:00Z",
+    }
+    first = answer_of(check(context, body))
+    again = answer_of(check(context, body))
+    assert first == again and first["summary"] == {"allowed": 4, "denied": 0}
+    assert json.loads(subject_item().sends) == ["2026-11-22T13:00:00Z"]
+    assert batch_gets == [1, 1]  # duplicates are one key
+
+
+def test_a_stop_racing_the_record_wins(context, outbox, monkeypatch):
+    from smsconsent.store import batch
+    from tests.integration.test_inbound import inbound, twilio_event
+
+    confirmed(context, outbox)
+    real_read = batch.read
+
+    def read_then_stop(pks: Any) -> Any:
+        found = real_read(pks)
+        inbound(context, twilio_event("STOP", sid="SM-race"))  # lands between the read and the write
+        return found
+
+    monkeypatch.setattr(batch, "read", read_then_stop)
+    body = {"recipients": [PHONE], "record": True, "campaign": "race", "send_at": "2026-11-22T13:00:00Z"}
+    [result] = answer_of(check(context, body))["results"]
+    assert result["reason"] == "opted_out"
+    item = subject_item()
+    assert item.sends is None and item.last_campaign is None
+
+
+# ---- transactional --------------------------------------------------------------------------------
+
+
+def test_transactional_after_a_marketing_stop(context, outbox):
+    from tests.integration.test_inbound import inbound, twilio_event
+
+    confirmed(context, outbox, purposes="marketing,orders")
+    inbound(context, twilio_event("STOP", sid="SM-t"))
+    body = {"recipients": [PHONE], "send_at": "2026-11-22T13:00:00Z"}
+    assert answer_of(check(context, body))["results"][0]["reason"] == "opted_out"
+    [otp] = answer_of(check(context, {**body, "category": "transactional", "purpose": "orders"}))["results"]
+    assert (otp["reason"], otp["footer"]) == ("ok", None)
+
+
+def test_transactional_after_a_stop_with_stop_scope_all(context, outbox, clock):
+    from pathlib import Path
+
+    from smsconsent import store, tenants
+    from tests.integration.test_inbound import inbound, twilio_event
+
+    doc = json.loads(Path("local/tenants/demo.json").read_text())
+    doc["stop_scope"] = "all"
+    store.put_tenant_doc(doc, clock.now)
+    tenants.clear_cache()
+    confirmed(context, outbox, purposes="marketing,orders")
+    inbound(context, twilio_event("STOP", sid="SM-all"))
+    body = {"recipients": [PHONE, "+4915123456789"], "category": "transactional", "purpose": "orders"}
+    assert [r["reason"] for r in answer_of(check(context, body))["results"]] == ["opted_out", "ok"]
+
+
+# ---- many recipients -------------------------------------------------------------------------------
+
+
+def numbers(count: int) -> list[str]:
+    """``count`` distinct valid German mobile numbers."""
+    return [f"+49151{10_000_000 + i * 7919:08d}" for i in range(count)]
+
+
+@pytest.mark.slow
+def test_ten_thousand_recipients_in_order_with_one_read_per_hundred(context, clock, batch_gets):
+    # Given 9,500 distinct numbers (500 of them asked twice), 40 with consent, 3 opted out
+    distinct = numbers(9_500)
+    for number in distinct[:40]:
+        committed(number, clock)
+    opted_out = {"sms:marketing": {"state": "opted_out", "since": "2026-01-01T00:00:00Z"}}
+    for number in distinct[40:43]:
+        committed(number, clock, consents=opted_out)
+    recipients = distinct + distinct[::19]
+    assert len(recipients) == 10_000
+    body = json.dumps({"recipients": recipients, "send_at": "2026-11-22T13:00:00Z"})
+    assert len(body) > 64 * 1024  # over the public routes' limit, within this route's
+    # When they are checked in one request
+    answer = answer_of(check(context, body))
+    # Then every one is answered in input order, with ceil(9,500 / 100) = 95 requests
+    assert [r["input"] for r in answer["results"]] == recipients
+    by_number = {r["input"]: r["reason"] for r in answer["results"]}
+    assert {n for n, reason in by_number.items() if reason == "ok"} == set(distinct[:40])
+    assert {n for n, reason in by_number.items() if reason == "opted_out"} == set(distinct[40:43])
+    assert answer["summary"] == {"allowed": 40 + 3, "denied": 10_000 - 43}  # 3 of the 40 asked twice
+    assert len(batch_gets) == math.ceil(9_500 / 100) and max(batch_gets) == 100
+
+
+def test_unprocessed_keys_are_asked_again(context, clock, batch_gets, monkeypatch):
+    from smsconsent.store import batch
+
+    distinct = numbers(150)
+    for number in distinct[:20]:
+        committed(number, clock)
+    monkeypatch.setattr(batch, "sleep", lambda seconds: None)
+    first = threading.Lock()  # pages are asked concurrently: only one answer is cut short
+
+    def throttle(parsed: dict[str, Any], **_: Any) -> None:
+        # The first answer gives back only part: the rest comes as UnprocessedKeys
+        if not first.acquire(blocking=False):
+            return
+        [(table, items)] = parsed["Responses"].items()
+        parsed["Responses"][table] = items[:5]
+        keys = [{"pk": i["pk"], "sk": {"S": "SUBJECT"}} for i in items[5:]] + [
+            {"pk": {"S": "SUBJ#demo#missing"}, "sk": {"S": "SUBJECT"}}
+        ]
+        parsed["UnprocessedKeys"] = {
+            table: {
+                "Keys": keys,
+                "ConsistentRead": True,
+                "ProjectionExpression": batch._PROJECTION,
+                "ExpressionAttributeNames": batch._NAMES,
+            }
+        }
+
+    events = batch.client().meta.events
+    events.register("after-call.dynamodb.BatchGetItem", throttle)
+    try:
+        answer = answer_of(check(context, {"recipients": distinct, "send_at": "2026-11-22T13:00:00Z"}))
+    finally:
+        events.unregister("after-call.dynamodb.BatchGetItem", throttle)
+    assert [r["reason"] for r in answer["results"]] == ["ok"] * 20 + ["no_consent"] * 130
+    assert len(batch_gets) == 3  # two pages, one of them asked again
+
+
+def test_keys_left_unprocessed_every_time_give_503_never_a_partial_answer(context, clock, monkeypatch):
+    from smsconsent.store import batch
+
+    monkeypatch.setattr(batch, "sleep", lambda seconds: None)
+
+    def never(parsed: dict[str, Any], **_: Any) -> None:
+        [table] = parsed["Responses"]
+        parsed["Responses"][table] = []
+        parsed["UnprocessedKeys"] = {
+            table: {"Keys": [{"pk": {"S": "SUBJ#demo#x"}, "sk": {"S": "SUBJECT"}}], "ConsistentRead": True}
+        }
+
+    events = batch.client().meta.events
+    events.register("after-call.dynamodb.BatchGetItem", never)
+    try:
+        result = check(context, {"recipients": [PHONE]})
+    finally:
+        events.unregister("after-call.dynamodb.BatchGetItem", never)
+    assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "2"
+    assert json.loads(result["body"])["error"]["code"] == "service_unavailable"
+
+
+def test_a_rotated_pepper_reads_older_keys_for_what_it_did_not_find(context, outbox, monkeypatch, batch_gets):
+    from smsconsent import keys, settings
+
+    monkeypatch.setenv("PEPPER_JSON", json.dumps({"current": "p1", "p1": "first-pepper-0123456789"}))
+    settings.reset()
+    keys.reset()
+    confirmed(context, outbox)
+    monkeypatch.setenv(
+        "PEPPER_JSON",
+        json.dumps({"current": "p2", "p1": "first-pepper-0123456789", "p2": "second-pepper-0123456789"}),
+    )
+    settings.reset()
+    keys.reset()
+    body = {"recipients": [PHONE, "+4915123456789"], "send_at": "2026-11-22T13:00:00Z"}
+    assert [r["reason"] for r in answer_of(check(context, body))["results"]] == ["ok", "no_consent"]
+    assert batch_gets == [2, 2]
+
+
+# ---- refusals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"recipients": []}, 422, "invalid_field", "recipients"),
+        ({"recipients": [PHONE] * 10_001}, 422, "invalid_field", "recipients"),
+        ({"recipients": "+4915112345678"}, 422, "invalid_field", "recipients"),
+        ({"recipients": [4915112345678]}, 422, "invalid_field", "recipients"),
+        ({}, 422, "invalid_field", "recipients"),
+        ({"recipients": [PHONE], "category": "spam"}, 422, "invalid_field", "category"),
+        ({"recipients": [PHONE], "record": "true"}, 422, "invalid_field", "record"),
+        ({"recipients": [PHONE], "send_at": "next tuesday"}, 422, "invalid_field", "send_at"),
+        ({"recipients": [PHONE], "purpose": "lottery"}, 422, "unknown_purpose", "purpose"),
+        ({"recipients": [PHONE], "channel": "pigeon"}, 422, "invalid_field", "channel"),
+        ({"recipients": [PHONE], "campaign": "x" * 101}, 422, "invalid_field", "campaign"),
+        ('{"recipients": [', 400, "malformed_body", None),
+        ('["+4915112345678"]', 400, "malformed_body", None),
+        ("x" * (1024 * 1024 + 1), 413, "body_too_large", None),
+    ],
+)
+def test_bad_requests_get_4xx_with_their_field(context, body, status, code, field):
+    result = check(context, body)
+    assert result["statusCode"] == status, result["body"][:300]
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == code and error.get("field") == field
+
+
+def test_unknown_tenant_form_bodies_and_other_methods(context):
+    from functions.presend.app import handler
+
+    event = load_event("presend-http.json", pathParameters={"tenant": "nobody"})
+    assert handler(event, context)["statusCode"] == 404
+    result = check(
+        context, "recipients=%2B4915112345678", **{"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert result["statusCode"] == 415
+    event = load_event("presend-http.json")
+    event["requestContext"]["http"]["method"] = "GET"
+    assert handler(event, context)["statusCode"] == 405
+
+
+def test_a_missing_table_is_503_not_a_trace(context, monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    from smsconsent import settings, tenants
+
+    tenants.get("demo")  # cached from the real table
+    settings.reset()
+    result = check(context, {"recipients": [PHONE]})
+    settings.reset()
+    assert result["statusCode"] == 503
+    assert json.loads(result["body"])["error"]["code"] == "service_unavailable"
