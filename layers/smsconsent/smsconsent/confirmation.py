@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from smsconsent import clock, consent, evidence, keys, store, tenants
+from smsconsent import clock, consent, evidence, keys, metrics, store, tenants
 from smsconsent.http import ApiError
 from smsconsent.tenants import Tenant
 
@@ -71,6 +71,7 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
             )
         except store.Conflict:
             continue
+        metrics.count("ConsentConfirmed", country=subject.region)
         return Result("confirmed", tenant, subject.language, outcome.purposes)
     raise ApiError(
         503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}

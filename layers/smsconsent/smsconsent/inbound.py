@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from smsconsent import clock, consent, evidence, keys, keywords, messages, phone, sender, store
+from smsconsent import clock, consent, evidence, keys, keywords, messages, metrics, phone, sender, store
 from smsconsent.observability import logger, mask
 from smsconsent.providers.base import InboundMessage
 from smsconsent.tenants import Tenant
@@ -149,6 +149,7 @@ def _apply(
                     now,
                     {**provider_data, "purposes": result.purposes, "via": "sms_reply", "token_sha256": token},
                 )
+                metrics.count("ConsentConfirmed", country=subject.region)
                 return _Decision(reply("confirmed"), subject, [event], code)
         kind = keywords.OPTIN  # no open opt-in to confirm: YES means START
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smsconsent import clock, consent, evidence, keys, messages, phone, sender, store
+from smsconsent import clock, consent, evidence, keys, messages, metrics, phone, sender, store
 from smsconsent.http import ApiError
 from smsconsent.observability import logger, mask
 from smsconsent.tenants import CHANNELS, Tenant
@@ -119,7 +119,28 @@ def check_ip_budget(tenant: Tenant, ip: str, now: datetime) -> None:
     hour = timedelta(hours=1)
     ip_key = keys.keyed_digest(ip.encode())[:32]  # the raw IP never becomes a key
     if store.count_hit(f"{tenant.id}#ip#{ip_key}", hour, now) > tenant.signups_per_ip_per_hour:
+        metrics.count("SignupRateLimited", scope="ip")
         raise _rate_limited(store.window_end(hour, now), now)
+
+
+def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> None:
+    """SMS-pumping defence: hourly budgets per number prefix (the number less its last four
+    digits) and per country, and a daily one per number. They count every valid signup,
+    whether or not it leads to an SMS, so a 429 never tells whether a number is known."""
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    by_number = keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
+    by_prefix = keys.keyed_digest(f"{tenant.id}|{number.e164[:-4]}".encode())[:32]
+    country_budget = tenant.sms_per_country_per_hour.get(
+        number.region, tenant.sms_per_country_per_hour["default"]
+    )
+    for scope, key, window, budget in (
+        ("number", f"{tenant.id}#num#{by_number}", day, tenant.sms_per_number_per_day),
+        ("prefix", f"{tenant.id}#prefix#{by_prefix}", hour, tenant.sms_per_prefix_per_hour),
+        ("country", f"{tenant.id}#country#{number.region}", hour, country_budget),
+    ):
+        if store.count_hit(key, window, now) > budget:
+            metrics.count("SignupRateLimited", scope=scope, country=number.region)
+            raise _rate_limited(store.window_end(window, now), now)
 
 
 def _rate_limited(until: datetime, now: datetime) -> ApiError:
@@ -132,6 +153,7 @@ def _rate_limited(until: datetime, now: datetime) -> ApiError:
 def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str) -> str:
     """Open or widen the pending consent and send its SMS; returns what happened
     (``sent``, ``cooldown``, ``active``) for logs and metrics, never for the answer."""
+    check_number_budgets(tenant, form.phone, clock.now())
     hashes = keys.subject_hashes(tenant.id, form.phone.e164)
     for _ in range(_ATTEMPTS):
         now = clock.now()
@@ -149,11 +171,6 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
         if decision.action == "none":
             return "active"
-        if decision.action == "send":
-            day = timedelta(days=1)
-            number_key = f"{tenant.id}#num#{hashes[0]}"
-            if store.count_hit(number_key, day, now) > tenant.sms_per_number_per_day:
-                raise _rate_limited(store.window_end(day, now), now)
         subject.phone, subject.region = form.phone.e164, form.phone.region
         event = evidence.append(
             subject,
@@ -217,4 +234,5 @@ def _send_confirmation(
             {"Retry-After": "30"},
         ) from exc
     store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
+    metrics.count("ConfirmationSmsSent", country=form.phone.region)
     logger.info("confirmation SMS sent", extra={"to": mask(form.phone.e164), "message_id": message_id})

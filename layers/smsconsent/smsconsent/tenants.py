@@ -93,6 +93,8 @@ class Tenant:
     cors_origins: tuple[str, ...] = ()
     signups_per_ip_per_hour: int = 10
     sms_per_number_per_day: int = 3
+    sms_per_prefix_per_hour: int = 20
+    sms_per_country_per_hour: dict[str, int] = field(default_factory=lambda: {"default": 1000})
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     sms_origination_identity: str | None = None
     sms_configuration_set: str | None = None
@@ -177,6 +179,21 @@ def _positive(value: int, path: str, upper: int) -> int:
 
 def _bounded(doc: Mapping[str, Any], key: str, default: int, upper: int, prefix: str = "") -> int:
     return _positive(_opt(doc, key, int, default, prefix), prefix + key, upper)
+
+
+def _country_budgets(limits: Mapping[str, Any]) -> dict[str, int]:
+    """``{"default": n, "DE": m, ...}`` or one number for every country."""
+    path = "rate_limits.sms_per_country_per_hour"
+    value = _opt(limits, "sms_per_country_per_hour", (int, dict), 1000, "rate_limits.")
+    if isinstance(value, int):
+        value = {"default": value}
+    budgets = {}
+    for country, budget in value.items():
+        if country != "default" and not _COUNTRY.match(country):
+            raise TenantError(f"{path}.{country}", "keys must be 'default' or ISO 3166 alpha-2 codes")
+        budgets[country] = _positive(_typed(budget, int, f"{path}.{country}"), f"{path}.{country}", 10**7)
+    budgets.setdefault("default", 1000)
+    return budgets
 
 
 def _texts(value: Any, path: str, languages: tuple[str, ...], required: bool = True) -> dict[str, str]:
@@ -361,6 +378,8 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
         cors_origins=cors,
         signups_per_ip_per_hour=_bounded(limits, "signups_per_ip_per_hour", 10, 10**6, "rate_limits."),
         sms_per_number_per_day=_bounded(limits, "sms_per_number_per_day", 3, 100, "rate_limits."),
+        sms_per_prefix_per_hour=_bounded(limits, "sms_per_prefix_per_hour", 20, 10**6, "rate_limits."),
+        sms_per_country_per_hour=_country_budgets(limits),
         providers=providers,
         sms_origination_identity=_opt(sms, "origination_identity", str, None, "sms."),
         sms_configuration_set=_opt(sms, "configuration_set", str, None, "sms."),
