@@ -217,3 +217,33 @@ def test_layer_requirements_match_pyproject() -> None:
     expected.pop("boto3", None)  # the Lambda runtime ships boto3; the layer must not
     layer = _requirements((ROOT / "layers" / "smsconsent" / "requirements.txt").read_text().splitlines())
     assert layer == expected
+
+
+def test_the_sam_transform_accepts_the_template(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `sam deploy` sends CloudFormation must translate: e.g. AWS_IAM routes need the
+    API's IAM authorizer enabled, which `sam validate --lint` does not check."""
+    import copy
+
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    document = copy.deepcopy(template)
+    for resource in document["Resources"].values():
+        properties = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if key in properties:
+                properties[key] = "s3://bucket/key"  # what sam package puts there
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    resources = transform(document, {}, NoManagedPolicies())["Resources"]
+    api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api")
+    paths = api["Properties"]["Body"]["paths"]
+    assert paths["/v1/{tenant}/check"]["post"]["security"] == [{"AWS_IAM": []}]
+    assert paths["/v1/{tenant}/subjects/{phone}"]["delete"]["security"] == [{"AWS_IAM": []}]
+    assert "security" not in paths["/v1/{tenant}/signup"]["post"]
+    assert "ExpiryFunctionDailyQueue" in resources  # the schedule's dead-letter queue

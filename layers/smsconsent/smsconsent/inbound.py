@@ -178,7 +178,7 @@ def send_reply(tenant: Tenant, message: InboundMessage, outcome: Outcome) -> Non
         return
     try:
         number = phone.normalise(message.sender, tenant.default_country).e164
-        sender.get().send(
+        sender.deliver(
             sender.SmsMessage(
                 to=number,
                 body=outcome.reply,

@@ -100,3 +100,19 @@ def withdraw(
     raise ApiError(
         503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
     )
+
+
+def provider_opted_out(tenant: Tenant, e164: str, detail: str) -> list[str]:
+    """The SMS provider refused a message because the number opted out with it (Twilio
+    21610, AWS DESTINATION_PHONE_NUMBER_OPTED_OUT, SNS OptedOut): record the opt-out."""
+    from smsconsent import keys
+
+    hashes = keys.subject_hashes(tenant.id, e164)
+    return withdraw(
+        tenant,
+        lambda: store.load_subject(tenant.id, hashes),
+        "provider_opt_out",
+        None,
+        {"provider_answer": detail[:300]},
+        new_key=hashes[0],
+    )

@@ -83,7 +83,7 @@ def time_zones(e164: str) -> tuple[str, ...]:
 @functools.cache
 def _uniform_zones(code: str) -> tuple[str, ...] | None:
     """The zones of every number with this calling code, or None when they differ."""
-    from phonenumbers.timezone import TIMEZONE_DATA
+    from phonenumbers.timezone import TIMEZONE_DATA  # type: ignore[attr-defined]
 
     lists = {zones for prefix, zones in TIMEZONE_DATA.items() if prefix.startswith(code)}
     if len(lists) != 1 or code not in TIMEZONE_DATA:

@@ -14,13 +14,16 @@ class Settings:
     table_name: str
     dynamodb_endpoint: str | None
     region: str
-    # "aws" sends through AWS End User Messaging SMS; "outbox" keeps messages locally.
+    # "aws" sends through AWS End User Messaging SMS, "sns" through SNS; "outbox" keeps
+    # messages locally.
     sms_sender: str
     # One of these gives the HMAC pepper: a Secrets Manager secret (AWS) or a JSON
     # value in the environment (local stack, tests).
     pepper_secret_arn: str | None
     pepper_json: str | None
     tenant_cache_seconds: int
+    # The durable outbox: SMS the provider did not take are queued here and retried.
+    sms_queue_url: str | None = None
     # Requests bigger than this are refused with 413 before parsing.
     max_body_bytes: int = 64 * 1024
 
@@ -35,6 +38,7 @@ def get() -> Settings:
         pepper_secret_arn=os.environ.get("PEPPER_SECRET_ARN") or None,
         pepper_json=os.environ.get("PEPPER_JSON") or None,
         tenant_cache_seconds=int(os.environ.get("TENANT_CACHE_SECONDS", "60")),
+        sms_queue_url=os.environ.get("SMS_QUEUE_URL") or None,
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smsconsent import clock, consent, evidence, keys, messages, metrics, phone, sender, store
+from smsconsent import clock, consent, evidence, keys, messages, metrics, optout, phone, sender, store
 from smsconsent.http import ApiError
 from smsconsent.observability import logger, mask
 from smsconsent.tenants import CHANNELS, Tenant
@@ -221,10 +221,15 @@ def _send_confirmation(
         configuration_set=tenant.sms_configuration_set,
     )
     try:
-        message_id = sender.get().send(message)
+        message_id = sender.deliver(message)
     except sender.SendError as exc:
-        # The pending consent stays without "sms_at": the caller's retry opens a new
-        # token and sends again, so a provider outage never swallows a signup.
+        if exc.opted_out:
+            # The provider says this number opted out with it: honour that here too, and
+            # answer as for any signup.
+            optout.provider_opted_out(tenant, form.phone.e164, str(exc))
+            return
+        # Neither sent nor queued: the pending consent stays without "sms_at", so the
+        # caller's retry opens a new token and sends again; nothing is lost.
         logger.warning("confirmation SMS failed", extra={"to": mask(form.phone.e164), "error": str(exc)})
         raise ApiError(
             503,

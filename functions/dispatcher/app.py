@@ -1,0 +1,41 @@
+"""The durable outbox: SMS the provider did not take (an outage, a timeout, throttling)
+wait in SQS and are sent from here. A message that still fails is reported back to SQS
+(partial batch failure) and retried; after the queue's maxReceiveCount it goes to the
+dead-letter queue, whose depth has an alarm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsconsent import optout, sender, tenants
+from smsconsent.observability import logger, mask
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failures = []
+    for record in (event or {}).get("Records") or []:
+        try:
+            message = sender.message_from_json(record["body"])
+        except (KeyError, TypeError, ValueError):
+            logger.error("queued SMS is malformed; dropped")
+            continue
+        try:
+            sender.get().send(message)
+        except sender.SendError as exc:
+            if exc.opted_out:
+                tenant = tenants.get(message.tenant)
+                if tenant is not None:
+                    optout.provider_opted_out(tenant, message.to, str(exc))
+                logger.info(
+                    "queued SMS refused: the number opted out at the provider", extra={"to": mask(message.to)}
+                )
+            elif exc.retryable:
+                failures.append({"itemIdentifier": record.get("messageId", "")})
+            else:
+                logger.error(
+                    "queued SMS refused for good; dropped", extra={"to": mask(message.to), "error": str(exc)}
+                )
+            continue
+        logger.info("queued SMS sent", extra={"to": mask(message.to), "kind": message.kind})
+    return {"batchItemFailures": failures}
