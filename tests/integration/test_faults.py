@@ -1,0 +1,142 @@
+"""DynamoDB throttling and 5xx injected at the botocore layer: bounded retries, then a
+clean 503 with Retry-After, nothing half-written; a transient fault is retried through."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+from tests.integration.conftest import load_event
+from tests.integration.test_inbound import PHONE, signed_up_and_confirmed, twilio_event
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+THROTTLED = (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException")
+SERVER_ERROR = (500, "com.amazonaws.dynamodb.v20120810#InternalServerError")
+
+
+@dataclass
+class Faults:
+    """Answer chosen DynamoDB operations with an error, ``times`` times (None: always)."""
+
+    operations: set[str] = field(default_factory=set)
+    error: tuple[int, str] = THROTTLED
+    times: int | None = None
+    attempts: dict[str, int] = field(default_factory=dict)
+    sleeps: list[float] = field(default_factory=list)
+
+    def inject(self, *operations: str, error: tuple[int, str] = THROTTLED, times: int | None = None) -> None:
+        self.operations, self.error, self.times = set(operations), error, times
+        self.attempts.clear()
+
+    def clear(self) -> None:
+        self.operations = set()
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Faults]:
+    state = Faults()
+    real = BotocoreStubber.__call__
+
+    def answer(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        target = (request.headers.get("X-Amz-Target") or b"").decode() if request.headers else ""
+        operation = target.rsplit(".", 1)[-1]
+        if operation in state.operations:
+            state.attempts[operation] = state.attempts.get(operation, 0) + 1
+            if state.times is None or state.attempts[operation] <= state.times:
+                status, kind = state.error
+                body = json.dumps({"__type": kind, "message": "injected fault"})
+                return AWSResponse(request.url, status, {"x-amzn-requestid": "fault"}, MockRawResponse(body))
+        return real(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", answer)
+    # botocore backs off between attempts: record the delays instead of waiting them out
+    monkeypatch.setattr("botocore.endpoint.time.sleep", state.sleeps.append)
+    yield state
+
+
+def signup(context: Any) -> dict[str, Any]:
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True})
+    return handler(event, context)
+
+
+def subject() -> Any:
+    from smsconsent import keys, store
+
+    return store.load_subject("demo", keys.subject_hashes("demo", PHONE))
+
+
+@pytest.mark.parametrize("error", [THROTTLED, SERVER_ERROR], ids=["throttled", "5xx"])
+def test_a_failing_write_gives_503_after_bounded_retries_and_writes_nothing(context, outbox, faults, error):
+    faults.inject("TransactWriteItems", error=error)
+    answer = signup(context)
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"])["error"]["code"] == "service_unavailable"
+    assert int(answer["headers"]["Retry-After"]) > 0
+    assert faults.attempts["TransactWriteItems"] == 4  # one call and three retries, no more
+    assert "Traceback" not in answer["body"]
+    faults.clear()
+    assert subject() is None and outbox.messages() == []  # nothing half-written, no SMS
+
+
+def test_a_failing_read_gives_503(context, outbox, faults):
+    faults.inject("GetItem", error=SERVER_ERROR)
+    answer = signup(context)
+    assert answer["statusCode"] == 503 and faults.attempts["GetItem"] == 4
+
+
+def test_a_transient_throttle_is_retried_through(context, outbox, faults):
+    faults.inject("TransactWriteItems", times=2)
+    assert signup(context)["statusCode"] == 202
+    assert len(outbox.messages()) == 1
+    assert faults.attempts["TransactWriteItems"] == 3 and len(faults.sleeps) >= 2
+
+
+def test_a_confirmation_during_throttling_is_refused_whole_and_works_after(context, outbox, faults):
+    assert signup(context)["statusCode"] == 202
+    token = outbox.messages()[0]["body"].split("/c/")[1].split()[0]
+    from functions.confirm.app import handler
+
+    event = load_event("confirm-post.json", rawPath=f"/c/{token}", pathParameters={"token": token})
+    event["headers"]["accept"] = "application/json"
+    faults.inject("TransactWriteItems")
+    assert handler(event, context)["statusCode"] == 503
+    faults.clear()
+    assert subject().consents["sms:marketing"]["state"] == "pending"
+    assert json.loads(handler(event, context)["body"]) == {"status": "confirmed"}
+
+
+def test_a_stop_during_throttling_gets_503_so_the_provider_retries_and_it_applies_once(
+    context, outbox, faults
+):
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    from functions.inbound.app import handler
+
+    faults.inject("TransactWriteItems")
+    assert handler(twilio_event("STOP", sid="SM-retry"), context)["statusCode"] == 503
+    faults.clear()
+    assert subject().consents["sms:marketing"]["state"] == "active"
+    assert handler(twilio_event("STOP", sid="SM-retry"), context)["statusCode"] == 200
+    assert handler(twilio_event("STOP", sid="SM-retry"), context)["statusCode"] == 200
+    from smsconsent import store
+
+    assert [e.type for e in store.evidence_of(subject().pk)].count("optout") == 1
+
+
+def test_the_pre_send_check_answers_503_not_a_partial_answer(context, outbox, faults):
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    from functions.presend.app import handler
+
+    faults.inject("BatchGetItem", error=SERVER_ERROR)
+    answer = handler(load_event("presend-http.json"), context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"]
+    assert "results" not in json.loads(answer["body"])
