@@ -314,13 +314,9 @@ class LocalStack:
 
     @staticmethod
     def _rebind() -> None:
-        from smsconsent import keys, sender, settings, store, tenants
+        from smsconsent import environment
 
-        settings.reset()
-        store.bind()
-        keys.reset()
-        sender.get.cache_clear()
-        tenants.clear_cache()
+        environment.reload()
 
     def _client(self) -> Any:
         if self._dynamodb is None:

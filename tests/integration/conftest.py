@@ -62,13 +62,9 @@ def load_event(name: str, **changes: Any) -> dict[str, Any]:
 
 
 def _rebind() -> None:
-    from smsconsent import keys, sender, settings, store, tenants
+    from smsconsent import environment
 
-    settings.reset()
-    store.bind()
-    keys.reset()
-    sender.get.cache_clear()
-    tenants.clear_cache()
+    environment.reload()
 
 
 @pytest.fixture

@@ -21,16 +21,14 @@ pytestmark = pytest.mark.usefixtures("aws")
 
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from smsconsent import sender, settings
+    from smsconsent import environment
 
     url = boto3.client("sqs").create_queue(QueueName="sms-outbox")["QueueUrl"]
     monkeypatch.setenv("SMS_QUEUE_URL", url)
-    settings.reset()
-    sender._sqs.cache_clear()
+    environment.reload()
     yield url
     monkeypatch.undo()
-    settings.reset()
-    sender._sqs.cache_clear()
+    environment.reload()
 
 
 def provider_down(monkeypatch: pytest.MonkeyPatch, outbox: Any, **error: Any) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local import template as local_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -22,32 +23,9 @@ FUNCTION_CODE_URI = re.compile(r"^functions/([a-z0-9_-]+)/?$")
 SECRET_LIKE_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD|PEPPER", re.IGNORECASE)
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags into their long form:
-    ``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``,
-    ``!Sub s`` -> ``{"Fn::Sub": s}`` and so on."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return local_template.load(TEMPLATE)
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

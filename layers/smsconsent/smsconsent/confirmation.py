@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from smsconsent import clock, consent, evidence, keys, metrics, store, tenants
 from smsconsent.http import ApiError
@@ -55,14 +57,11 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
         outcome = consent.confirm(subject, tenant, sha, now)
         if outcome.status != "confirmed" or subject is None:
             return Result(outcome.status, tenant, subject.language if subject else None, outcome.purposes)
-        code = None
-        if not subject.optout_code:
-            code = subject.optout_code = keys.new_code()
-        event = evidence.append(
+        event, code = confirmed_evidence(
             subject,
-            "optin_confirmed",
+            sha,
             now,
-            {"purposes": outcome.purposes, "channel": outcome.channel, "via": "link", "token_sha256": sha},
+            {"purposes": outcome.purposes, "channel": outcome.channel, "via": "link"},
             pii={"ip": ip, "user_agent": user_agent[:500]},
         )
         try:
@@ -76,3 +75,19 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
     raise ApiError(
         503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
     )
+
+
+def confirmed_evidence(
+    subject: store.Subject,
+    token_sha256: str,
+    now: datetime,
+    data: dict[str, Any],
+    pii: dict[str, str] | None = None,
+) -> tuple[store.Evidence, str | None]:
+    """For a confirmation ``consent.confirm`` just applied: its evidence event, and the
+    per-recipient opt-out code issued now (None when the subject has one already)."""
+    code = None
+    if not subject.optout_code:
+        code = subject.optout_code = keys.new_code()
+    event = evidence.append(subject, "optin_confirmed", now, {**data, "token_sha256": token_sha256}, pii=pii)
+    return event, code

@@ -8,7 +8,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from smsconsent import clock, consent, evidence, keys, keywords, messages, metrics, phone, sender, store
+from smsconsent import (
+    clock,
+    confirmation,
+    consent,
+    evidence,
+    keys,
+    keywords,
+    messages,
+    metrics,
+    phone,
+    sender,
+    store,
+)
 from smsconsent.observability import logger, mask
 from smsconsent.providers.base import InboundMessage
 from smsconsent.tenants import Tenant
@@ -71,6 +83,8 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
             if store.message_answer(message_key) is not None:
                 break
             continue
+        if outcome.action == "confirmed":
+            metrics.count("ConsentConfirmed", country=number.region)
         logger.info(
             "inbound handled",
             extra={
@@ -140,16 +154,9 @@ def _apply(
         if token and tenant.confirm_by_reply:
             result = consent.confirm(subject, tenant, token, now)
             if result.status == "confirmed":
-                code = None
-                if not subject.optout_code:
-                    code = subject.optout_code = keys.new_code()
-                event = evidence.append(
-                    subject,
-                    "optin_confirmed",
-                    now,
-                    {**provider_data, "purposes": result.purposes, "via": "sms_reply", "token_sha256": token},
+                event, code = confirmation.confirmed_evidence(
+                    subject, token, now, {**provider_data, "purposes": result.purposes, "via": "sms_reply"}
                 )
-                metrics.count("ConsentConfirmed", country=subject.region)
                 return _Decision(reply("confirmed"), subject, [event], code)
         kind = keywords.OPTIN  # no open opt-in to confirm: YES means START
 
