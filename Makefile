@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
+# checkov (security checks of template.yaml) lives in a venv of its own inside .venv: its
+# pins (boto3, botocore, networkx, packaging) would downgrade what the project's tools need.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/tools-checkov
+CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: run test unit lint format build validate deploy bench tenant invoke clean
 
@@ -25,6 +30,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
+
+# tests/template/test_security.py runs the checkov installed here.
+test: $(CHECKOV)
+
+$(CHECKOV): $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV)
+
+## security: checkov on template.yaml alone (make test runs it too, through pytest)
+.PHONY: security
+security: $(CHECKOV)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 ## unit: the fast tests only (no template build, no browser)
 unit: $(STAMP)
