@@ -48,7 +48,11 @@ def _sns(event: dict[str, Any]) -> dict[str, Any]:
     """AWS End User Messaging two-way SMS: the tenant is found by the number written to.
     A store failure raises, so Lambda's asynchronous retry delivers the message again."""
     handled = skipped = 0
-    for record in event.get("Records") or []:
+    records = event.get("Records")
+    if not isinstance(records, list):
+        logger.warning("SNS event without a list of records")
+        return {"handled": 0, "skipped": 1}
+    for record in records:
         try:
             body = json.loads(record["Sns"]["Message"])
             message = InboundMessage(

@@ -57,7 +57,7 @@ def test_the_scheduler_event_sets_the_runs_now(context, clock):
     from functions.expiry.app import handler
 
     summary = handler(load_event("expiry-scheduled.json"), context)
-    assert summary["now"] == "2026-11-24T03:15:00Z" and summary["complete"] is True
+    assert summary["now"] == "2026-11-22T03:15:00Z" and summary["complete"] is True
 
 
 def test_pending_expires_after_the_token_lifetime_and_its_data_goes(context, outbox, clock):

@@ -8,7 +8,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from smsconsent import settings
 
@@ -84,8 +84,14 @@ class Request:
         path = str(http.get("path") or event.get("rawPath") or "/")
         raw_query = str(event.get("rawQueryString") or "")
         # API Gateway terminates HTTPS and says so in X-Forwarded-Proto; the local stack says http.
-        scheme = headers.get("x-forwarded-proto", "https").split(",", 1)[0].strip() or "https"
+        scheme = headers.get("x-forwarded-proto", "https").split(",", 1)[0].strip().lower()
+        if scheme not in ("http", "https"):
+            scheme = "https"
         host = str(context.get("domainName") or headers.get("host", "localhost"))
+        try:
+            urlsplit(f"{scheme}://{host}/").port  # noqa: B018 - raises for a broken host or port
+        except ValueError as exc:
+            raise ApiError(400, "malformed_request", "the request's host is not valid", "host") from exc
         return cls(
             method=str(http.get("method", "GET")).upper(),
             path=path,

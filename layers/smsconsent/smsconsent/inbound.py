@@ -5,6 +5,7 @@ replayed webhook finds its message id taken and gets the answer stored with it."
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,7 +48,8 @@ class _Decision:
 
 def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
     """Apply one inbound message; the answer of a replay is the first answer."""
-    message_key = f"{tenant.id}#{message.provider}#{message.message_id}"
+    # Hashed: a provider's id can be any length, a DynamoDB key cannot.
+    message_key = f"{tenant.id}#{message.provider}#{hashlib.sha256(message.message_id.encode()).hexdigest()}"
     previous = store.message_answer(message_key)
     if previous is not None:
         return Outcome(**previous, replay=True)

@@ -183,10 +183,16 @@ def parse_request(tenant: Tenant, data: Mapping[str, Any], now: datetime) -> Che
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-@lru_cache(maxsize=65_536)
 def _normalised(raw: str, country: str) -> tuple[str, str] | None:
-    """(E.164, region), or None when ``raw`` is no valid number (cached: parsing is the
-    dearest thing the check does)."""
+    """(E.164, region), or None when ``raw`` is no valid number."""
+    if len(raw) > 40:
+        return None  # no number is that long; and the cache must not keep huge strings
+    return _normalised_cached(raw, country)
+
+
+@lru_cache(maxsize=65_536)
+def _normalised_cached(raw: str, country: str) -> tuple[str, str] | None:
+    """Cached: parsing is the dearest thing the check does."""
     try:
         number = phone.normalise(raw, country)
     except phone.PhoneError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-SLUG = re.compile(r"^[a-z0-9-]{2,40}$")
+SLUG = re.compile(r"[a-z0-9-]{2,40}\Z")  # use with .match: anchored at both ends
 _PURPOSE = re.compile(r"^[a-z0-9_-]{1,40}$")
 _LANG = re.compile(r"^[a-z]{2}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -395,6 +395,7 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
 # ---- loading ------------------------------------------------------------------------
 
 _cache: dict[str, tuple[float, Tenant | None]] = {}
+_CACHE_LIMIT = 1000
 
 
 def get(tenant_id: str) -> Tenant | None:
@@ -412,6 +413,8 @@ def get(tenant_id: str) -> Tenant | None:
         return hit[1]
     doc = store.get_tenant_doc(tenant_id)
     tenant = Tenant.from_dict(doc) if doc is not None else None
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()  # random unknown slugs must not grow a warm function's memory
     _cache[tenant_id] = (time.monotonic() + settings.get().tenant_cache_seconds, tenant)
     return tenant
 

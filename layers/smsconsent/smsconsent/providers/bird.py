@@ -73,7 +73,7 @@ def sorted_query(raw_query: str) -> str:
 
 
 def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+    return text.isascii() and text.isdigit() and len(text) <= 12  # a Unix time, not a huge number
 
 
 def _max_age(conf: dict[str, Any]) -> int:

@@ -52,7 +52,7 @@ def _verify_hmac(hook: Webhook, key: str, conf: dict[str, Any], now: datetime) -
     nonce = headers.get(f"{_SIGNATURE}-nonce", "")
     timestamp = headers.get(f"{_SIGNATURE}-timestamp", "").strip()
     algorithm = headers.get(f"{_SIGNATURE}-algorithm", "").strip() or "HmacSHA256"
-    if not given or not nonce or not (timestamp.isascii() and timestamp.isdigit()):
+    if not given or not nonce or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
     if algorithm.lower() not in _ALGORITHMS:
         return False

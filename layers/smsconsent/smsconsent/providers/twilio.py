@@ -31,13 +31,17 @@ def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
 
 def _url_variants(url: str) -> list[str]:
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: only the URL as given can match
+        return [url]
     default = {"https": 443, "http": 80}.get(parts.scheme)
     # The host as written (hostname would lower-case it, and Twilio signs what it called).
     host = parts.netloc.rsplit("@", 1)[-1]
-    if parts.port is not None:
+    if port is not None:
         host = host[: host.rfind(":")]
-    with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default}"))
-    without_port = urlunsplit(parts._replace(netloc=host)) if parts.port in (None, default) else url
+    with_port = urlunsplit(parts._replace(netloc=f"{host}:{port or default}"))
+    without_port = urlunsplit(parts._replace(netloc=host)) if port in (None, default) else url
     return list(dict.fromkeys([url, with_port, without_port]))
 
 

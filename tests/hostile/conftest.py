@@ -1,0 +1,21 @@
+"""Hostile-input tests: the moto fixtures of tests/integration (``aws``, ``clock``,
+``context``, ``outbox``), re-exported, and a line in the summary counting the cases tried."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tests.hostile.support import SEEN, TRIED
+from tests.integration.conftest import aws, clock, context, outbox
+
+__all__ = ["aws", "clock", "context", "outbox"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TRIED:
+        parts = ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items()))
+        terminalreporter.write_line(f"hostile cases tried: {sum(TRIED.values())} ({parts})")
+    if SEEN and os.environ.get("HOSTILE_SHOW_ANSWERS"):
+        for key, count in sorted(SEEN.items()):
+            terminalreporter.write_line(f"  {key}: {count}")
