@@ -28,7 +28,8 @@ run: $(STAMP)
 
 ## test: unit, integration, local stack, browser and template tests, then lint
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not perf"
+	$(BIN)/python -m pytest -m perf
 	$(MAKE) --no-print-directory lint
 
 # tests/template/test_security.py runs the checkov installed here.

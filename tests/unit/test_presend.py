@@ -593,6 +593,7 @@ def test_the_answer_is_json(demo: Tenant) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.perf
 def test_handler_cpu_per_recipient_at_ten_thousand(capsys: pytest.CaptureFixture[str]) -> None:
     """The budget is 25 µs per recipient (DynamoDB answered by a stub); the bounds here
     leave room for slow, noisy CI machines. ``cold``: every number new to the container,

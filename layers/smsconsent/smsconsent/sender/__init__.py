@@ -32,7 +32,11 @@ def get() -> Sender:
         from smsconsent.sender.sns import SnsSender
 
         return SnsSender()
-    raise ValueError(f"unknown SMS_SENDER {kind!r}: expected 'aws', 'sns' or 'outbox'")
+    if kind == "twilio":
+        from smsconsent.sender.twilio import TwilioSender
+
+        return TwilioSender()
+    raise ValueError(f"unknown SMS_SENDER {kind!r}: expected 'aws', 'sns', 'twilio' or 'outbox'")
 
 
 def deliver(message: SmsMessage) -> str:
