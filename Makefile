@@ -53,7 +53,7 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/smsconsent functions local tools
+	$(BIN)/mypy layers/smsconsent functions local tools bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -229,7 +229,7 @@ def _measure(n: int, seed: int) -> dict[str, Any]:
     clock.set_source(lambda: clock.parse_iso(SEND_AT))
     try:
         for layer in ("api", "http"):
-            presend._normalised.cache_clear()
+            presend._normalised_cached.cache_clear()
             presend._zones.cache_clear()
             presend.next_allowed.cache_clear()
             with _stubbed(client, stub, layer):
