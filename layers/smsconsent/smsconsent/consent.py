@@ -70,7 +70,13 @@ def request_opt_in(
     # A new token replaces the open one: purposes still waiting on it move over.
     purposes = set(wanted)
     if pending:
-        purposes |= {p for p in pending.get("purposes", []) if state_of(subject, req.channel, p) == PENDING}
+        purposes |= {
+            p
+            for p in pending.get("purposes", [])
+            if state_of(subject, req.channel, p) == PENDING
+            and now
+            < _expiry(subject.consents[key(req.channel, p)].get("issued_at", pending["issued_at"]), tenant)
+        }
     for purpose in sorted(purposes):
         _make_pending(subject, req, purpose, token_sha256, iso(now), now)
     opened[req.channel] = {
@@ -146,6 +152,8 @@ def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: dat
     waiting = {k: r for k, r in matches.items() if r["state"] == PENDING}
     if any(now >= _expiry(r.get("issued_at", r["since"]), tenant) for r in waiting.values()):
         return ConfirmOutcome("expired", purposes, channel)
+    if open_opt_ins(subject).get(channel, {}).get("token") != token_sha256:
+        return ConfirmOutcome("expired", purposes, channel)  # replaced, or closed by a STOP
     for record in waiting.values():
         record.pop("token", None)
         record.pop("prior", None)
@@ -231,6 +239,7 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
     channel when None). Purposes without a record get an ``opted_out`` one, so the
     number stays suppressed even if it was never known. Returns the keys changed."""
     channels = [channel] if channel else sorted({k.split(":", 1)[0] for k in subject.consents} | {"sms"})
+    marketing = set(tenant.marketing_purposes())
     changed = []
     for ch in channels:
         for purpose in sorted(_stop_scope(tenant)):
@@ -240,7 +249,14 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
                 subject.consents[k] = {"state": OPTED_OUT, "since": iso(now)}
                 changed.append(k)
             elif record["state"] != OPTED_OUT:
-                record["before_stop"] = record["state"]
+                lapsed = (
+                    record["state"] == ACTIVE
+                    and purpose in marketing
+                    and now >= lapse_at(subject, record, tenant)
+                )
+                # A consent whose lapse is due is lapsed, whether or not the job has run yet:
+                # START must not bring it back.
+                record["before_stop"] = LAPSED if lapsed else record["state"]
                 record.update(state=OPTED_OUT, since=iso(now))
                 changed.append(k)
         opened = open_opt_ins(subject)

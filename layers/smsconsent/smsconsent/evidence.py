@@ -37,6 +37,9 @@ def append(
     pii: dict[str, Any] | None = None,
 ) -> Evidence:
     """A new event at the head of the subject's chain (the subject's head moves with it)."""
+    if subject.purged_at:
+        # The old chain was purged whole after its retention period: a new one begins.
+        subject.ev_seq, subject.ev_head, subject.purged_at = 0, "", None
     seq = subject.ev_seq + 1
     prev = subject.ev_head or GENESIS
     pii = {k: v for k, v in (pii or {}).items() if v} or None

@@ -80,7 +80,13 @@ def _process(subject: store.Subject | None, now: datetime, summary: Summary) -> 
 
 def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summary: Summary) -> None:
     expired_tokens = {r.get("token") for r in subject.consents.values() if r["state"] == consent.PENDING}
+    number_from_request = any(p.get("number_from_request") for p in consent.open_opt_ins(subject).values())
     expired = consent.expire_pending(subject, tenant, now)
+    held = {r["state"] for r in subject.consents.values()}
+    if number_from_request and not subject.pending and not held & {consent.ACTIVE, consent.LAPSED}:
+        # The number was stored only for a request that expired (e.g. over a bare
+        # suppression marker): it goes, the keyed hash stays.
+        subject.phone = subject.region = subject.language = None
     lapsed = consent.lapse(subject, tenant, now)
     purge = consent.purge_at(subject, tenant)
     if not subject.consents:

@@ -171,6 +171,9 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
         if decision.action == "none":
             return "active"
+        opened = (subject.pending or {}).get(form.channel)
+        if subject.phone is None and opened is not None:
+            opened["number_from_request"] = True  # gone again if this request expires
         subject.phone, subject.region = form.phone.e164, form.phone.region
         event = evidence.append(
             subject,

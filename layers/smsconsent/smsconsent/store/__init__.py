@@ -176,7 +176,9 @@ def bind() -> None:
     Models are declared once; the local stack and the tests call this after they set
     ``TABLE_NAME`` / ``DYNAMODB_ENDPOINT`` (a started moto server's port, say).
     """
+    global _shared
     settings.reset()
+    _shared = None
     conf = settings.get()
     models: tuple[type[Model], ...] = (_Item, *MODELS)
     for model in models:
@@ -186,7 +188,18 @@ def bind() -> None:
         model._connection = None
 
 
+_shared: Connection | None = None
+
+
 def _connection() -> Connection:
+    """One connection (one botocore client) for every transaction of the process."""
+    global _shared
+    if _shared is None:
+        _shared = _new_connection()
+    return _shared
+
+
+def _new_connection() -> Connection:
     conf = settings.get()
     meta = SubjectItem.Meta
     return Connection(
