@@ -69,7 +69,7 @@ def test_erasure_of_an_active_number_removes_everything(context, outbox):
     assert body["held"] is False
 
 
-def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(context, outbox):
+def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(context, outbox, clock):
     sign_up(context, outbox, confirm=True)
     stop()
     status, body = call(context, "privacy-erase.json")
@@ -83,7 +83,8 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     assert all(e["personal_data"] is None for e in export["evidence"])
     assert export["evidence"][-1]["type"] == "erased"
     assert export["chain"]["verified"] is True
-    # the marker still suppresses: a new signup is only pending, never active by itself
+    # the marker still suppresses: a new signup (after the resend cooldown) is only pending
+    clock.advance(minutes=11)
     sign_up(context, outbox)
     assert subject().consents["sms:marketing"]["state"] == "pending"
     assert subject().consents["sms:marketing"]["prior"]["state"] == "opted_out"

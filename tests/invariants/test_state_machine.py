@@ -87,8 +87,8 @@ PURGED_ONCE = "purged_at stays after the purge: later evidence and the number ar
 STALE_LINK = "a replaced link still confirms a purpose outside the STOP scope"
 NUMBER_AFTER_EXPIRY = "the raw number of an expired request stays on a suppression marker"
 # Fixed since: LAPSE_REVIVED, EXPIRED_REQUEST_CARRIED, CHAIN_AFTER_PURGE, STALE_LINK,
-# NUMBER_AFTER_EXPIRY, PURGED_ONCE (their regression tests below now pass).
-KNOWN_BUGS = frozenset({COOLDOWN_RESET})
+# NUMBER_AFTER_EXPIRY, PURGED_ONCE, COOLDOWN_RESET (their regression tests below pass).
+KNOWN_BUGS: frozenset[str] = frozenset()
 
 # Clock moves in minutes: around the cooldown, the token lifetime, the lapse and the
 # evidence period, and anything in between.
@@ -667,7 +667,6 @@ def test_regression_expired_request_carried_onto_a_new_link(shared_world: MotoWo
     )
 
 
-@pytest.mark.xfail(strict=True, reason=f"BUG: {COOLDOWN_RESET}")
 def test_regression_cooldown_reset_by_stop(shared_world: MotoWorld) -> None:
     """The cooldown is kept on the open opt-in (``pending[channel].sms_at``); a STOP (or an
     erasure, or a confirmation) closes it, and the next signup sends at once."""

@@ -128,7 +128,7 @@ def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> 
     digits) and per country, and a daily one per number. They count every valid signup,
     whether or not it leads to an SMS, so a 429 never tells whether a number is known."""
     hour, day = timedelta(hours=1), timedelta(days=1)
-    by_number = keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
+    by_number = _number_key(tenant, number)
     by_prefix = keys.keyed_digest(f"{tenant.id}|{number.e164[:-4]}".encode())[:32]
     country_budget = tenant.sms_per_country_per_hour.get(
         number.region, tenant.sms_per_country_per_hour["default"]
@@ -143,6 +143,11 @@ def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> 
             raise _rate_limited(store.window_end(window, now), now)
 
 
+def _number_key(tenant: Tenant, number: phone.Phone) -> str:
+    """The number in keys of counters: keyed, never the number itself."""
+    return keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
+
+
 def _rate_limited(until: datetime, now: datetime) -> ApiError:
     seconds = max(1, int((until - now).total_seconds()))
     return ApiError(
@@ -155,6 +160,8 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
     (``sent``, ``cooldown``, ``active``) for logs and metrics, never for the answer."""
     check_number_budgets(tenant, form.phone, clock.now())
     hashes = keys.subject_hashes(tenant.id, form.phone.e164)
+    cooldown_key = _number_key(tenant, form.phone)
+    last_sms = store.last_sms_at(cooldown_key)
     for _ in range(_ATTEMPTS):
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
@@ -171,6 +178,14 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
         if decision.action == "none":
             return "active"
+        if (
+            decision.action == "send"
+            and last_sms
+            and now < last_sms + timedelta(minutes=tenant.resend_cooldown_minutes)
+        ):
+            # A link went out minutes ago (its opt-in since closed by a STOP or confirmed):
+            # no second SMS yet, the same answer.
+            return "cooldown"
         opened = (subject.pending or {}).get(form.channel)
         if subject.phone is None and opened is not None:
             opened["number_from_request"] = True  # gone again if this request expires
@@ -204,7 +219,10 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
             continue  # someone else changed the subject: decide again on what is there now
         if decision.action == "cooldown":
             return "cooldown"
-        _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha)
+        if _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha):
+            store.set_last_sms(
+                cooldown_key, clock.now(), timedelta(minutes=tenant.resend_cooldown_minutes, days=1)
+            )
         return "sent"
     raise ApiError(
         503, "busy", "the number is being changed by another request; retry", None, {"Retry-After": "1"}
@@ -213,7 +231,9 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
 
 def _send_confirmation(
     tenant: Tenant, subject: store.Subject, form: SignupForm, purposes: list[str], token: str, token_sha: str
-) -> None:
+) -> bool:
+    """Send (or queue) the confirmation SMS; False when the provider refused the number
+    because it opted out there."""
     body = messages.confirmation(tenant, purposes, form.language, tenant.link(f"/c/{token}"))
     message = sender.SmsMessage(
         to=form.phone.e164,
@@ -230,7 +250,7 @@ def _send_confirmation(
             # The provider says this number opted out with it: honour that here too, and
             # answer as for any signup.
             optout.provider_opted_out(tenant, form.phone.e164, str(exc))
-            return
+            return False
         # Neither sent nor queued: the pending consent stays without "sms_at", so the
         # caller's retry opens a new token and sends again; nothing is lost.
         logger.warning("confirmation SMS failed", extra={"to": mask(form.phone.e164), "error": str(exc)})
@@ -244,3 +264,4 @@ def _send_confirmation(
     store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
     metrics.count("ConfirmationSmsSent", country=form.phone.region)
     logger.info("confirmation SMS sent", extra={"to": mask(form.phone.e164), "message_id": message_id})
+    return True

@@ -38,7 +38,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from smsconsent import settings
-from smsconsent.clock import iso
+from smsconsent.clock import iso, parse_iso
 
 
 class Conflict(Exception):
@@ -158,6 +158,15 @@ class JobItem(_Item):
     Meta = _meta()
     day = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+
+
+class LastSmsItem(_Item):
+    """When a number last got a confirmation SMS: the resend cooldown, kept apart from the
+    open opt-in so a STOP, a confirmation or an erasure does not reset it."""
+
+    Meta = _meta()
+    at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
 
 
 class CounterItem(_Item):
@@ -535,6 +544,22 @@ def count_hit(key: str, window: timedelta, now: datetime) -> int:
     except (UpdateError, PynamoDBConnectionError) as exc:
         raise _guard(exc) from exc
     return int(counter.hits)
+
+
+def last_sms_at(key: str) -> datetime | None:
+    try:
+        return parse_iso(LastSmsItem.get(f"LASTSMS#{key}", "AT", consistent_read=True).at)
+    except LastSmsItem.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+
+
+def set_last_sms(key: str, now: datetime, keep: timedelta) -> None:
+    try:
+        LastSmsItem(f"LASTSMS#{key}", "AT", at=iso(now), ttl=now + keep).save()
+    except (PutError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
 
 
 def window_end(window: timedelta, now: datetime) -> datetime:
