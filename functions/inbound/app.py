@@ -21,13 +21,7 @@ def _webhook(request: Request) -> dict[str, Any]:
         raise ApiError(404, "unknown_provider", "this tenant has no such provider configured", "provider")
     if len(request.raw_body) > settings.get().max_body_bytes:
         raise ApiError(413, "body_too_large", "body is over 64 KiB")
-    hook = Webhook(
-        method=request.method,
-        url=conf.get("webhook_url") or request.url,
-        headers=request.headers,
-        raw_query=request.raw_query,
-        body=request.raw_body,
-    )
+    hook = Webhook.from_request(request, conf)
     if not module.verify(hook, conf, clock.now()):
         logger.warning("inbound signature refused", extra={"tenant": tenant.id, "provider": name})
         raise ApiError(403, "invalid_signature", "the request signature is missing or wrong", "signature")

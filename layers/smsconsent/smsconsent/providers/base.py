@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from smsconsent.http import Request
 from smsconsent.tenants import SecretRef
 
 
@@ -37,6 +38,18 @@ class Webhook:
     raw_query: str
     body: bytes
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_request(cls, request: Request, conf: dict[str, Any]) -> Webhook:
+        """The webhook as the provider made it: the URL it signed is the tenant's configured
+        one, else the URL it called."""
+        return cls(
+            method=request.method,
+            url=conf.get("webhook_url") or request.url,
+            headers=request.headers,
+            raw_query=request.raw_query,
+            body=request.raw_body,
+        )
 
     @property
     def content_type(self) -> str:
