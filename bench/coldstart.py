@@ -10,9 +10,10 @@ creating a DynamoDB client, timed the same way.
 Two ways to find the code:
 - ``built=False``: the repository's folders, bytecode cached as in any checkout (what the
   import *weight* of our code is; the budget test in tests/perf uses this);
-- ``built=True``: the code as ``sam build`` ships it (``bench.layer``): no bytecode and a
-  read-only tree, so every module of the layer is compiled at every cold start, as in
-  Lambda. The floor is the same in both: the runtime's botocore is precompiled.
+- ``built=True``: the code as ``sam build`` ships it (``bench.layer``): precompiled as the
+  Makefiles do (``layers/lambda-bytecode.mk``) and run with ``-B``, as from Lambda's
+  read-only ``/opt`` and ``/var/task``, where nothing else could ever be cached. The floor
+  is the same in both: the runtime's botocore is precompiled.
 
 Floor and function samples alternate (floor, f1, floor, f2, ...; the function order turns
 every round) so machine noise hits both alike; each target runs once unmeasured first
@@ -88,7 +89,7 @@ def sample(code: str, env: dict[str, str], flags: tuple[str, ...] = ()) -> dict[
 def measure(rounds: int = 9, names: list[str] | None = None, built: bool = False) -> dict[str, Any]:
     """Median cold import (ms) and import-only peak RSS (MB) of the floor and each function,
     with each function's ratio to the floor. ``names``: logical ids (default: all);
-    ``built``: the code as ``sam build`` ships it, without bytecode."""
+    ``built``: the code as ``sam build`` ships it, read-only and precompiled."""
     if not built:
         return _measure(_targets(names), rounds, ())
     folders = sorted({f.folder for f in functions().values()})

@@ -1,20 +1,24 @@
 """The code as ``sam build`` ships it, for measuring imports as Lambda runs them.
 
 ``layers/smsconsent/Makefile`` installs the layer's requirements (less what the runtime
-provides) with ``--no-compile`` and copies the domain package without ``__pycache__``;
-``functions/Makefile`` copies ``app.py``. Lambda's ``/opt`` and ``/var/task`` are
-read-only, so Python cannot cache bytecode there: every cold start compiles every module
-of the layer and the function it imports from source. ``build()`` makes the same tree from
-this virtualenv's installed files (same versions as the tests use): ``opt/python`` with the
-layer's distributions and ``smsconsent`` as source only, ``task/<folder>/app.py`` per
-function. Run it with ``-B`` (no bytecode written), the tree first on ``sys.path``; the
-runtime's own packages (boto3, botocore, ...) come precompiled from the virtualenv, as
-the Lambda runtime ships them.
+provides) and copies the domain package, ``functions/Makefile`` copies ``app.py``, and both
+compile every module for the runtime's Python (``layers/lambda-bytecode.mk``):
+Lambda's ``/opt`` and ``/var/task`` are read-only, so Python cannot cache bytecode there
+itself, and code shipped without it is compiled at every cold start. ``build()`` makes the
+same tree from this virtualenv's installed files (same versions as the tests use):
+``opt/python`` with the layer's distributions and ``smsconsent``, ``task/<folder>/app.py``
+per function, all compiled the same way (unchecked-hash) by the interpreter that will import
+them, as the Makefiles compile for python3.13; ``compiled=False`` leaves the tree as a build
+without python3.13 ships it. Run it with ``-B`` (no bytecode written), the tree first on
+``sys.path``; the runtime's own packages (boto3, botocore, ...) come precompiled from the
+virtualenv, as the Lambda runtime ships them.
 """
 
 from __future__ import annotations
 
+import compileall
 import importlib.metadata as md
+import py_compile
 import re
 import shutil
 from pathlib import Path
@@ -81,7 +85,7 @@ def _copy_sources(files: list[tuple[Path, Path]]) -> None:
         shutil.copy2(source, target)
 
 
-def build(dest: Path, folders: list[str]) -> tuple[Path, Path]:
+def build(dest: Path, folders: list[str], compiled: bool = True) -> tuple[Path, Path]:
     """Make ``dest/opt/python`` and ``dest/task/<folder>`` for each function folder; returns
     ``(opt_python, task)``."""
     opt, task = dest / "opt" / "python", dest / "task"
@@ -105,4 +109,11 @@ def build(dest: Path, folders: list[str]) -> tuple[Path, Path]:
         shutil.copytree(
             ROOT / "functions" / folder, task / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
+    if compiled:
+        for tree in (opt, task):
+            ok = compileall.compile_dir(
+                str(tree), quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+            )
+            if not ok:
+                raise RuntimeError(f"compileall failed under {tree}")
     return opt, task

@@ -45,9 +45,9 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
-def _run(*args: str | Path, timeout: int) -> subprocess.CompletedProcess[str]:
+def _run(*args: str | Path, timeout: int, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - fixed commands, no shell
-        [str(a) for a in args], cwd=ROOT, env=_tool_env(), capture_output=True, text=True, timeout=timeout
+        [str(a) for a in args], cwd=cwd, env=_tool_env(), capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -62,9 +62,25 @@ def test_sam_validate_lint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _lambda_python() -> str:
+    """The python3.13 the Makefiles compile with ("" when this machine has none)."""
+    result = _run(
+        "make",
+        "--no-print-directory",
+        "-f",
+        ROOT / "layers" / "lambda-bytecode.mk",
+        "--eval",
+        "print-lambda-python: ; @echo $(LAMBDA_PYTHON)",
+        "print-lambda-python",
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 @pytest.mark.slow
 def test_sam_build_without_docker(tmp_path: Path, template: dict[str, Any]) -> None:
-    # Given no Docker and no python3.13, When sam build runs the Makefiles,
+    # Given no Docker, When sam build runs the Makefiles,
     build_dir = tmp_path / "build"
     result = _run(
         BIN / "sam",
@@ -85,10 +101,73 @@ def test_sam_build_without_docker(tmp_path: Path, template: dict[str, Any]) -> N
     # but not what the Lambda runtime already ships (botocore alone is ~80 MB),
     for runtime_package in ("botocore", "boto3", "s3transfer"):
         assert not (layer / runtime_package).exists(), f"{runtime_package} must not be in the layer"
-    assert not list((layer / "smsconsent").rglob("__pycache__"))
     # and every function is built with its handler module.
     for logical_id in _functions(template):
         assert (build_dir / logical_id / "app.py").is_file(), f"{logical_id} built without app.py"
+
+    # And every module ships python3.13 bytecode that Lambda loads without reading the source.
+    python313 = _lambda_python()
+    if not python313:
+        # (Without a python3.13 the build still works and says what it costs.)
+        assert "ships without bytecode" in result.stdout + result.stderr
+        assert not list((layer / "smsconsent").rglob("__pycache__"))
+        return
+    _assert_bytecode_for(python313, layer, [build_dir / f for f in _functions(template)])
+
+
+def _assert_bytecode_for(python: str, layer: Path, function_dirs: list[Path]) -> None:
+    magic = subprocess.run(  # noqa: S603 - the Makefiles' own interpreter
+        [python, "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    sources = [*layer.rglob("*.py"), *(d / "app.py" for d in function_dirs)]
+    assert len(sources) > 500, len(sources)
+    missing = []
+    for source in sources:
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        if not cached.is_file():
+            missing.append(str(source))
+            continue
+        header = cached.read_bytes()[:8]
+        # PEP 552: the 3.13 magic number, then flags 0b01 (hash-based, source not checked).
+        assert header[:4].hex() == magic and int.from_bytes(header[4:8], "little") == 1, cached
+    assert not missing, missing[:5]
+    # A module whose source is now garbage still imports: its bytecode is what runs.
+    (layer / "smsconsent" / "phone.py").write_text("raise SystemExit('compiled from source')\n")
+    answer = subprocess.run(  # noqa: S603
+        [
+            python,
+            "-B",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(layer)!r}); import smsconsent.phone as p; print(p.parse)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 0 and "function parse" in answer.stdout, answer.stdout + answer.stderr
+
+
+def test_build_without_python313_warns_and_ships_source(tmp_path: Path) -> None:
+    # Given a machine without python3.13 (LAMBDA_PYTHON empty), When a function is built,
+    result = _run(
+        "make",
+        "--no-print-directory",
+        "--makefile",
+        ROOT / "functions" / "Makefile",
+        "build-SignupFunction",
+        f"ARTIFACTS_DIR={tmp_path}",
+        "LAMBDA_PYTHON=",
+        cwd=ROOT / "functions" / "signup",
+        timeout=60,
+    )
+    # Then it still builds, warns what that costs, and ships no stale bytecode.
+    assert result.returncode == 0, result.stderr
+    assert "ships without bytecode, so every cold start compiles it" in result.stderr
+    assert (tmp_path / "app.py").is_file()
+    assert not (tmp_path / "__pycache__").exists()
 
 
 def _top_level_names(source: str) -> set[str]:

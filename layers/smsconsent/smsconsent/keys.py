@@ -57,9 +57,9 @@ def pepper() -> Pepper:
     if conf.pepper_json:
         return Pepper.from_json(conf.pepper_json)
     if conf.pepper_secret_arn:
-        from aws_lambda_powertools.utilities import parameters  # lazy: only AWS needs it
+        from smsconsent import aws  # lazy: only AWS reads secrets
 
-        return Pepper.from_json(str(parameters.get_secret(conf.pepper_secret_arn, max_age=3600)))
+        return Pepper.from_json(aws.secret(conf.pepper_secret_arn, max_age=3600))
     raise PepperError("no pepper configured: set PEPPER_SECRET_ARN or PEPPER_JSON")
 
 

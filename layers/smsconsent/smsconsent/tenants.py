@@ -60,11 +60,11 @@ class SecretRef:
     def resolve(self) -> str:
         if self.kind == "value":
             return self.ref
-        from aws_lambda_powertools.utilities import parameters  # lazy: AWS only
+        from smsconsent import aws  # lazy: only AWS reads secrets
 
         if self.kind == "secret":
-            return str(parameters.get_secret(self.ref, max_age=300))
-        return str(parameters.get_parameter(self.ref, decrypt=True, max_age=300))
+            return aws.secret(self.ref, max_age=300)
+        return aws.ssm_parameter(self.ref, max_age=300)
 
 
 @dataclass(frozen=True)

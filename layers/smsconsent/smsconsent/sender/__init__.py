@@ -65,9 +65,9 @@ def _enqueue(queue_url: str, message: SmsMessage) -> None:
 
 @cache
 def _sqs() -> Any:
-    import boto3  # lazy: only a failed send needs the queue
+    from smsconsent import aws  # lazy: only a failed send needs the queue
 
-    return boto3.client("sqs", region_name=settings.get().region)
+    return aws.client("sqs")
 
 
 def message_from_json(text: str) -> SmsMessage:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import settings
+from smsconsent import aws
 from smsconsent.sender.base import SendError, SmsMessage
 
 # Error codes that will not get better by trying again.
@@ -17,12 +17,10 @@ class EndUserMessagingSender:
 
     def _sms(self) -> Any:
         if self._client is None:
-            import boto3  # lazy: only functions that send pay for it
             from botocore.config import Config
 
-            self._client = boto3.client(
+            self._client = aws.client(
                 "pinpoint-sms-voice-v2",
-                region_name=settings.get().region,
                 config=Config(
                     connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
                 ),

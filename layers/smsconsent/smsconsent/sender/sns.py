@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import settings
+from smsconsent import aws
 from smsconsent.sender.base import SendError, SmsMessage
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "AuthorizationError", "NotFound"}
@@ -18,9 +18,7 @@ class SnsSender:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if self._client is None:
-            import boto3  # lazy: only functions that send pay for it
-
-            self._client = boto3.client("sns", region_name=settings.get().region)
+            self._client = aws.client("sns")
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if message.origination_identity:
             attributes["AWS.MM.SMS.OriginationNumber"] = {

@@ -27,9 +27,9 @@ class TwilioSender:
 
     def _auth(self) -> str:
         if self._token is None:
-            from aws_lambda_powertools.utilities import parameters  # lazy: AWS only
+            from smsconsent import aws  # lazy: only AWS reads secrets
 
-            self._token = str(parameters.get_secret(os.environ["TWILIO_AUTH_TOKEN_SECRET_ARN"], max_age=300))
+            self._token = aws.secret(os.environ["TWILIO_AUTH_TOKEN_SECRET_ARN"], max_age=300)
         return base64.b64encode(f"{self._sid}:{self._token}".encode()).decode()
 
     def send(self, message: SmsMessage) -> str:

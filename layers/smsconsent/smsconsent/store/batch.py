@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smsconsent import settings
+from smsconsent import aws, settings
 from smsconsent.clock import iso
 from smsconsent.store import StoreUnavailable, Subject
 
@@ -147,9 +146,10 @@ def client() -> Any:
     if _client is None or _client_key != key:
         with _lock:
             if _client is None or _client_key != key:
-                _client = botocore.session.get_session().create_client(
+                # Its own client (the hooks below must not touch pynamodb's), from the
+                # shared session.
+                _client = aws.client(
                     "dynamodb",
-                    region_name=conf.region,
                     endpoint_url=conf.dynamodb_endpoint,
                     config=Config(
                         max_pool_connections=WORKERS,
