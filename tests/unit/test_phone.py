@@ -228,6 +228,50 @@ def test_time_zones_never_include_etc_unknown() -> None:
     assert "Etc/Unknown" not in zones
 
 
+def _valid_numbers() -> list[str]:
+    """Every region's example number of every type, and valid random ones of every calling code."""
+    import random
+
+    import phonenumbers
+
+    found: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    rng = random.Random(3)
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for _ in range(200):
+            text = f"+{code}" + "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(6, 11)))
+            try:
+                number = phonenumbers.parse(text)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                found.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return sorted(found)
+
+
+def test_time_zones_agree_with_phonenumbers_for_every_calling_code_and_type() -> None:
+    # Given thousands of valid numbers: examples of every type in every region (Antigua's
+    # mobiles, US toll-free, Italian numbers with a leading zero...) and random ones
+    from phonenumbers import parse
+    from phonenumbers.timezone import time_zones_for_number
+
+    numbers = _valid_numbers()
+    assert len(numbers) > 4000
+    # When their zones are looked up the fast way (no parse, zones by calling code)
+    # Then they are exactly what phonenumbers answers for the parsed number
+    wrong = [
+        e164
+        for e164 in numbers
+        if phone.time_zones(e164)
+        != tuple(z for z in time_zones_for_number(parse(e164)) if z != "Etc/Unknown")
+    ]
+    assert not wrong, wrong[:10]
+
+
 @settings(
     max_examples=150,
     deadline=None,

@@ -595,9 +595,9 @@ def test_the_answer_is_json(demo: Tenant) -> None:
 @pytest.mark.slow
 @pytest.mark.perf
 def test_handler_cpu_per_recipient_at_ten_thousand(capsys: pytest.CaptureFixture[str]) -> None:
-    """The budget is 25 µs per recipient (DynamoDB answered by a stub); the bounds here
-    leave room for slow, noisy CI machines. ``cold``: every number new to the container,
-    so phonenumbers runs for each (its time-zone lookup dominates)."""
+    """The goal is 25 µs per recipient (DynamoDB answered by a stub); the bound here is twice
+    that, room for slow, noisy CI machines (``make bench`` holds the goal itself). ``cold``:
+    every number new to the container."""
     from bench.presend_cpu import measure
 
     figures = measure(10_000)
@@ -605,8 +605,8 @@ def test_handler_cpu_per_recipient_at_ten_thousand(capsys: pytest.CaptureFixture
         print(f"\npresend CPU per recipient at 10,000: {figures}")
     assert figures["batch_get_requests"] == 100
     assert figures["summary"] == {"allowed": 10_000, "denied": 0}
-    assert figures["warm_us_per_recipient"] <= 60
-    assert figures["cold_us_per_recipient"] <= 150
+    assert figures["warm_us_per_recipient"] <= 50
+    assert figures["cold_us_per_recipient"] <= 50
 
 
 def test_a_number_without_zones_is_judged_in_utc_and_a_missing_zone_database_is_an_error() -> None:

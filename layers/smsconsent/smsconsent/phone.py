@@ -64,20 +64,28 @@ def normalise_mobile(raw: str, region_hint: str | None = None) -> Phone:
 
 
 def time_zones(e164: str) -> tuple[str, ...]:
-    """IANA zones the number may be in (several for large countries); empty if unknown."""
+    """IANA zones the number may be in (several for large countries); empty if unknown.
+    ``e164`` must be a number in E.164 (``normalise`` made it)."""
     # Most calling codes map every number to the same zones: answer those from the code
     # alone, without parsing the number (the pre-send check asks for thousands at once).
-    for size in (1, 2, 3):
-        code = e164[1 : 1 + size]
-        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            uniform = _uniform_zones(code)
-            if uniform is not None:
-                return uniform
-            break
+    code = next((e164[1:n] for n in (2, 3, 4) if e164[1:n] in _CALLING_CODES), None)
+    if code is None:
+        return ()
+    uniform = _uniform_zones(code)
+    if uniform is not None:
+        return uniform
     from phonenumbers import timezone  # lazy: its data is only needed by the pre-send check
 
-    zones = timezone.time_zones_for_number(phonenumbers.parse(e164))
+    national = e164[1 + len(code) :]
+    if national[:1] in ("", "0"):  # a leading zero (Italy) is phonenumbers' to read
+        number = phonenumbers.parse(e164)
+    else:  # what parse() makes of E.164, without its ~16 µs of normalising
+        number = phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
+    zones = timezone.time_zones_for_number(number)
     return tuple(z for z in zones if z != "Etc/Unknown")
+
+
+_CALLING_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
 @functools.cache

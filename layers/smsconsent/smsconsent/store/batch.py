@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson  # parses each subject's consents twice as fast as json (the check's dearest step)
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -181,7 +182,7 @@ def _take_json_as_is(
     ):
         return
     try:
-        data = json.loads(response_dict.get("body") or b"")
+        data = orjson.loads(response_dict.get("body") or b"")
     except ValueError:
         return
     if isinstance(data, dict):
@@ -214,14 +215,14 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
     return Snapshot(
         text["pk"],
         int(version["N"]) if version and "N" in version else None,
-        json.loads(consents) if consents else {},
+        orjson.loads(consents) if consents else {},
         get("language"),
         get("region"),
         get("optout_code"),
         get("last_contact_at"),
-        json.loads(sends) if sends else [],
+        orjson.loads(sends) if sends else [],
         get("last_campaign"),
-        json.loads(pending) if pending else None,
+        orjson.loads(pending) if pending else None,
         get("purged_at"),
     )
 
