@@ -161,3 +161,29 @@ def test_html_outcome_pages_in_german_and_english(context, outbox):
     assert 'lang="en"' in confirmed["body"]
     unknown = visit(context, "GET", "Zm9vYmFyYmF6cXV4MDEyMzQ1", accept="text/html")
     assert unknown["statusCode"] == 404 and 'lang="de"' in unknown["body"]  # from Accept-Language
+
+
+def test_a_whole_journey_makes_one_dynamodb_client(context, outbox, clock, monkeypatch):
+    # Given a process that has made no DynamoDB client yet, counting the clients it makes
+    import botocore.session
+
+    from smsconsent import store
+
+    store.bind()
+    made: list[str] = []
+    create_client = botocore.session.Session.create_client
+
+    def counting(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service_name)
+        return create_client(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    # When a signup, a page view and a confirmation touch every kind of item (tenant,
+    # rate counters, subject, evidence, token, code, last SMS)
+    token = sign_up(context, outbox)
+    clock.advance(hours=1)
+    visit(context, "GET", token)
+    assert status_of(visit(context, "POST", token)) == (200, "confirmed")
+    # Then pynamodb's models shared one client (each made its own before: ~45 ms apiece
+    # on a cold start)
+    assert made == ["dynamodb"]

@@ -96,7 +96,7 @@ def test_sam_build_without_docker(tmp_path: Path, template: dict[str, Any]) -> N
 
     # Then the layer holds the domain package and the runtime dependencies for /opt/python,
     layer = build_dir / "SharedLayer" / "python"
-    for package in ("smsconsent", "pynamodb", "phonenumbers", "aws_lambda_powertools"):
+    for package in ("smsconsent", "pynamodb", "phonenumbers", "aws_lambda_powertools", "orjson"):
         assert (layer / package).is_dir(), f"{package} missing from the layer"
     # but not what the Lambda runtime already ships (botocore alone is ~80 MB),
     for runtime_package in ("botocore", "boto3", "s3transfer"):
