@@ -17,6 +17,7 @@ subjects with something due (pending expiry, lapse, evidence purge) are in it.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -211,11 +212,16 @@ def bind() -> None:
 _shared: Connection | None = None
 
 
+_shared_lock = threading.Lock()
+
+
 def _connection() -> Connection:
-    """One connection (one botocore client) for every transaction of the process."""
+    """One connection (one botocore client) for every model and transaction of the process."""
     global _shared
     if _shared is None:
-        _shared = _new_connection()
+        with _shared_lock:  # the local stack serves requests on threads
+            if _shared is None:
+                _shared = _new_connection()
     return _shared
 
 
