@@ -150,24 +150,52 @@ def _assert_bytecode_for(python: str, layer: Path, function_dirs: list[Path]) ->
     assert answer.returncode == 0 and "function parse" in answer.stdout, answer.stdout + answer.stderr
 
 
-def test_build_without_python313_warns_and_ships_source(tmp_path: Path) -> None:
-    # Given a machine without python3.13 (LAMBDA_PYTHON empty), When a function is built,
-    result = _run(
+def _build_signup(
+    artifacts: Path, *settings: str, makefile: Path = ROOT / "functions" / "Makefile"
+) -> subprocess.CompletedProcess[str]:
+    return _run(
         "make",
         "--no-print-directory",
         "--makefile",
-        ROOT / "functions" / "Makefile",
+        makefile,
         "build-SignupFunction",
-        f"ARTIFACTS_DIR={tmp_path}",
-        "LAMBDA_PYTHON=",
+        f"ARTIFACTS_DIR={artifacts}",
+        *settings,
         cwd=ROOT / "functions" / "signup",
         timeout=60,
     )
+
+
+def test_build_without_python313_warns_and_ships_source(tmp_path: Path) -> None:
+    # Given a machine without python3.13 (LAMBDA_PYTHON empty), When a function is built,
+    result = _build_signup(tmp_path, "LAMBDA_PYTHON=")
     # Then it still builds, warns what that costs, and ships no stale bytecode.
     assert result.returncode == 0, result.stderr
     assert "ships without bytecode, so every cold start compiles it" in result.stderr
     assert (tmp_path / "app.py").is_file()
     assert not (tmp_path / "__pycache__").exists()
+
+
+def test_build_with_another_python_as_lambda_python_fails(tmp_path: Path) -> None:
+    # Given LAMBDA_PYTHON naming this (3.11+, not 3.13) interpreter, When a function is built,
+    result = _build_signup(tmp_path, f"LAMBDA_PYTHON={sys.executable}")
+    # Then the build stops, saying why: its bytecode would never be used on Lambda.
+    assert result.returncode != 0
+    assert "is not 3.13" in result.stderr and "cannot compile for Lambda" in result.stderr
+
+
+def test_a_container_build_without_the_shared_rules_builds_and_warns(tmp_path: Path) -> None:
+    # Given functions/Makefile alone (sam build --use-container mounts only its folder),
+    alone = tmp_path / "mounted"
+    alone.mkdir()
+    (alone / "Makefile").write_text((ROOT / "functions" / "Makefile").read_text())
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    # When a function is built, Then it builds, and says it ships without bytecode.
+    result = _build_signup(artifacts, makefile=alone / "Makefile")
+    assert result.returncode == 0, result.stderr
+    assert "not found (a container build?)" in result.stderr
+    assert (artifacts / "app.py").is_file()
 
 
 def _top_level_names(source: str) -> set[str]:

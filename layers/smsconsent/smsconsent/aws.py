@@ -16,7 +16,9 @@ import botocore.session
 
 from smsconsent import settings
 
-_lock = threading.RLock()
+# Held while the session or a client is made: botocore's making of clients is not
+# thread-safe (using one is).
+LOCK = threading.RLock()
 _session: botocore.session.Session | None = None
 
 
@@ -24,16 +26,15 @@ def session() -> botocore.session.Session:
     """The process's botocore session (made on first use)."""
     global _session
     if _session is None:
-        with _lock:
+        with LOCK:
             if _session is None:
                 _session = botocore.session.get_session()
     return _session
 
 
 def client(service: str, config: Any = None, endpoint_url: str | None = None) -> Any:
-    """A new client of ``service`` in the settings' region. Callers keep it: a client is
-    thread-safe, making one is not (botocore), hence the lock."""
-    with _lock:
+    """A new client of ``service`` in the settings' region. Callers keep it."""
+    with LOCK:
         return session().create_client(
             service, region_name=settings.get().region, endpoint_url=endpoint_url, config=config
         )

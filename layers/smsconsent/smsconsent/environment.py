@@ -1,6 +1,6 @@
 """Re-read the environment in a running process.
 
-Settings, the table binding, the pepper, the SMS sender and the tenant cache are read once
+Settings, the table binding, the secret readers, the pepper, the SMS sender and the tenant cache are read once
 and kept (that is what makes a warm Lambda fast). The local stack and the tests change the
 environment (a moto endpoint, a queue URL) and call ``reload()`` so every part sees it."""
 
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 
 def reload() -> None:
-    from smsconsent import keys, sender, settings, store, tenants
+    from smsconsent import aws, keys, sender, settings, store, tenants
 
     settings.reset()
+    aws.reset()
     store.bind()
     keys.reset()
     sender.get.cache_clear()

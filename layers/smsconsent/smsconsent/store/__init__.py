@@ -232,6 +232,12 @@ class _SharedSessionConnection(Connection):
     def session(self) -> Any:
         return aws.session()
 
+    @property
+    def client(self) -> Any:
+        # pynamodb makes its client on first use, on whatever thread asks first.
+        with aws.LOCK:
+            return super().client
+
 
 def _new_connection() -> Connection:
     conf = settings.get()
