@@ -90,6 +90,29 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     assert subject().consents["sms:marketing"]["prior"]["state"] == "opted_out"
 
 
+def test_erasure_keeps_the_opt_out_under_a_new_unconfirmed_signup(context, outbox, clock):
+    # Given a number that said STOP, and then a web signup for it that nobody confirmed
+    # (anyone who knows the number can make one)
+    sign_up(context, outbox, confirm=True)
+    stop()
+    clock.advance(minutes=11)
+    sign_up(context, outbox)
+    assert subject().consents["sms:marketing"]["state"] == "pending"
+    _status, export = call(context, "privacy-export.json")
+    assert export["suppressed"] is True  # the opt-out still holds until a confirmation
+    # When the number is erased
+    status, body = call(context, "privacy-erase.json")
+    # Then the opt-out survives as the suppression marker; the request and its link go
+    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": True})
+    found = subject()
+    assert found.phone is None and found.pending is None
+    marker = {"state": "opted_out", "since": "2026-11-22T10:00:00Z"}  # the STOP's time
+    assert found.consents == {"sms:marketing": marker, "sms:newsletter": marker}
+    from smsconsent import consent
+
+    assert consent.holds_opt_out(found)
+
+
 def test_opt_out_on_behalf_with_a_reason(context, outbox):
     sign_up(context, outbox, confirm=True)
     status, body = call(context, "privacy-optout.json")

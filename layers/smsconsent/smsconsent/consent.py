@@ -23,6 +23,20 @@ def key(channel: str, purpose: str) -> str:
     return f"{channel}:{purpose}"
 
 
+def opted_out(record: dict[str, Any]) -> bool:
+    """The record stands for an opt-out: opted out, or a new opt-in over an opt-out that is
+    still pending (unconfirmed, it changes nothing: it falls back to the opt-out)."""
+    if record["state"] == OPTED_OUT:
+        return True
+    prior = record.get("prior") if record["state"] == PENDING else None
+    return bool(prior) and prior.get("state") == OPTED_OUT
+
+
+def holds_opt_out(subject: Subject) -> bool:
+    """Whether the number opted out of anything here (what erasure and purging keep)."""
+    return any(opted_out(r) for r in subject.consents.values())
+
+
 def state_of(subject: Subject | None, channel: str, purpose: str) -> str | None:
     if subject is None:
         return None
@@ -290,9 +304,9 @@ def reduce_to_suppression(subject: Subject, now: datetime) -> None:
     """What stays of an opted-out number after erasure or its evidence period: its keyed
     hash and the fact that it opted out, nothing personal."""
     subject.consents = {
-        k: {"state": OPTED_OUT, "since": r["since"]}
+        k: {"state": OPTED_OUT, "since": (r if r["state"] == OPTED_OUT else r["prior"])["since"]}
         for k, r in subject.consents.items()
-        if r["state"] == OPTED_OUT
+        if opted_out(r)
     }
     subject.phone = subject.region = subject.language = subject.optout_code = None
     subject.last_campaign = subject.last_contact_at = None

@@ -378,10 +378,8 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     state, record = _state(subject.consents.get(ctx.key) if subject else None, ctx)
 
     if ctx.transactional:
-        if ctx.stop_all and record is not None:
-            prior = record.get("prior") if state == consent.PENDING else None
-            if state == consent.OPTED_OUT or (prior and prior.get("state") == consent.OPTED_OUT):
-                return _DENIED[OPTED_OUT]
+        if ctx.stop_all and record is not None and consent.opted_out(record):
+            return _DENIED[OPTED_OUT]
         return _TRANSACTIONAL_OK
 
     if subject is None or record is None:

@@ -59,7 +59,7 @@ def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
             }
             for channel, p in consent.open_opt_ins(subject).items()
         },
-        "suppressed": any(r["state"] == consent.OPTED_OUT for r in subject.consents.values()),
+        "suppressed": consent.holds_opt_out(subject),
         "evidence": [
             {
                 "seq": e.seq,
@@ -95,7 +95,7 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
         subject = store.load_subject(tenant.id, hashes)
         if subject is None:
             return {"erased": False, "held": False, "suppression_kept": False}
-        suppress = any(r["state"] == consent.OPTED_OUT for r in subject.consents.values())
+        suppress = consent.holds_opt_out(subject)
         try:
             if not suppress:
                 store.rewrite(subject, now, delete_subject=True)

@@ -96,7 +96,7 @@ def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summar
         summary.deleted += 1
         return
     if purge is not None and purge <= now:
-        suppress = any(r["state"] == consent.OPTED_OUT for r in subject.consents.values())
+        suppress = consent.holds_opt_out(subject)
         if suppress:
             code = subject.optout_code
             consent.reduce_to_suppression(subject, now)
