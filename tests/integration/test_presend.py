@@ -224,6 +224,38 @@ def test_record_refreshes_the_lapse_clock_counts_toward_the_cap_and_writes_no_ev
     assert len(json.loads(subject_item().sends)) == 3
 
 
+def test_sends_scheduled_ahead_or_checked_out_of_order_still_count_toward_the_cap(context, outbox, clock):
+    # Given a confirmed number (cap: 3 in 7 days; allowed hours 08:00-21:00 Berlin) and
+    # sending systems that schedule ahead and check out of order, each recording its send
+    confirmed(context, outbox)
+
+    def send(at: str, campaign: str) -> dict[str, Any]:
+        body = {"recipients": [PHONE], "campaign": campaign, "record": True, "send_at": at}
+        [result] = answer_of(check(context, body))["results"]
+        return {"reason": result["reason"], "retry_at": result["retry_at"]}
+
+    ok = {"reason": "ok", "retry_at": None}
+    for day in ("26", "27", "28"):
+        assert send(f"2026-11-{day}T10:00:00Z", f"c{day}") == ok
+    # When a send two days before them is checked, and one in December is recorded first
+    assert send("2026-12-24T10:00:00Z", "xmas") == ok
+    # Then the earlier send would make four in under 7 days: refused, until the first of
+    # the three has left every window it could share (26th + 7 days)
+    assert send("2026-11-24T10:00:00Z", "early") == {
+        "reason": "frequency_cap",
+        "retry_at": "2026-12-03T10:00:00Z",
+    }
+    # And recording December kept the November sends that later checks still need
+    assert json.loads(subject_item().sends) == [
+        "2026-11-26T10:00:00Z",
+        "2026-11-27T10:00:00Z",
+        "2026-11-28T10:00:00Z",
+        "2026-12-24T10:00:00Z",
+    ]
+    # And a send after the three, within a window of the last two only, is allowed
+    assert send("2026-12-03T10:00:00Z", "later") == ok
+
+
 def test_the_recorded_campaign_is_blamed_by_a_later_stop(context, outbox):
     from tests.integration.test_inbound import inbound, twilio_event
 

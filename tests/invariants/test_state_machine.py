@@ -562,7 +562,7 @@ def _presend_allows(tenant: Any, phone: str, purpose: str, subject: Any, now: da
         return None
     request = presend.CheckRequest([phone], "marketing", purpose, "sms", None, now, False)
     outcome = presend.decide(
-        presend._Context(tenant, request), phone, "DE", Snapshot.of(subject) if subject else None
+        presend._Context(tenant, request, now), phone, "DE", Snapshot.of(subject) if subject else None
     )
     return outcome.reason in (presend.OK, presend.QUIET_HOURS, presend.FREQUENCY_CAP)
 

@@ -454,6 +454,33 @@ def test_frequency_cap_retry_waits_for_the_morning_when_it_falls_in_quiet_hours(
     assert (result["reason"], result["retry_at"]) == ("frequency_cap", "2026-11-25T07:00:00Z")
 
 
+def test_the_cap_holds_in_every_window_around_the_send_and_retry_is_the_first_free_moment() -> None:
+    def days(*offsets: float) -> list[datetime]:
+        return [NOW + timedelta(days=d) for d in offsets]
+
+    week = timedelta(days=7)
+    # Sends on both sides count: any 3 of them with this one inside 7 days fill a window
+    assert presend.cap_free_at(days(2, 3, 4), NOW, 3, week) == NOW + timedelta(days=9)
+    assert presend.cap_free_at(days(-3, 3), NOW, 2, week) == NOW + timedelta(days=4)
+    # Exactly 7 days apart do not share a window (as "(t - 7 days, t]")
+    assert presend.cap_free_at(days(-7, 7), NOW, 1, week) == NOW
+    assert presend.cap_free_at(days(-6.5, 7), NOW, 1, week) == NOW + timedelta(days=14)
+    # Far away in both directions, or fewer than the cap: allowed now
+    assert presend.cap_free_at(days(-30, 30, 31), NOW, 2, week) == NOW
+    assert presend.cap_free_at(days(1, 2), NOW, 3, week) == NOW
+    # Two sends at this very second are two sends
+    assert presend.cap_free_at([NOW, NOW], NOW, 2, week) == NOW + week
+
+
+def test_a_send_scheduled_ahead_counts_toward_the_cap_of_an_earlier_one(demo: Tenant) -> None:
+    store = FakeStore()
+    ahead = [iso(NOW + timedelta(days=d)) for d in (1, 2, 3)]
+    store.put(DE, snap(DE, sends=ahead))
+    [result] = run(demo, store, [DE])["results"]
+    # 4 sends within 7 days otherwise; free when the first scheduled one is a week behind
+    assert (result["reason"], result["retry_at"]) == ("frequency_cap", iso(NOW + timedelta(days=8)))
+
+
 # ---- lapse and expiry judged at send time --------------------------------------------------------
 
 

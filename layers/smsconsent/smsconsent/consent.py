@@ -29,7 +29,7 @@ def opted_out(record: dict[str, Any]) -> bool:
     if record["state"] == OPTED_OUT:
         return True
     prior = record.get("prior") if record["state"] == PENDING else None
-    return bool(prior) and prior.get("state") == OPTED_OUT
+    return prior is not None and prior.get("state") == OPTED_OUT
 
 
 def holds_opt_out(subject: Subject) -> bool:

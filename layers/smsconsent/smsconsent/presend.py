@@ -19,9 +19,10 @@ Per recipient, in this order, the first rule that refuses gives the reason:
    retention job has not made yet count as made at ``send_at``: an active marketing record
    whose lapse is due is ``lapsed``; a pending record whose token expired is what it was
    before (or ``no_consent``).
-5. ``frequency_cap``: the tenant's cap (max sends in a rolling window of days) counts the
-   recorded sends in ``(send_at - days, send_at]``; ``retry_at`` is when enough of them
-   left the window (and, under quiet hours, the first allowed moment from then).
+5. ``frequency_cap``: the tenant's cap (at most N sends in any rolling window of D days)
+   holds with this send added: the recorded sends count on both sides of ``send_at``, as
+   sending systems schedule ahead and check out of order. ``retry_at`` is the first later
+   moment the cap allows (under quiet hours, the first moment both allow).
 6. ``quiet_hours``: the recipient's local time (every zone the number may be in: the
    strictest wins) is inside the tenant's quiet hours; ``retry_at`` is the first moment
    allowed in all of them, DST-correct. When the zones share no allowed moment at all,
@@ -32,9 +33,10 @@ opt-out line the message must carry, in the subject's language (the tenant's whe
 not speak it): STOP to the tenant's shortcode for the recipient's country on SMS, else the
 opt-out URL.
 
-``record: true`` makes each allowed marketing send contact: last contact, the sends inside
-the cap window, the campaign (none given: the last one is forgotten, so a later STOP is not
-blamed on an older campaign) and the lapse clock, in one conditional update per subject
+``record: true`` makes each allowed marketing send contact: last contact, the sends that can
+still count toward the cap (none older than a window before now or ``send_at``), the
+campaign (none given: the last one is forgotten, so a later STOP is not blamed on an older
+campaign) and the lapse clock, in one conditional update per subject
 (``store.batch``). A lost race reads that subject again and decides again. A retried
 request with the same explicit ``send_at`` and campaign finds its send recorded and
 answers the same without counting it twice. Duplicates in the input are one recipient.
@@ -225,6 +227,7 @@ def _number(raw: str, country: str) -> _Number:
 # ---- quiet hours ------------------------------------------------------------------------------
 
 _HORIZON_DAYS = 3  # allowed windows repeat daily: a common one shows within two days
+_SETTLE_ROUNDS = 8  # quiet hours and the cap pushing retry_at on: a handful settles it
 
 
 def _minutes(hhmm: str) -> int:
@@ -302,6 +305,34 @@ def next_allowed(zone_names: tuple[str, ...], at: datetime, start: str, end: str
     return None
 
 
+# ---- frequency cap ---------------------------------------------------------------------------
+
+
+def _cap_allows(sends: list[datetime], at: datetime, most: int, window: timedelta) -> bool:
+    """Whether one more send at ``at`` keeps every rolling ``window`` (half-open, as
+    ``(t - window, t]``) at ``most`` sends or fewer. ``sends``: sorted."""
+    timeline = sorted([*sends, at])
+    here = timeline.index(at)
+    # Any most+1 sends (this one among them) closer together than the window break it.
+    for first in range(max(0, here - most), min(here, len(timeline) - 1 - most) + 1):
+        if timeline[first + most] - timeline[first] < window:
+            return False
+    return True
+
+
+def cap_free_at(sends: list[datetime], at: datetime, most: int, window: timedelta) -> datetime:
+    """``at`` when the cap allows a send then, else the first later moment it does. An
+    allowed stretch can only begin where a send leaves the window behind (``s + window``),
+    and after the last send's it always is."""
+    sends = sorted(sends)
+    if _cap_allows(sends, at, most, window):
+        return at
+    for moment in sorted({s + window for s in sends if s + window > at}):
+        if _cap_allows(sends, moment, most, window):
+            return moment
+    raise AssertionError("unreachable: a window after the last send is always free")
+
+
 # ---- deciding ------------------------------------------------------------------------------
 
 
@@ -323,7 +354,7 @@ _STATE_REASONS = {consent.PENDING: PENDING, consent.OPTED_OUT: OPTED_OUT, consen
 class _Context:
     """What every recipient of one request shares, worked out once."""
 
-    def __init__(self, tenant: Tenant, req: CheckRequest) -> None:
+    def __init__(self, tenant: Tenant, req: CheckRequest, now: datetime) -> None:
         self.tenant = tenant
         self.req = req
         self.key = consent.key(req.channel, req.purpose)
@@ -338,7 +369,12 @@ class _Context:
         self.pending_cut = iso(req.send_at - timedelta(hours=tenant.token_ttl_hours))
         self.cap = tenant.frequency_cap
         self.cap_window = timedelta(days=self.cap[1]) if self.cap else timedelta(0)
+        # Recorded sends that can share a window with this one: inside (send_at - window,
+        # send_at + window). What ``record`` keeps: none from before a window before the
+        # earlier of now and send_at (no later check can count them).
         self.window_lo = iso(req.send_at - self.cap_window)
+        self.window_hi = iso(req.send_at + self.cap_window)
+        self.keep_from = iso(min(now, req.send_at) - self.cap_window)
         self.quiet = tenant.quiet_hours
         self.link = tenant.link("/o/")
         self.shortcodes = tenant.optout_shortcodes if req.channel == "sms" else {}
@@ -393,27 +429,19 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     ):
         return _DENIED[LAPSED]
 
-    # Frequency cap: recorded sends inside (send_at - days, send_at].
     send_iso = ctx.send_iso
     already = ctx.req.record and send_iso in subject.sends and subject.last_campaign == ctx.req.campaign
-    free_at: datetime | None = None
+    near: list[datetime] = []
     if ctx.cap:
-        in_window = [s for s in subject.sends if ctx.window_lo < s <= send_iso]
+        # Fewer sends near this one than the cap allows: no window can be full.
+        close = [s for s in subject.sends if ctx.window_lo < s < ctx.window_hi]
         if already:
-            in_window.remove(send_iso)  # this very send, recorded by an earlier try
-        most = ctx.cap[0]
-        if len(in_window) >= most:
-            in_window.sort()
-            free_at = parse_iso(in_window[len(in_window) - most]) + ctx.cap_window
-
-    if ctx.quiet:
-        start_at = free_at or ctx.req.send_at
-        allowed_at = next_allowed(_zones(e164), start_at, *ctx.quiet)
-        if free_at is not None or allowed_at != start_at:
-            reason = FREQUENCY_CAP if free_at is not None else QUIET_HOURS
-            return Outcome(False, reason, iso(allowed_at) if allowed_at else None)
-    elif free_at is not None:
-        return Outcome(False, FREQUENCY_CAP, iso(free_at))
+            close.remove(send_iso)  # this very send, recorded by an earlier try
+        if len(close) >= ctx.cap[0]:
+            near = [parse_iso(s) for s in close]
+    blocked = _blocked(ctx, e164, near)
+    if blocked is not None:
+        return blocked
 
     lang = ctx.language(subject.language)
     code = subject.optout_code
@@ -426,10 +454,30 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     return Outcome(True, OK, None, footer, url, contact)
 
 
+def _blocked(ctx: _Context, e164: str, near: list[datetime]) -> Outcome | None:
+    """The frequency cap's or quiet hours' refusal at ``send_at`` (None when neither
+    refuses), with ``retry_at`` the first moment both allow. They can push each other on:
+    the cap's moment may fall into the night, the morning may meet a send scheduled ahead."""
+    send_at = ctx.req.send_at
+    most = ctx.cap[0] if ctx.cap else 0
+    reason = ""
+    at: datetime | None = send_at
+    for _ in range(_SETTLE_ROUNDS):
+        if at is None:
+            break  # the zones share no allowed moment
+        free = cap_free_at(near, at, most, ctx.cap_window) if near else at
+        allowed = next_allowed(_zones(e164), free, *ctx.quiet) if ctx.quiet else free
+        reason = reason or (FREQUENCY_CAP if free != at else QUIET_HOURS)
+        if allowed == free:
+            return None if free == send_at else Outcome(False, reason, iso(free))
+        at = allowed
+    return Outcome(False, reason, None)
+
+
 def _contact(ctx: _Context, subject: Snapshot) -> Contact:
     send_iso = ctx.send_iso
     # Without a cap only the last send is kept: what tells a retried request apart.
-    sends = sorted([s for s in subject.sends if s > ctx.window_lo] + [send_iso]) if ctx.cap else [send_iso]
+    sends = sorted([s for s in subject.sends if s > ctx.keep_from] + [send_iso]) if ctx.cap else [send_iso]
     at = max(subject.last_contact_at or "", send_iso)
     after = dataclasses.replace(subject, last_contact_at=at, sends=sends)
     due = consent.next_due(after.as_subject(ctx.tenant.id), ctx.tenant)
@@ -471,7 +519,7 @@ def check(tenant: Tenant, req: CheckRequest, backend: Backend | None = None) -> 
     """The answer ``{"results": [...], "summary": {...}}`` for ``req``; records contact
     when asked. Raises ``StoreUnavailable`` rather than answer in part."""
     store_ = backend or batch_store
-    ctx = _Context(tenant, req)
+    ctx = _Context(tenant, req, clock.now())
     country = tenant.default_country
 
     numbers: dict[str, _Number] = {}
