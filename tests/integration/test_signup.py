@@ -182,12 +182,15 @@ def test_repeat_within_cooldown_sends_no_second_sms_and_answers_the_same(context
     assert first["statusCode"] == second["statusCode"] == 202
     assert first["body"] == second["body"]
     assert len(outbox.messages()) == 1
-    # the open opt-in widened to the new purpose, without a second SMS
+    # the open opt-in is not widened to a purpose its SMS never named
     subject = subject_of("+4915112345678")
-    assert subject.pending["sms"]["purposes"] == ["marketing", "newsletter"]
+    assert subject.pending["sms"]["purposes"] == ["marketing"]
+    assert "sms:newsletter" not in subject.consents
+    # after the cooldown, a new link names both
     clock.advance(minutes=6)
-    signup(context, good())
+    signup(context, good(purposes="newsletter"))
     assert len(outbox.messages()) == 2
+    assert subject_of("+4915112345678").pending["sms"]["purposes"] == ["marketing", "newsletter"]
 
 
 def test_active_number_gets_the_same_answer_and_no_sms(context, outbox):

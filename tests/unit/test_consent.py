@@ -76,8 +76,8 @@ def test_first_request_opens_a_pending_opt_in_and_sends(demo: Tenant) -> None:
     assert consent.state_of(None, "sms", "marketing") is None
 
 
-def test_repeat_within_cooldown_sends_nothing_and_widens_purposes(demo: Tenant) -> None:
-    # Given an opt-in whose SMS went out at T0
+def test_repeat_within_cooldown_sends_nothing_and_adds_no_purpose_the_sms_never_named(demo: Tenant) -> None:
+    # Given an opt-in for marketing whose SMS went out at T0
     subject = _subject()
     consent.request_opt_in(subject, demo, _request("marketing"), "t1", T0)
     _sent(subject, T0)
@@ -86,17 +86,24 @@ def test_repeat_within_cooldown_sends_nothing_and_widens_purposes(demo: Tenant) 
     decision = consent.request_opt_in(subject, demo, _request("marketing", "newsletter"), "t2", later)
     # Then nothing is sent (cooldown) and no new token is opened
     assert decision.action == "cooldown"
-    assert set(decision.purposes) == {"marketing", "newsletter"}
+    assert decision.purposes == ["marketing"]
     assert subject.pending is not None
     opened = subject.pending["sms"]
     assert opened["token"] == "t1"
     assert opened["sms_at"] == iso(T0)
     assert opened["issued_at"] == iso(T0)
-    # And the open opt-in now covers both purposes on the first token
-    assert opened["purposes"] == ["marketing", "newsletter"]
-    assert subject.consents["sms:newsletter"]["state"] == PENDING
-    assert subject.consents["sms:newsletter"]["token"] == "t1"
+    # And the open opt-in still covers only what its SMS named: a YES or a click on it
+    # cannot confirm the newsletter, which waits for a signup after the cooldown
+    assert opened["purposes"] == ["marketing"]
+    assert "sms:newsletter" not in subject.consents
     assert all(r.get("token") != "t2" for r in subject.consents.values())
+    # And a request for the newsletter alone changes nothing
+    alone = consent.request_opt_in(subject, demo, _request("newsletter"), "t3", later)
+    assert (alone.action, alone.purposes) == ("cooldown", [])
+    assert "sms:newsletter" not in subject.consents
+    # After the cooldown a new link names both, the marketing request moving over
+    after = consent.request_opt_in(subject, demo, _request("newsletter"), "t4", T0 + timedelta(minutes=11))
+    assert (after.action, after.purposes) == ("send", ["marketing", "newsletter"])
 
 
 def test_repeat_just_before_cooldown_end_is_still_cooldown(demo: Tenant) -> None:
@@ -124,11 +131,10 @@ def test_repeat_before_the_sms_went_out_opens_a_new_token(demo: Tenant) -> None:
 
 
 def test_repeat_after_cooldown_replaces_the_token(demo: Tenant) -> None:
-    # Given an opt-in for marketing sent at T0, widened to newsletter within the cooldown
+    # Given an opt-in for marketing and the newsletter sent at T0
     subject = _subject()
-    consent.request_opt_in(subject, demo, _request("marketing"), "t1", T0)
+    consent.request_opt_in(subject, demo, _request("marketing", "newsletter"), "t1", T0)
     _sent(subject, T0)
-    consent.request_opt_in(subject, demo, _request("newsletter"), "tx", T0 + timedelta(minutes=2))
     # When the number signs up for marketing again after the cooldown
     later = T0 + timedelta(minutes=11)
     decision = consent.request_opt_in(subject, demo, _request("marketing"), "t2", later)

@@ -56,8 +56,9 @@ class OptInRequest:
 
 @dataclass
 class OptInDecision:
-    """``send``: a new token was opened and its SMS must go out; ``cooldown``: the open
-    opt-in covers the request and its SMS went out recently; ``none``: already active."""
+    """``send``: a new token was opened and its SMS must go out; ``cooldown``: its SMS went
+    out recently, nothing is sent (``purposes``: those the open opt-in already covers);
+    ``none``: already active."""
 
     action: str
     purposes: list[str] = field(default_factory=list)
@@ -76,11 +77,13 @@ def request_opt_in(
     if pending and pending.get("sms_at"):
         cooldown_ends = parse_iso(pending["sms_at"]) + timedelta(minutes=tenant.resend_cooldown_minutes)
         if now < min(cooldown_ends, _expiry(pending["issued_at"], tenant)):
-            # Within the cooldown: widen the open opt-in, send nothing more.
-            for purpose in wanted:
+            # Within the cooldown nothing is sent, so the open opt-in is not widened: its
+            # SMS named its purposes, and a YES or a click confirms only what was named.
+            # Other purposes wait for a signup after the cooldown (a new link names all).
+            covered = [p for p in wanted if p in pending["purposes"]]
+            for purpose in covered:
                 _make_pending(subject, req, purpose, pending["token"], pending["issued_at"], now)
-            pending["purposes"] = sorted(set(pending["purposes"]) | set(wanted))
-            return OptInDecision("cooldown", wanted)
+            return OptInDecision("cooldown", covered)
     # A new token replaces the open one: purposes still waiting on it move over.
     purposes = set(wanted)
     if pending:

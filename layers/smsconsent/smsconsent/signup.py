@@ -178,6 +178,8 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
         if decision.action == "none":
             return "active"
+        if decision.action == "cooldown" and not decision.purposes:
+            return "cooldown"  # nothing the open opt-in covers: nothing to change or record
         if (
             decision.action == "send"
             and last_sms
