@@ -267,6 +267,56 @@ def test_sns_two_way_stop_opts_out_and_replies_through_the_sender(context, outbo
     assert inbound(context, sns_event("STOP", "in-2", "+4915790000999")) == {"handled": 0, "skipped": 1}
 
 
+def test_an_sms_stop_withdraws_whatsapp_marketing_too_and_start_restores_both(context, outbox, clock):
+    from functions.signup.app import handler
+    from smsconsent import confirmation
+
+    # Given a number with confirmed marketing on SMS and on WhatsApp
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    clock.advance(minutes=11)  # past the resend cooldown
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps(
+        {"phone": PHONE, "consent": True, "age_confirmed": True, "channel": "whatsapp"}
+    )
+    assert handler(event, context)["statusCode"] == 202
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    assert confirmation.confirm(token, "198.51.100.7", "ua").status == "confirmed"
+    assert states()["whatsapp:marketing"] == "active"
+    # When it texts STOP by SMS
+    answer = inbound(context, twilio_event("STOP", sid="SM-stop-all"))
+    # Then marketing is withdrawn on every channel, as the reply promises
+    assert "keine weiteren Nachrichten" in answer["body"]
+    assert states()["sms:marketing"] == states()["whatsapp:marketing"] == "opted_out"
+    # And START from the phone restores what the STOP withdrew, on both channels
+    inbound(context, twilio_event("START", sid="SM-start-all"))
+    assert states()["sms:marketing"] == states()["whatsapp:marketing"] == "active"
+
+
+def test_a_whatsapp_signup_is_confirmed_by_an_sms_that_names_whatsapp(context, outbox):
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps(
+        {"phone": PHONE, "consent": True, "age_confirmed": True, "channel": "whatsapp"}
+    )
+    assert handler(event, context)["statusCode"] == 202
+    [message] = outbox.messages()
+    assert message["kind"] == "confirmation"
+    assert "per WhatsApp erhalten" in message["body"] and "per SMS" not in message["body"]
+
+
+def test_a_yes_reply_is_an_optin_confirmation_in_the_outbox(context, outbox):
+    from functions.signup.app import handler
+
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True})
+    handler(event, context)
+    assert inbound(context, sns_event("Ja", "in-yes")) == {"handled": 1, "skipped": 0}
+    assert states() == {"sms:marketing": "active"}
+    reply = outbox.messages()[-1]
+    assert (reply["kind"], "bestätigt" in reply["body"]) == ("optin_confirmation", True)
+
+
 def optout_visit(
     context: Any, method: str, code: str, body: str = "", accept: str = "application/json"
 ) -> Any:

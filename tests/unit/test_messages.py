@@ -155,3 +155,10 @@ def test_tenant_name_outside_gsm7_still_fits_three_segments(demo_doc: dict[str, 
     text = messages.confirmation(tenant, ["marketing"], language, URL)
     # Then it still fits in three segments
     assert messages.segments(text) <= messages.MAX_SEGMENTS
+
+
+@pytest.mark.parametrize(("language", "named"), [("en", "on WhatsApp"), ("de", "per WhatsApp")])
+def test_a_whatsapp_confirmation_names_the_channel_it_is_for(demo: Tenant, language: str, named: str) -> None:
+    text = messages.confirmation(demo, ["marketing"], language, URL, "whatsapp")
+    assert named in text and "by SMS" not in text and "per SMS" not in text
+    assert messages.segments(text) <= 3

@@ -282,15 +282,12 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
     return changed
 
 
-def opt_in_again(subject: Subject, tenant: Tenant, channel: str, now: datetime) -> list[str]:
-    """START/UNSTOP from the phone itself: restore what was active before the STOP."""
+def opt_in_again(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
+    """START/UNSTOP from the phone itself: restore what was active before the STOP (on
+    every channel, as a STOP from the phone withdraws every channel)."""
     restored = []
     for k, record in subject.consents.items():
-        if (
-            k.startswith(f"{channel}:")
-            and record["state"] == OPTED_OUT
-            and record.get("before_stop") == ACTIVE
-        ):
+        if record["state"] == OPTED_OUT and record.get("before_stop") == ACTIVE:
             record.pop("before_stop")
             record.update(state=ACTIVE, since=iso(now))
             restored.append(k)

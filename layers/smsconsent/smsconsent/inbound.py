@@ -124,12 +124,17 @@ def _apply(
         action = {"optout_confirmation": "optout", "optin_confirmation": "optin"}.get(reply_kind, reply_kind)
         if message.handled:
             return Outcome(action, None)  # the provider already answered the keyword
-        return Outcome(action, messages.reply(tenant, reply_kind, language), reply_kind)
+        # The outbox kinds are the SPEC's: a confirmation by YES is an opt-in confirmation.
+        kind = "optin_confirmation" if reply_kind == "confirmed" else reply_kind
+        return Outcome(action, messages.reply(tenant, reply_kind, language), kind)
 
     if kind == keywords.OPTOUT:
         # An unknown number is suppressed too: it gets a subject of its keyed hash alone.
         target = subject or store.new_subject(tenant.id, new_key, now)
-        changed = consent.opt_out(target, tenant, message.channel, now)
+        # Every channel: STOP withdraws consent for the tenant (SPEC rule 4), as the
+        # reply says and as the opt-out link does; WhatsApp marketing after an SMS STOP
+        # would be a message to someone who said STOP.
+        changed = consent.opt_out(target, tenant, None, now)
         if not changed:
             return _Decision(reply("optout_confirmation"))
         event = evidence.append(
@@ -163,7 +168,7 @@ def _apply(
         kind = keywords.OPTIN  # no open opt-in to confirm: YES means START
 
     if kind == keywords.OPTIN:
-        restored = consent.opt_in_again(subject, tenant, message.channel, now)
+        restored = consent.opt_in_again(subject, tenant, now)  # what the STOP withdrew
         if not restored:
             return _Decision(Outcome("none", None))
         event = evidence.append(

@@ -24,56 +24,69 @@ def segments(text: str) -> int:
 
 _CONFIRM = {
     "en": (
-        "{name}: please confirm you want {what} by SMS, {often}. Msg&data rates may apply. "
+        "{name}: please confirm you want {what} {by}, {often}. Msg&data rates may apply. "
         "Reply STOP to opt out, HELP for help. Confirm: {url}{reply}"
     ),
     "de": (
-        "{name}: Bitte bestätigen Sie, dass Sie {what} per SMS erhalten möchten, {often}. "
+        "{name}: Bitte bestätigen Sie, dass Sie {what} {by} erhalten möchten, {often}. "
         "Es können SMS-Kosten entstehen. Abmelden: STOP antworten, Hilfe: HILFE. Bestätigen: {url}{reply}"
     ),
 }
 # The shortest wording that still says who, what, how often, cost, how to stop and the link:
 # used when a long tenant name or non-GSM characters would need more than three segments.
 _CONFIRM_SHORT = {
-    "en": "{name}: confirm SMS offers ({often}): {url} Rates may apply. STOP to end.",
-    "de": "{name}: SMS-Angebote ({often}) bestätigen: {url} Kosten möglich. STOP beendet.",
+    "en": "{name}: confirm {channel} offers ({often}): {url} Rates may apply. STOP to end.",
+    "de": "{name}: {channel}-Angebote ({often}) bestätigen: {url} Kosten möglich. STOP beendet.",
+}
+# The channel the consent is for: the confirmation always goes by SMS to the number, and
+# says which channel's messages the person agrees to.
+_CHANNEL = {"sms": "SMS", "whatsapp": "WhatsApp"}
+_BY = {
+    "sms": {"en": "by SMS", "de": "per SMS"},
+    "whatsapp": {"en": "on WhatsApp", "de": "per WhatsApp"},
 }
 _REPLY = {"en": " or reply YES", "de": " oder mit JA antworten"}
 _OFTEN = {
-    "cap": {"en": "up to {n} msgs per {d} days", "de": "höchstens {n} SMS in {d} Tagen"},
-    "none": {"en": "recurring msgs", "de": "regelmäßige SMS"},
+    "cap": {"en": "up to {n} msgs per {d} days", "de": "höchstens {n} {msgs} in {d} Tagen"},
+    "none": {"en": "recurring msgs", "de": "regelmäßige {msgs}"},
 }
+_MSGS_DE = {"sms": "SMS", "whatsapp": "Nachrichten"}
 _FALLBACK_WHAT = {"en": "marketing messages", "de": "Werbenachrichten"}
 
 
-def how_often(tenant: Tenant, language: str) -> str:
+def how_often(tenant: Tenant, language: str, channel: str = "sms") -> str:
     if language in tenant.message_frequency:
         return tenant.message_frequency[language]
+    msgs = _MSGS_DE.get(channel, "SMS")
     if tenant.frequency_cap:
         n, d = tenant.frequency_cap
-        return _OFTEN["cap"][_lang(language)].format(n=n, d=d)
-    return _OFTEN["none"][_lang(language)]
+        return _OFTEN["cap"][_lang(language)].format(n=n, d=d, msgs=msgs)
+    return _OFTEN["none"][_lang(language)].format(msgs=msgs)
 
 
 def _lang(language: str) -> str:
     return language if language in _CONFIRM else "en"
 
 
-def confirmation(tenant: Tenant, purposes: list[str], language: str, url: str) -> str:
-    """SPEC rule 2: who writes, what and how often, that it may cost, how to stop, the link;
-    no advertising. Descriptions are dropped when they would push it past three segments."""
+def confirmation(tenant: Tenant, purposes: list[str], language: str, url: str, channel: str = "sms") -> str:
+    """SPEC rule 2: who writes, what, on which channel and how often, that it may cost, how
+    to stop, the link; no advertising. Descriptions are dropped when they would push it past
+    three segments."""
     lang = _lang(language)
     template = _CONFIRM[lang]
     reply = _REPLY[lang] if tenant.confirm_by_reply else ""
     described = ", ".join(
         tenant.purposes[p].description.get(language, p) for p in purposes if p in tenant.purposes
     )
-    often = how_often(tenant, language)
+    often = how_often(tenant, language, channel)
+    by = _BY.get(channel, _BY["sms"])[lang]
     for what in (described, _FALLBACK_WHAT[lang]):
-        text = template.format(name=tenant.name, what=what, often=often, url=url, reply=reply)
+        text = template.format(name=tenant.name, what=what, by=by, often=often, url=url, reply=reply)
         if segments(text) <= MAX_SEGMENTS:
             return text
-    return _CONFIRM_SHORT[lang].format(name=tenant.name, often=often, url=url)
+    return _CONFIRM_SHORT[lang].format(
+        name=tenant.name, channel=_CHANNEL.get(channel, "SMS"), often=often, url=url
+    )
 
 
 _REPLIES = {

@@ -236,7 +236,7 @@ def _send_confirmation(
 ) -> bool:
     """Send (or queue) the confirmation SMS; False when the provider refused the number
     because it opted out there."""
-    body = messages.confirmation(tenant, purposes, form.language, tenant.link(f"/c/{token}"))
+    body = messages.confirmation(tenant, purposes, form.language, tenant.link(f"/c/{token}"), form.channel)
     message = sender.SmsMessage(
         to=form.phone.e164,
         body=body,
