@@ -25,6 +25,10 @@ def test_every_default_opt_out_keyword_in_any_case_and_punctuation(word):
         ("opt out", OPTOUT),
         ("Opt-Out", OPTOUT),
         ("cancel my order", OPTOUT),  # first word: carriers treat it as an opt-out too
+        ("STOP,bitte", OPTOUT),  # punctuation ends the first word
+        ("STOP!!!thanks", OPTOUT),
+        ("Stop-please", OPTOUT),
+        ("Baja.Gracias", OPTOUT),
         ("START", OPTIN),
         ("unstop", OPTIN),
         ("yes", YES),

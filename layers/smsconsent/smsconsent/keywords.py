@@ -80,11 +80,12 @@ _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
 
-def normalise(text: str) -> str:
-    """Case-folded, without diacritics or punctuation, single-spaced."""
+def normalise(text: str, punctuation: str = "") -> str:
+    """Case-folded, without diacritics, single-spaced; punctuation replaced by
+    ``punctuation`` (dropped by default: "OPT-OUT" is "optout")."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACE.sub(" ", _PUNCT.sub("", plain.casefold().replace("_", " "))).strip()
+    return _SPACE.sub(" ", _PUNCT.sub(punctuation, plain.casefold().replace("_", " "))).strip()
 
 
 def _words(words: Iterable[str]) -> frozenset[str]:
@@ -109,8 +110,10 @@ def classify(text: str, extra: dict[str, tuple[str, ...]] | None = None) -> str 
         return None
     optout = _DEFAULTS[OPTOUT] | _words(extra.get(OPTOUT, ()))
     first = message.split(" ", 1)[0]
+    # The first word also as punctuation ends it ("STOP,bitte", "Stop-please").
+    first_word = normalise(text, " ").split(" ", 1)[0]
     # "OPT-OUT" loses its hyphen in normalisation: compare both the message and its first word.
-    if message in optout or message.replace(" ", "") in optout or first in optout:
+    if message in optout or message.replace(" ", "") in optout or first in optout or first_word in optout:
         return OPTOUT
     if message in _DEFAULTS[OPTIN] | _words(extra.get(OPTIN, ())):
         return OPTIN
