@@ -95,6 +95,56 @@ def test_expired_request_over_an_opt_out_keeps_the_opt_out_and_drops_ip_and_user
     assert evidence.verify(events, found.ev_head, found.ev_seq) == (True, "ok")
 
 
+def test_two_expired_requests_over_a_bare_stop_leave_no_number_ip_or_user_agent(context, outbox, clock):
+    # Given an unknown number that texted STOP (a marker of its keyed hash alone), then
+    # a signup for it, and after the resend cooldown another one replacing the first link
+    stop()
+    assert subject().phone is None
+    clock.advance(hours=1)
+    sign_up(context, outbox)
+    clock.advance(minutes=15)
+    sign_up(context, outbox)
+    assert subject().phone == PHONE
+    # When both requests have expired unconfirmed and the job runs
+    clock.advance(hours=49)
+    assert run(context, clock)["pending_expired"] == 1
+    # Then the number is gone again, and so are the IP and user agent of both requests
+    found = subject()
+    assert found.phone is None and found.pending is None
+    assert set(found.consents) == {"sms:marketing", "sms:newsletter"}
+    assert {r["state"] for r in found.consents.values()} == {"opted_out"}
+    from smsconsent import evidence, store
+
+    events = store.evidence_of(found.pk)
+    requests = [e for e in events if e.type == "optin_requested"]
+    assert len(requests) == 2 and all(e.pii is None for e in requests)
+    assert evidence.verify(events, found.ev_head, found.ev_seq) == (True, "ok")
+
+
+def test_an_expired_request_beside_an_active_consent_keeps_only_the_confirmed_ones_ip(context, outbox, clock):
+    from functions.signup.app import handler
+
+    # Given an active marketing consent, then two newsletter requests that expire unconfirmed
+    sign_up(context, outbox, confirm=True)
+    for _ in range(2):
+        clock.advance(minutes=11)
+        event = load_event("signup-json.json")
+        event["body"] = json.dumps(
+            {"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"}
+        )
+        assert handler(event, context)["statusCode"] == 202
+    clock.advance(hours=49)
+    assert run(context, clock)["pending_expired"] == 1
+    # Then the confirmed request keeps its IP and user agent (the consent's proof); the
+    # two that led to nothing keep none, and the number stays (its consent is active)
+    from smsconsent import store
+
+    found = subject()
+    assert found.phone == PHONE and found.consents["sms:marketing"]["state"] == "active"
+    requests = [e for e in store.evidence_of(found.pk) if e.type == "optin_requested"]
+    assert [e.pii is not None for e in requests] == [True, False, False]
+
+
 def test_active_consent_lapses_without_contact(context, outbox, clock):
     sign_up(context, outbox, confirm=True)
     clock.advance(days=539)

@@ -78,8 +78,11 @@ def _process(subject: store.Subject | None, now: datetime, summary: Summary) -> 
     logger.warning("due subject kept changing; left for the next run")
 
 
+# Evidence of a signup request: what carries the IP and user agent of one.
+_REQUESTS = ("optin_requested", "optin_repeated")
+
+
 def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summary: Summary) -> None:
-    expired_tokens = {r.get("token") for r in subject.consents.values() if r["state"] == consent.PENDING}
     number_from_request = any(p.get("number_from_request") for p in consent.open_opt_ins(subject).values())
     expired = consent.expire_pending(subject, tenant, now)
     held = {r["state"] for r in subject.consents.values()}
@@ -120,9 +123,16 @@ def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summar
         )
     due = consent.next_due(subject, tenant)
     if expired:
-        # The IP and user agent of the expired requests go; the rest of the chain stays.
+        # The IP and user agent of every request that led to no consent go (the expired
+        # ones and those a newer link replaced); the rest of the chain stays.
         stored = store.evidence_of(subject.pk)
-        strip = {e.seq for e in stored if e.data.get("token_sha256") in expired_tokens - {None}}
+        kept = {e.data.get("token_sha256") for e in stored if e.type == "optin_confirmed"}
+        kept |= {p.get("token") for p in consent.open_opt_ins(subject).values()}
+        strip = {
+            e.seq
+            for e in stored
+            if e.pii and e.type in _REQUESTS and e.data.get("token_sha256") not in kept - {None}
+        }
         store.rewrite(subject, now, strip_seqs=strip, due=due, new_events=events)
     else:
         store.commit(store.Change(subject, events, due=due), now)

@@ -165,6 +165,11 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
     for _ in range(_ATTEMPTS):
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
+        # The number is held only for open requests (none before, or only for such):
+        # the retention job drops it again when they all expire unconfirmed.
+        number_from_request = subject.phone is None or any(
+            p.get("number_from_request") for p in consent.open_opt_ins(subject).values()
+        )
         token = keys.new_token()
         token_sha = keys.token_hash(token)
         request = consent.OptInRequest(
@@ -189,7 +194,7 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
             # no second SMS yet, the same answer.
             return "cooldown"
         opened = (subject.pending or {}).get(form.channel)
-        if subject.phone is None and opened is not None:
+        if number_from_request and opened is not None:
             opened["number_from_request"] = True  # gone again if this request expires
         subject.phone, subject.region = form.phone.e164, form.phone.region
         event = evidence.append(
