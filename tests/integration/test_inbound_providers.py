@@ -95,3 +95,49 @@ def test_yes_confirms_a_pending_double_opt_in(context, outbox, provider):
     deliver(context, provider, "yes")
     assert states()["sms:marketing"] == "active"
     assert "optin_confirmed" in evidence_types()
+
+
+def _cm_old_format(text: str) -> dict[str, Any]:
+    """CM.com's older gateway format: form fields, no message id and no time."""
+    from urllib.parse import urlencode
+
+    event = load_event("inbound-cm-stop.json")
+    event["body"] = urlencode(
+        {"from": "004915112345678", "to": "004915790000000", "body": text, "reference": ""}
+    )
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    return event
+
+
+def test_a_second_stop_in_cms_old_format_days_later_is_no_replay(context, outbox, clock):
+    from functions.inbound.app import handler
+
+    # Given a confirmed number that texted STOP, then START, through CM's old format
+    signed_up_and_confirmed(context, outbox)
+    handler(_cm_old_format("STOP"), context)
+    assert states()["sms:marketing"] == "opted_out"
+    handler(_cm_old_format("STOP"), context)  # CM retrying at once: applied once
+    assert evidence_types().count("optout") == 1
+    clock.advance(days=1)
+    handler(_cm_old_format("START"), context)
+    assert states()["sms:marketing"] == "active"
+    # When the very same STOP text arrives again 10 days later
+    clock.advance(days=10)
+    handler(_cm_old_format("STOP"), context)
+    # Then it is a new opt-out, not a replay of the first
+    assert states()["sms:marketing"] == "opted_out"
+    assert evidence_types().count("optout") == 2
+
+
+def test_a_stop_from_a_national_format_sender_reaches_the_signups_subject(context, outbox):
+    from functions.inbound.app import handler
+
+    # Given a confirmed +49 number, and Sinch delivering its STOP with the sender in national form
+    signed_up_and_confirmed(context, outbox)
+    event = load_event("inbound-sinch-stop.json")
+    doc = json.loads(event["body"])
+    doc.update(**{"from": "015112345678", "id": "01J3D5C3FD8033AABBF57D56E8"})
+    event["body"] = json.dumps(doc)
+    # When it arrives, Then the tenant's default country reads it: the same subject opts out
+    handler(event, context)
+    assert states()["sms:marketing"] == "opted_out"

@@ -80,11 +80,12 @@ class Webhook:
 
 def msisdn(value: Any) -> str:
     """E.164 for numbers a provider sends without the ``+`` (``4915...``, ``0049...``);
-    short codes and alphanumeric senders stay as they are."""
+    a national number (``0151...``: no country code starts with 0) stays as it is, for the
+    tenant's default country to read, as do short codes and alphanumeric senders."""
     text = str(value or "").strip()
     if text.startswith("00") and text[2:].isdigit():
         return "+" + text[2:]
-    if text.isdigit() and len(text) >= 8:
+    if text.isdigit() and len(text) >= 8 and not text.startswith("0"):
         return "+" + text
     return text
 
