@@ -317,6 +317,25 @@ def test_a_yes_reply_is_an_optin_confirmation_in_the_outbox(context, outbox):
     assert (reply["kind"], "bestätigt" in reply["body"]) == ("optin_confirmation", True)
 
 
+def test_a_yes_by_sms_confirms_a_whatsapp_opt_in_whose_sms_asked_for_it(context, outbox):
+    from functions.signup.app import handler
+
+    # Given a WhatsApp signup, whose confirmation SMS asks for a reply JA
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps(
+        {"phone": PHONE, "consent": True, "age_confirmed": True, "channel": "whatsapp"}
+    )
+    assert handler(event, context)["statusCode"] == 202
+    assert "JA" in outbox.messages()[-1]["body"]
+    # When the phone replies JA by SMS
+    answer = inbound(context, twilio_event("JA", sid="SM-ja-whatsapp"))
+    # Then the WhatsApp consent is confirmed, with evidence of the reply and its channel
+    assert states() == {"whatsapp:marketing": "active"}
+    assert "bestätigt" in answer["body"]
+    [confirmed] = events_of_type("optin_confirmed")
+    assert (confirmed.data["channel"], confirmed.data["reply_channel"]) == ("whatsapp", "sms")
+
+
 def optout_visit(
     context: Any, method: str, code: str, body: str = "", accept: str = "application/json"
 ) -> Any:

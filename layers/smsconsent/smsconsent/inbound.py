@@ -156,15 +156,31 @@ def _apply(
         # START, YES or HELP from a number we hold nothing on: answer HELP, change nothing.
         return _Decision(reply("help") if kind == keywords.HELP else Outcome("none", None))
 
-    if kind == keywords.YES:
-        token = consent.pending_token(subject, message.channel)
-        if token and tenant.confirm_by_reply:
+    if kind == keywords.YES and tenant.confirm_by_reply:
+        # Every confirmation goes by SMS to this number and asks for a YES, whichever
+        # channel it is for (a WhatsApp opt-in too): the YES confirms each open opt-in
+        # whose SMS went out.
+        events, code = [], None
+        for channel, opened in sorted(consent.open_opt_ins(subject).items()):
+            token = opened.get("token")
+            if not token or not opened.get("sms_at"):
+                continue
             result = consent.confirm(subject, tenant, token, now)
             if result.status == "confirmed":
-                event, code = confirmation.confirmed_evidence(
-                    subject, token, now, {**provider_data, "purposes": result.purposes, "via": "sms_reply"}
-                )
-                return _Decision(reply("confirmed"), subject, [event], code)
+                # "channel": the consent's, as for a link; the reply's own beside it.
+                data = {
+                    **provider_data,
+                    "channel": channel,
+                    "reply_channel": message.channel,
+                    "purposes": result.purposes,
+                    "via": "sms_reply",
+                }
+                event, issued = confirmation.confirmed_evidence(subject, token, now, data)
+                events.append(event)
+                code = code or issued
+        if events:
+            return _Decision(reply("confirmed"), subject, events, code)
+    if kind == keywords.YES:
         kind = keywords.OPTIN  # no open opt-in to confirm: YES means START
 
     if kind == keywords.OPTIN:
