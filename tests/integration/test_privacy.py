@@ -83,6 +83,11 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     assert all(e["personal_data"] is None for e in export["evidence"])
     assert export["evidence"][-1]["type"] == "erased"
     assert export["chain"]["verified"] is True
+    # erasing again finds nothing left to erase and adds no event
+    status, again = call(context, "privacy-erase.json")
+    assert (status, again) == (200, {"erased": False, "held": True, "suppression_kept": True})
+    _status, after = call(context, "privacy-export.json")
+    assert after["evidence"] == export["evidence"]
     # the marker still suppresses: a new signup (after the resend cooldown) is only pending
     clock.advance(minutes=11)
     sign_up(context, outbox)

@@ -96,6 +96,9 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
         if subject is None:
             return {"erased": False, "held": False, "suppression_kept": False}
         suppress = consent.holds_opt_out(subject)
+        if suppress and _only_a_marker(subject):
+            # Erased before (or never held more): nothing to erase, no second "erased" event.
+            return {"erased": False, "held": True, "suppression_kept": True}
         try:
             if not suppress:
                 store.rewrite(subject, now, delete_subject=True)
@@ -112,6 +115,14 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
     raise ApiError(
         503, "busy", "the subject is being changed by another request; retry", None, {"Retry-After": "1"}
     )
+
+
+def _only_a_marker(subject: store.Subject) -> bool:
+    """Nothing personal is held: bare opt-out records and evidence without personal data."""
+    bare = all(set(r) == {"state", "since"} for r in subject.consents.values())
+    fields = (subject.phone, subject.region, subject.language, subject.optout_code, subject.pending)
+    held = any(fields) or subject.sends or subject.last_campaign or subject.last_contact_at
+    return bare and not held and not any(e.pii for e in store.evidence_of(subject.pk))
 
 
 def opt_out(tenant: Tenant, number: phone.Phone, reason: str | None) -> dict[str, Any]:
