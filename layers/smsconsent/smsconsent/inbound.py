@@ -47,12 +47,17 @@ class _Decision:
 
 
 def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
-    """Apply one inbound message; the answer of a replay is the first answer."""
-    # Hashed: a provider's id can be any length, a DynamoDB key cannot.
-    message_key = f"{tenant.id}#{message.provider}#{hashlib.sha256(message.message_id.encode()).hexdigest()}"
-    previous = store.message_answer(message_key)
-    if previous is not None:
-        return Outcome(**previous, replay=True)
+    """Apply one inbound message; the answer of a replay is the first answer. A message
+    without a provider id cannot be told from a repetition, so it is always applied (every
+    keyword is safe to apply twice: STOP on an opted-out number changes nothing)."""
+    message_key = None
+    if message.message_id:
+        # Hashed: a provider's id can be any length, a DynamoDB key cannot.
+        digest = hashlib.sha256(message.message_id.encode()).hexdigest()
+        message_key = f"{tenant.id}#{message.provider}#{digest}"
+        previous = store.message_answer(message_key)
+        if previous is not None:
+            return Outcome(**previous, replay=True)
     try:
         number = phone.normalise(message.sender, tenant.default_country)
     except phone.PhoneError:
@@ -68,7 +73,7 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
         answer = {k: v for k, v in asdict(outcome).items() if k != "replay"}
         try:
             if decision.subject is None:
-                if store.remember_message(message_key, answer, now + _REMEMBER) is not None:
+                if message_key and store.remember_message(message_key, answer, now + _REMEMBER) is not None:
                     break  # a concurrent delivery of the same message won: use its answer
             else:
                 store.commit(
@@ -77,12 +82,12 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
                         decision.events,
                         code=decision.code,
                         due=consent.next_due(decision.subject, tenant),
-                        message=(message_key, answer, now + _REMEMBER),
+                        message=(message_key, answer, now + _REMEMBER) if message_key else None,
                     ),
                     now,
                 )
         except store.Conflict:
-            if store.message_answer(message_key) is not None:
+            if message_key and store.message_answer(message_key) is not None:
                 break
             continue
         if outcome.action == "confirmed":
@@ -99,7 +104,7 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
         return outcome
     else:
         raise store.StoreUnavailable("inbound message kept conflicting")
-    stored = store.message_answer(message_key)
+    stored = store.message_answer(message_key) if message_key else None
     return Outcome(**stored, replay=True) if stored else Outcome("none", None)
 
 

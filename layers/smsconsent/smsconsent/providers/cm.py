@@ -16,10 +16,10 @@ Formats accepted by ``parse``:
 CM.com gives no unique id for an inbound message (``reference`` is the outgoing message
 a reply answers, shared by every reply to it), so unless an ``id``/``messageId`` field is
 present the message id is a hash of sender, recipient, text, time and reference:
-identical for CM's retries of the same message. The old formats have no time: there the
-hash takes the 10-minute stretch of arrival instead, so CM's retries still count once and
-a later repetition of the same text (a second STOP days after a START) is a new message,
-never a lost opt-out. ``INLINE_REPLY`` is False.
+identical for CM's retries of the same message. The old formats have no time either, so
+nothing tells a retry from the same text sent again (STOP, START, STOP): they get no id,
+and the inbound handler applies each delivery (a retried STOP changes nothing, but may
+be answered twice). ``INLINE_REPLY`` is False.
 """
 
 from __future__ import annotations
@@ -29,12 +29,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from smsconsent import clock
 from smsconsent.providers.base import InboundMessage, Webhook, msisdn, ok, query_secret, same, secret
 
 NAME = "cm"
 INLINE_REPLY = False
-_RETRY_STRETCH_SECONDS = 600
 _CHANNELS = {"sms": "sms", "whatsapp": "whatsapp"}
 
 
@@ -65,8 +63,8 @@ def _message_id(fields: dict[str, Any], sender: str, recipient: str, text: str) 
     if explicit is not None:
         return str(explicit)
     time = _first(fields, "timeUtc", "time", "received", "receivedAt")
-    if time is None:  # the old formats: the stretch of arrival bounds what counts as a retry
-        time = f"arrived-{int(clock.now().timestamp()) // _RETRY_STRETCH_SECONDS}"
+    if time is None:
+        return ""  # the old formats: no way to tell a retry from a repetition
     reference = _first(fields, "reference")
     canonical = json.dumps([sender, recipient, text, time, reference], ensure_ascii=False, default=str)
     return "cm-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
