@@ -16,26 +16,40 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures = []
     for record in (event or {}).get("Records") or []:
         try:
-            message = sender.message_from_json(record["body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("queued SMS is malformed; dropped")
-            continue
-        try:
-            sender.get().send(message)
-        except sender.SendError as exc:
-            if exc.opted_out:
-                tenant = tenants.get(message.tenant)
-                if tenant is not None:
-                    optout.provider_opted_out(tenant, message.to, str(exc))
-                logger.info(
-                    "queued SMS refused: the number opted out at the provider", extra={"to": mask(message.to)}
-                )
-            elif exc.retryable:
-                failures.append({"itemIdentifier": record.get("messageId", "")})
-            else:
-                logger.error(
-                    "queued SMS refused for good; dropped", extra={"to": mask(message.to), "error": str(exc)}
-                )
-            continue
-        logger.info("queued SMS sent", extra={"to": mask(message.to), "kind": message.kind})
+            retry = _dispatch(record)
+        except Exception:
+            # One record's trouble (DynamoDB busy while recording a provider opt-out, say)
+            # is that record's: the others are not sent twice nor left untried.
+            logger.exception("queued SMS failed; it is retried")
+            retry = True
+        if retry:
+            failures.append({"itemIdentifier": record.get("messageId", "")})
     return {"batchItemFailures": failures}
+
+
+def _dispatch(record: dict[str, Any]) -> bool:
+    """Send one queued SMS; True when SQS should deliver it again."""
+    try:
+        message = sender.message_from_json(record["body"])
+    except (KeyError, TypeError, ValueError):
+        logger.error("queued SMS is malformed; dropped")
+        return False
+    try:
+        sender.get().send(message)
+    except sender.SendError as exc:
+        if exc.opted_out:
+            tenant = tenants.get(message.tenant)
+            if tenant is not None:
+                optout.provider_opted_out(tenant, message.to, str(exc))
+            logger.info(
+                "queued SMS refused: the number opted out at the provider", extra={"to": mask(message.to)}
+            )
+            return False
+        if exc.retryable:
+            return True
+        logger.error(
+            "queued SMS refused for good; dropped", extra={"to": mask(message.to), "error": str(exc)}
+        )
+        return False
+    logger.info("queued SMS sent", extra={"to": mask(message.to), "kind": message.kind})
+    return False

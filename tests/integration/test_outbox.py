@@ -110,6 +110,42 @@ def test_the_dispatcher_marks_a_provider_opt_out_and_drops_the_message(context, 
     assert states()["sms:marketing"] == "opted_out"
 
 
+def test_one_failing_record_is_retried_alone_and_the_others_are_sent_once(
+    context, outbox, queue, monkeypatch
+):
+    from smsconsent import store
+
+    # Given three queued SMS, the second to a number the provider says opted out, while
+    # DynamoDB cannot record that opt-out
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    sent_before = len(outbox.messages())
+    send = outbox.send
+
+    def provider(message: SmsMessage) -> str:
+        if message.body == "second":
+            raise SendError("opted out at the provider", retryable=False, opted_out=True)
+        return send(message)
+
+    monkeypatch.setattr(outbox, "send", provider)
+
+    def unavailable(*_: Any, **__: Any) -> None:
+        raise store.StoreUnavailable("throttled")
+
+    monkeypatch.setattr(store, "commit", unavailable)
+    records = [
+        {
+            "messageId": f"m-{body}",
+            "body": json.dumps(SmsMessage(to=PHONE, body=body, tenant="demo", kind="help").__dict__),
+        }
+        for body in ("first", "second", "third")
+    ]
+    # When the dispatcher gets them in one batch
+    answer = dispatch(context, records)
+    # Then only the second comes back to SQS; the first and third went out once each
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-second"}]}
+    assert [m["body"] for m in outbox.messages()[sent_before:]] == ["first", "third"]
+
+
 def test_a_failed_stop_reply_is_queued_and_the_opt_out_stands(context, outbox, queue, monkeypatch):
     signed_up_and_confirmed(context, outbox, purposes="marketing")
     provider_down(monkeypatch, outbox)
