@@ -275,6 +275,19 @@ def test_the_category_follows_the_purpose_unless_given(demo: Tenant) -> None:
 # ---- purpose and channel ------------------------------------------------------------------------
 
 
+def test_marketing_under_a_transactional_purpose_is_refused(demo: Tenant) -> None:
+    # A STOP leaves the transactional "orders" purpose active: marketing must not ride on it
+    with pytest.raises(ApiError) as refused:
+        run(demo, FakeStore(), [DE], category="marketing", purpose="orders")
+    assert (refused.value.status, refused.value.code, refused.value.field) == (
+        422,
+        "invalid_field",
+        "category",
+    )
+    # Transactional under any purpose stays allowed (the SPEC's default purpose is marketing)
+    assert reasons(run(demo, FakeStore(), [DE], category="transactional", purpose="marketing")) == ["ok"]
+
+
 def test_purpose_and_channel_are_honoured(demo: Tenant) -> None:
     store = FakeStore()
     store.put(DE, snap(DE, {"sms:newsletter": record(), "whatsapp:marketing": record()}))

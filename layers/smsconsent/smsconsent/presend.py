@@ -139,6 +139,10 @@ def parse_request(tenant: Tenant, data: Mapping[str, Any], now: datetime) -> Che
         category = tenant.purposes[purpose].category
     if category not in CATEGORIES:
         raise _invalid("category", f"category must be one of {', '.join(CATEGORIES)}")
+    if category == "marketing" and tenant.purposes[purpose].category != "marketing":
+        # Consent to receipts is no consent to advertising: a STOP leaves such a purpose
+        # active, so marketing under it would reach people who said STOP.
+        raise _invalid("category", f"marketing cannot be sent under the transactional purpose {purpose!r}")
 
     channel = data.get("channel")
     if channel is None:
