@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from smsconsent import settings
-from smsconsent.sender.base import Sender, SendError, SmsMessage
+from smsconsent.sender.base import Sender, SendError, SmsMessage, client_config
 
 __all__ = ["QUEUED", "SendError", "Sender", "SmsMessage", "deliver", "get"]
 
@@ -67,7 +67,7 @@ def _enqueue(queue_url: str, message: SmsMessage) -> None:
 def _sqs() -> Any:
     from smsconsent import aws  # lazy: only a failed send needs the queue
 
-    return aws.client("sqs")
+    return aws.client("sqs", config=client_config())
 
 
 def message_from_json(text: str) -> SmsMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsconsent import aws
-from smsconsent.sender.base import SendError, SmsMessage
+from smsconsent.sender.base import SendError, SmsMessage, client_config
 
 # Error codes that will not get better by trying again.
 _PERMANENT = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException"}
@@ -17,14 +17,7 @@ class EndUserMessagingSender:
 
     def _sms(self) -> Any:
         if self._client is None:
-            from botocore.config import Config
-
-            self._client = aws.client(
-                "pinpoint-sms-voice-v2",
-                config=Config(
-                    connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
-                ),
-            )
+            self._client = aws.client("pinpoint-sms-voice-v2", config=client_config())
         return self._client
 
     def send(self, message: SmsMessage) -> str:

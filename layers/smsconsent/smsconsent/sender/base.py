@@ -1,7 +1,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+# How long a send (or queueing it) may take: two tries of at most 1 s to connect and 2 s to
+# answer. A provider slower than that counts as down and the SMS waits in the queue; more
+# would outlast the public functions' 10 s timeout, and nothing would be queued at all.
+CONNECT_SECONDS = 1
+READ_SECONDS = 2
+ATTEMPTS = 2
+
+
+def client_config() -> Any:
+    """The botocore client settings of every sending client (SMS, SNS, the SQS outbox)."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_SECONDS,
+        read_timeout=READ_SECONDS,
+        retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
+    )
 
 
 @dataclass(frozen=True)

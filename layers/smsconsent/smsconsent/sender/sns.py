@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsconsent import aws
-from smsconsent.sender.base import SendError, SmsMessage
+from smsconsent.sender.base import SendError, SmsMessage, client_config
 
 _PERMANENT = {"InvalidParameter", "InvalidParameterValue", "AuthorizationError", "NotFound"}
 
@@ -18,7 +18,7 @@ class SnsSender:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if self._client is None:
-            self._client = aws.client("sns")
+            self._client = aws.client("sns", config=client_config())
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if message.origination_identity:
             attributes["AWS.MM.SMS.OriginationNumber"] = {

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from smsconsent.sender.base import SendError, SmsMessage
+from smsconsent.sender.base import CONNECT_SECONDS, READ_SECONDS, SendError, SmsMessage
 
 API = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
 OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient": the number replied STOP to Twilio
@@ -46,7 +46,7 @@ class TwilioSender:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=CONNECT_SECONDS + READ_SECONDS) as answer:  # noqa: S310
                 return str(json.load(answer).get("sid", ""))
         except urllib.error.HTTPError as exc:
             with exc:
