@@ -101,6 +101,31 @@ def test_a_transient_throttle_is_retried_through(context, outbox, faults):
     assert faults.attempts["TransactWriteItems"] == 3 and len(faults.sleeps) >= 2
 
 
+def test_once_the_sms_is_out_a_failing_bookkeeping_write_still_answers_202(
+    context, outbox, faults, monkeypatch
+):
+    # Given DynamoDB refusing the writes that follow the SMS (marking it sent, the cooldown)
+    send = outbox.send
+
+    def send_then_throttle(message: Any) -> str:
+        sent: str = send(message)
+        faults.inject("UpdateItem", "PutItem")
+        return sent
+
+    monkeypatch.setattr(outbox, "send", send_then_throttle)
+    # When a person signs up
+    answer = signup(context)
+    # Then the answer is the normal 202: a 503 would make the caller retry and send a
+    # second SMS whose new link voids the first
+    assert answer["statusCode"] == 202
+    faults.clear()
+    [sms] = outbox.messages()
+    from smsconsent import confirmation
+
+    token = sms["body"].split("/c/")[1].split()[0]
+    assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
+
+
 def test_a_confirmation_during_throttling_is_refused_whole_and_works_after(context, outbox, faults):
     assert signup(context)["statusCode"] == 202
     token = outbox.messages()[0]["body"].split("/c/")[1].split()[0]

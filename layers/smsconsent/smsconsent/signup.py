@@ -227,9 +227,12 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         if decision.action == "cooldown":
             return "cooldown"
         if _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha):
-            store.set_last_sms(
-                cooldown_key, clock.now(), timedelta(minutes=tenant.resend_cooldown_minutes, days=1)
-            )
+            try:
+                store.set_last_sms(
+                    cooldown_key, clock.now(), timedelta(minutes=tenant.resend_cooldown_minutes, days=1)
+                )
+            except store.StoreUnavailable as exc:  # the SMS is out: answer as sent (see below)
+                logger.warning("resend cooldown not recorded", extra={"error": str(exc)})
         return "sent"
     raise ApiError(
         503, "busy", "the number is being changed by another request; retry", None, {"Retry-After": "1"}
@@ -268,7 +271,13 @@ def _send_confirmation(
             None,
             {"Retry-After": "30"},
         ) from exc
-    store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
+    try:
+        store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
+    except store.StoreUnavailable as exc:
+        # The SMS went out and its link works; a 503 now would make the caller retry and
+        # send a second SMS whose new link voids this one. Only a YES reply to this SMS
+        # goes unrecognised (nothing records that it went out).
+        logger.warning("confirmation SMS sent but not recorded as sent", extra={"error": str(exc)})
     metrics.count("ConfirmationSmsSent", country=form.phone.region)
     logger.info("confirmation SMS sent", extra={"to": mask(form.phone.e164), "message_id": message_id})
     return True
