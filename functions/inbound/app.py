@@ -1,5 +1,6 @@
-"""Inbound SMS: provider webhooks (POST /v1/{tenant}/inbound/{provider}, Vonage also GET)
-and AWS End User Messaging two-way SMS delivered through SNS."""
+"""Inbound SMS: provider webhooks (POST /v1/{tenant}/inbound/{provider}, Vonage also GET),
+AWS End User Messaging two-way SMS delivered through SNS, and webhook messages queued
+while DynamoDB was unavailable (SQS)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ def _webhook(request: Request) -> dict[str, Any]:
     message = module.parse(hook)
     if message is None:
         return module.respond(None)  # not an inbound message (a receipt, a ping): acknowledge
-    outcome = inbound.receive(tenant, message)
+    try:
+        outcome = inbound.receive(tenant, message)
+    except store.StoreUnavailable:
+        if not inbound.queue_for_later(tenant, message):
+            raise  # 503: the provider's retry is all that is left
+        logger.warning("store unavailable: inbound message queued", extra={"provider": name})
+        return module.respond(None)  # taken: applied from the queue, any reply sent from there
     if module.INLINE_REPLY:
         return module.respond(outcome.reply, message=message)
     inbound.send_reply(tenant, message, outcome)
@@ -71,8 +78,32 @@ def _sns(event: dict[str, Any]) -> dict[str, Any]:
     return {"handled": handled, "skipped": skipped}
 
 
+def _queued(event: dict[str, Any]) -> dict[str, Any]:
+    """Webhook messages queued while DynamoDB was unavailable (``InboundRetryQueue``):
+    applied now, replies through the sender; one still failing goes back to SQS alone."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            tenant, message = inbound.from_queue(record["body"])
+        except (KeyError, TypeError, ValueError):
+            logger.error("queued inbound message is malformed; dropped")
+            continue
+        if tenant is None:
+            logger.warning("queued inbound message for a tenant that is gone; dropped")
+            continue
+        try:
+            inbound.send_reply(tenant, message, inbound.receive(tenant, message))
+        except Exception:
+            logger.exception("queued inbound message failed; it is retried")
+            failures.append({"itemIdentifier": record.get("messageId", "")})
+    return {"batchItemFailures": failures}
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "Records" in event:
+        first = (event["Records"] or [None])[0] if isinstance(event["Records"], list) else None
+        if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
+            return _queued(event)
         return _sns(event)
     return http_handler(event, context)

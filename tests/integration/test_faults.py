@@ -165,3 +165,54 @@ def test_the_pre_send_check_answers_503_not_a_partial_answer(context, outbox, fa
     answer = handler(load_event("presend-http.json"), context)
     assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"]
     assert "results" not in json.loads(answer["body"])
+
+
+@pytest.fixture
+def inbound_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import boto3
+
+    from smsconsent import environment
+
+    url = boto3.client("sqs").create_queue(QueueName="inbound-retry")["QueueUrl"]
+    monkeypatch.setenv("INBOUND_QUEUE_URL", url)
+    environment.reload()
+    yield url
+    monkeypatch.undo()
+    environment.reload()
+
+
+def test_a_stop_during_throttling_is_queued_answered_200_and_applied_from_the_queue(
+    context, outbox, faults, inbound_queue
+):
+    import boto3
+
+    from functions.inbound.app import handler
+    from smsconsent import store
+
+    # Given a confirmed number, an inbound queue, and DynamoDB refusing every transaction
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    faults.inject("TransactWriteItems")
+    # When a STOP arrives through Twilio (which does not retry a 503 by default)
+    answer = handler(twilio_event("STOP", sid="SM-queued"), context)
+    # Then Twilio gets a 200 (no reply in it) and the message waits in the queue
+    assert answer["statusCode"] == 200 and "<Message>" not in answer["body"]
+    sqs = boto3.client("sqs")
+    received = sqs.receive_message(QueueUrl=inbound_queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    [queued] = [
+        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
+        for m in received["Messages"]
+    ]
+    # When the queue delivers it while DynamoDB still refuses, Then SQS keeps it
+    assert handler({"Records": [queued]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": queued["messageId"]}]
+    }
+    assert subject().consents["sms:marketing"]["state"] == "active"
+    # When DynamoDB is back, Then it applies once, and the reply goes out through the sender
+    faults.clear()
+    sent_before = len(outbox.messages())
+    assert handler({"Records": [queued]}, context) == {"batchItemFailures": []}
+    assert subject().consents["sms:marketing"]["state"] == "opted_out"
+    assert [m["kind"] for m in outbox.messages()[sent_before:]] == ["optout_confirmation"]
+    # And a late retry of the webhook by the provider changes nothing more
+    assert handler(twilio_event("STOP", sid="SM-queued"), context)["statusCode"] == 200
+    assert [e.type for e in store.evidence_of(subject().pk)].count("optout") == 1

@@ -15,5 +15,5 @@ def reload() -> None:
     store.bind()
     keys.reset()
     sender.get.cache_clear()
-    sender._sqs.cache_clear()
+    sender.queue_client.cache_clear()
     tenants.clear_cache()

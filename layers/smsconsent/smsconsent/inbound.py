@@ -6,6 +6,7 @@ replayed webhook finds its message id taken and gets the answer stored with it."
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +21,9 @@ from smsconsent import (
     metrics,
     phone,
     sender,
+    settings,
     store,
+    tenants,
 )
 from smsconsent.observability import logger, mask
 from smsconsent.providers.base import InboundMessage
@@ -204,6 +207,34 @@ def _apply(
     if kind == keywords.HELP:
         return _Decision(reply("help"))
     return _Decision(Outcome("none", None))
+
+
+def queue_for_later(tenant: Tenant, message: InboundMessage) -> bool:
+    """Keep a verified message DynamoDB could not take (throttling, 5xx) in the inbound
+    queue, to be applied from there: a provider that does not retry a failed webhook
+    (Twilio, by default) would otherwise lose the STOP with it. False: no queue, or it
+    failed too (the caller answers 503 then)."""
+    url = settings.get().inbound_queue_url
+    if not url:
+        return False
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sender.queue_client().send_message(
+            QueueUrl=url, MessageBody=json.dumps({"tenant": tenant.id, "message": asdict(message)})
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("inbound message could not be queued", extra={"error": type(exc).__name__})
+        return False
+    return True
+
+
+def from_queue(body: str) -> tuple[Tenant | None, InboundMessage]:
+    """A queued message and its tenant (None when it is gone); raises ValueError,
+    TypeError or KeyError on anything else."""
+    data = json.loads(body)
+    message = InboundMessage(**data["message"])
+    return tenants.get(str(data["tenant"])), message
 
 
 def send_reply(tenant: Tenant, message: InboundMessage, outcome: Outcome) -> None:

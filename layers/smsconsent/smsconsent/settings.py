@@ -24,6 +24,8 @@ class Settings:
     tenant_cache_seconds: int
     # The durable outbox: SMS the provider did not take are queued here and retried.
     sms_queue_url: str | None = None
+    # Inbound messages DynamoDB could not take (throttling): applied later from here.
+    inbound_queue_url: str | None = None
     # Requests bigger than this are refused with 413 before parsing.
     max_body_bytes: int = 64 * 1024
 
@@ -39,6 +41,7 @@ def get() -> Settings:
         pepper_json=os.environ.get("PEPPER_JSON") or None,
         tenant_cache_seconds=int(os.environ.get("TENANT_CACHE_SECONDS", "60")),
         sms_queue_url=os.environ.get("SMS_QUEUE_URL") or None,
+        inbound_queue_url=os.environ.get("INBOUND_QUEUE_URL") or None,
     )
 
 

@@ -58,14 +58,15 @@ def _enqueue(queue_url: str, message: SmsMessage) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        _sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps(asdict(message)))
+        queue_client().send_message(QueueUrl=queue_url, MessageBody=json.dumps(asdict(message)))
     except (BotoCoreError, ClientError) as exc:
         raise SendError(f"SMS could not be queued: {type(exc).__name__}") from exc
 
 
 @cache
-def _sqs() -> Any:
-    from smsconsent import aws  # lazy: only a failed send needs the queue
+def queue_client() -> Any:
+    """The SQS client of the durable queues (made on first use: only failures need it)."""
+    from smsconsent import aws
 
     return aws.client("sqs", config=client_config())
 
