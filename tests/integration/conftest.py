@@ -146,3 +146,15 @@ def dynamo_calls(monkeypatch: pytest.MonkeyPatch) -> DynamoCalls:
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     return calls
+
+
+def queue_in_env(monkeypatch: pytest.MonkeyPatch, name: str, variable: str) -> Iterator[str]:
+    """A moto SQS queue whose URL the functions read from ``variable`` (for fixtures)."""
+    from smsconsent import environment
+
+    url = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    monkeypatch.setenv(variable, url)
+    environment.reload()
+    yield url
+    monkeypatch.undo()
+    environment.reload()

@@ -12,7 +12,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-from tests.integration.conftest import load_event
+from tests.integration.conftest import load_event, queue_in_env
 from tests.integration.test_inbound import PHONE, signed_up_and_confirmed, twilio_event
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -169,16 +169,7 @@ def test_the_pre_send_check_answers_503_not_a_partial_answer(context, outbox, fa
 
 @pytest.fixture
 def inbound_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import boto3
-
-    from smsconsent import environment
-
-    url = boto3.client("sqs").create_queue(QueueName="inbound-retry")["QueueUrl"]
-    monkeypatch.setenv("INBOUND_QUEUE_URL", url)
-    environment.reload()
-    yield url
-    monkeypatch.undo()
-    environment.reload()
+    yield from queue_in_env(monkeypatch, "inbound-retry", "INBOUND_QUEUE_URL")
 
 
 def test_a_stop_during_throttling_is_queued_answered_200_and_applied_from_the_queue(

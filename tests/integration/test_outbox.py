@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from smsconsent.sender import SendError, SmsMessage
-from tests.integration.conftest import load_event
+from tests.integration.conftest import load_event, queue_in_env
 from tests.integration.test_inbound import PHONE, signed_up_and_confirmed, twilio_event
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -21,14 +21,7 @@ pytestmark = pytest.mark.usefixtures("aws")
 
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from smsconsent import environment
-
-    url = boto3.client("sqs").create_queue(QueueName="sms-outbox")["QueueUrl"]
-    monkeypatch.setenv("SMS_QUEUE_URL", url)
-    environment.reload()
-    yield url
-    monkeypatch.undo()
-    environment.reload()
+    yield from queue_in_env(monkeypatch, "sms-outbox", "SMS_QUEUE_URL")
 
 
 def provider_down(monkeypatch: pytest.MonkeyPatch, outbox: Any, **error: Any) -> None:
