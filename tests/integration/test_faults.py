@@ -207,3 +207,43 @@ def test_a_stop_during_throttling_is_queued_answered_200_and_applied_from_the_qu
     # And a late retry of the webhook by the provider changes nothing more
     assert handler(twilio_event("STOP", sid="SM-queued"), context)["statusCode"] == 200
     assert [e.type for e in store.evidence_of(subject().pk)].count("optout") == 1
+
+
+def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing_personal(
+    context, outbox, faults, monkeypatch
+):
+    from pynamodb.transactions import TransactWrite
+
+    from smsconsent import clock, evidence, store
+
+    # Given a confirmed number with 150 evidence events carrying personal data (two
+    # transactions of evidence to erase)
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    for _ in range(5):
+        found = subject()
+        events = [
+            evidence.append(found, "note", clock.now(), {"n": i}, pii={"ip": "198.51.100.9"})
+            for i in range(30)
+        ]
+        store.commit(store.Change(found, events), clock.now())
+    assert len(store.evidence_of(subject().pk)) > 150
+
+    # When DynamoDB fails every transaction after the first
+    class FirstThenThrottled(TransactWrite):
+        def __exit__(self, *exc: Any) -> None:
+            super().__exit__(*exc)
+            faults.inject("TransactWriteItems")
+
+    monkeypatch.setattr(store, "TransactWrite", FirstThenThrottled)
+    from functions.privacy.app import handler
+
+    answer = handler(load_event("privacy-erase.json"), context)
+    assert answer["statusCode"] == 503
+    # Then the subject is still there to be found (only evidence went), and the caller's
+    # retry finishes: nothing of the number is left, reachable or not
+    faults.clear()
+    monkeypatch.setattr(store, "TransactWrite", TransactWrite)
+    pk = subject().pk
+    again = handler(load_event("privacy-erase.json"), context)
+    assert json.loads(again["body"]) == {"erased": True, "held": True, "suppression_kept": False}
+    assert subject() is None and store.evidence_of(pk) == []

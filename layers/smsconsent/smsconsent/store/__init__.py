@@ -677,9 +677,11 @@ def rewrite(
     and delete its evidence or strip the personal part (``pii``) of some or all events
     (``strip_seqs`` None: all).
 
-    The subject's own write is conditional on its version and goes first, with as much
-    evidence as one transaction takes; the rest follows in further transactions. Every
-    step is idempotent, so a failure midway is finished by running the same call again."""
+    Evidence goes first, as many transactions as it takes; the subject's own write,
+    conditional on its version, goes last with the final part. A failure midway leaves the
+    subject as it was (still found, still due), so running the same call again (the
+    caller's retry, the next retention run) finishes the work: every evidence step is
+    idempotent, and none is left out of reach behind a deleted subject."""
     pk = subject.pk
     try:
         events = list(EvidenceItem.query(pk, EvidenceItem.sk.startswith("EV#"), consistent_read=True))
@@ -692,12 +694,12 @@ def rewrite(
     if not todo and not new_events:
         _write_subject_alone(subject, now, due, delete_subject)
         return
-    first = True
-    while first or todo:
-        chunk, todo = todo[:90], todo[90:]
+    chunks = [todo[i : i + _EVIDENCE_PER_TRANSACTION] for i in range(0, len(todo), _EVIDENCE_PER_TRANSACTION)]
+    for index, chunk in enumerate(chunks or [[]]):
+        last = index == max(len(chunks) - 1, 0)
         try:
             with TransactWrite(connection=_connection()) as tx:
-                if first:
+                if last:
                     _write_subject(tx, subject, now, due, delete_subject, new_events or [])
                 for event in chunk:
                     if delete_evidence or delete_subject:
@@ -706,14 +708,18 @@ def rewrite(
                         tx.update(event, actions=[EvidenceItem.pii.remove()])
         except TransactWriteError as exc:
             reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
-            if first and "ConditionalCheckFailed" in reasons:
+            if last and "ConditionalCheckFailed" in reasons:
                 raise Conflict(str(reasons)) from exc
             raise StoreUnavailable(f"TransactWriteError: {exc.cause_response_code}") from exc
         except PynamoDBConnectionError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        if first and not delete_subject:
-            subject.version = (subject.version or 0) + 1
-        first = False
+    if not delete_subject:
+        subject.version = (subject.version or 0) + 1
+
+
+# Evidence items per transaction (DynamoDB takes 100 actions; the rest is for the subject,
+# its new events and its codes).
+_EVIDENCE_PER_TRANSACTION = 90
 
 
 def _write_subject_alone(subject: Subject, now: datetime, due: datetime | None, delete: bool) -> None:
