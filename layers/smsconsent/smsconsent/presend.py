@@ -463,6 +463,8 @@ def _blocked(ctx: _Context, e164: str, near: list[datetime]) -> Outcome | None:
     refuses), with ``retry_at`` the first moment both allow. They can push each other on:
     the cap's moment may fall into the night, the morning may meet a send scheduled ahead."""
     send_at = ctx.req.send_at
+    if not near and (not ctx.quiet or next_allowed(_zones(e164), send_at, *ctx.quiet) == send_at):
+        return None  # the common case, without the settling below
     most = ctx.cap[0] if ctx.cap else 0
     reason = ""
     at: datetime | None = send_at
