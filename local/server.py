@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 import uuid
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from local.stack import LocalStack
 
 _NO_STORE = ("Cache-Control", "no-store")
+# Lambda's alias names, and $LATEST or a version number.
+_QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
@@ -270,7 +273,17 @@ class Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _invoke(stack: LocalStack, name: str, body: bytes) -> HttpResponse:
-        """As ``sam local invoke -e``: the body is the event, the answer the return value."""
+        """As ``sam local invoke -e``: the body is the event, the answer the return value.
+        ``Function:qualifier`` invokes through an alias or version, as Lambda's FunctionName
+        does (``PresendFunction:tenant-demo``)."""
+        name, colon, qualifier = name.partition(":")
+        if colon and not _QUALIFIER.match(qualifier):
+            return _error(
+                400,
+                "invalid_field",
+                "the qualifier must be an alias or version name ([A-Za-z0-9_$-])",
+                "function",
+            )
         function = stack.function(name)
         if function is None:
             known = ", ".join(sorted(stack.functions))
@@ -281,7 +294,7 @@ class Handler(BaseHTTPRequestHandler):
             return _error(400, "malformed_body", "the event must be JSON")
         request_id = str(uuid.uuid4())
         try:
-            answer = stack.invoke(function, event, request_id)
+            answer = stack.invoke(function, event, request_id, qualifier or None)
             return json_response(200, answer, [_NO_STORE])
         except Exception as exc:
             from local.stack import print_exception

@@ -408,6 +408,21 @@ def test_invoke_by_folder_name(stack: LocalStack) -> None:
     assert answer.json()["statusCode"] == 404  # the event's token is not in this table
 
 
+def test_invoke_presend_through_the_tenants_alias(stack: LocalStack) -> None:
+    # As in AWS, a direct pre-send invocation names the alias of its tenant: Function:tenant-<id>.
+    event = _event("presend-direct.json", stack)
+    for name in ("PresendFunction:tenant-demo", "presend:tenant-demo"):
+        answer = call(stack, "POST", f"/_local/invoke/{name}", json_body=event)
+        assert answer.status == 200
+        assert answer.json()["summary"]["allowed"] + answer.json()["summary"]["denied"] == 5
+    for name in ("PresendFunction", "PresendFunction:tenant-other", "PresendFunction:$LATEST"):
+        error = call(stack, "POST", f"/_local/invoke/{name}", json_body=event).json()["error"]
+        assert (error["code"], error["status"], error["field"]) == ("tenant_not_bound", 403, "tenant")
+    answer = call(stack, "POST", "/_local/invoke/PresendFunction:bad%20alias!", json_body=event)
+    assert answer.status == 400
+    assert answer.json()["error"]["field"] == "function"
+
+
 def test_invoke_refuses_unknown_functions_and_non_json(stack: LocalStack) -> None:
     answer = call(stack, "POST", "/_local/invoke/NoSuchFunction", json_body={})
     assert answer.status == 404
