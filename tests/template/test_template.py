@@ -374,9 +374,9 @@ def test_every_function_is_denied_writes_to_tenant_and_inbound_number_items(temp
             if statement["Effect"] != "Deny" or table not in _listed(statement["Resource"]):
                 continue
             keys = statement.get("Condition", {}).get("ForAnyValue:StringLike", {})
-            if CONFIG_KEYS <= set(_listed(keys.get("dynamodb:LeadingKeys", []))):
+            if set(_listed(keys.get("dynamodb:LeadingKeys", []))) >= CONFIG_KEYS:
                 denied |= set(_listed(statement["Action"]))
-        assert TABLE_WRITES <= denied, f"{name}: writes to tenant items not denied: {TABLE_WRITES - denied}"
+        assert denied >= TABLE_WRITES, f"{name}: writes to tenant items not denied: {TABLE_WRITES - denied}"
         allowed = {
             action
             for statement in statements
@@ -386,3 +386,13 @@ def test_every_function_is_denied_writes_to_tenant_and_inbound_number_items(temp
         }
         assert not {a for a in allowed if "*" in a or a.startswith("dynamodb:PartiQL")}, name
         assert allowed & TABLE_WRITES <= denied, name
+
+
+def test_no_function_is_told_to_accept_plain_text_secrets(template):
+    # {"value": ...} tenant secrets are for the local stack: nothing in AWS may switch them on.
+    for name, function in _functions(template).items():
+        assert "ALLOW_PLAIN_SECRETS" not in function["Properties"].get("Environment", {}).get(
+            "Variables", {}
+        ), name
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    assert "ALLOW_PLAIN_SECRETS" not in globals_env
