@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit lint format build validate deploy bench tenant invoke clean
+.PHONY: run test unit lint format build validate deploy bench tenant tenant-check invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -75,8 +75,16 @@ deploy: build
 	$(BIN)/sam deploy --guided
 
 ## tenant: put a tenant from a JSON file into the table: make tenant FILE=my-tenant.json TABLE=<table name>
+##   PRESEND=<PresendFunctionName output> also makes the pre-send alias tenant-<id> for direct invokes
 tenant: $(STAMP)
-	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE))
+	@test -n "$(FILE)" || { echo "usage: make tenant FILE=my-tenant.json TABLE=<TableName output>" >&2; exit 2; }
+	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE)) $(if $(PRESEND),--presend-function $(PRESEND))
+
+## tenant-check: validate a tenant file without writing it (no AWS needed): make tenant-check FILE=my-tenant.json
+##   LOCAL=1 validates it for the local stack (plain-text secrets allowed there only)
+tenant-check: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make tenant-check FILE=my-tenant.json [LOCAL=1]" >&2; exit 2; }
+	$(BIN)/python -m tools.put_tenant $(FILE) --check $(if $(LOCAL),--local)
 
 ## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
 ##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json
