@@ -88,8 +88,18 @@ tenant-check: $(STAMP)
 
 ## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
 ##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json
+##   PresendFunction takes a direct event through its tenant's alias: FUNCTION=PresendFunction:tenant-demo
+##   Fails when the stack does not answer or refuses the request (its JSON error is printed).
 invoke:
-	curl -sS -X POST -H 'content-type: application/json' --data @$(EVENT) http://127.0.0.1:$(PORT)/_local/invoke/$(FUNCTION); echo
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json" >&2; exit 2; }
+	@curl -sS --fail-with-body -X POST -H 'content-type: application/json' --data @$(EVENT) \
+		http://127.0.0.1:$(PORT)/_local/invoke/$(FUNCTION); status=$$?; echo; \
+	case $$status in \
+		0) ;; \
+		7|28|52|56) echo "make invoke: no local stack answers at http://127.0.0.1:$(PORT): start it with make run (PORT=$(PORT))" >&2; exit 1 ;; \
+		22) echo "make invoke: the local stack refused the request (above)" >&2; exit 1 ;; \
+		*) echo "make invoke: curl failed (exit $$status)" >&2; exit 1 ;; \
+	esac
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
