@@ -28,6 +28,7 @@ run: $(STAMP)
 
 ## test: unit, integration, local stack, browser and template tests, then lint
 test: $(STAMP)
+	tools/ensure-chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not perf"
 	$(BIN)/python -m pytest -m perf
 	$(MAKE) --no-print-directory lint
