@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit lint format build validate deploy bench tenant invoke clean
+.PHONY: run test unit lint format build validate deploy bench tenant tenant-check invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -28,6 +28,7 @@ run: $(STAMP)
 
 ## test: unit, integration, local stack, browser and template tests, then lint
 test: $(STAMP)
+	tools/ensure-chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not perf"
 	$(BIN)/python -m pytest -m perf
 	$(MAKE) --no-print-directory lint
@@ -75,13 +76,31 @@ deploy: build
 	$(BIN)/sam deploy --guided
 
 ## tenant: put a tenant from a JSON file into the table: make tenant FILE=my-tenant.json TABLE=<table name>
+##   PRESEND=<PresendFunctionName output> also makes the pre-send alias tenant-<id> for direct invokes
 tenant: $(STAMP)
-	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE))
+	@test -n "$(FILE)" || { echo "usage: make tenant FILE=my-tenant.json TABLE=<TableName output>" >&2; exit 2; }
+	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE)) $(if $(PRESEND),--presend-function $(PRESEND))
+
+## tenant-check: validate a tenant file without writing it (no AWS needed): make tenant-check FILE=my-tenant.json
+##   LOCAL=1 validates it for the local stack (plain-text secrets allowed there only)
+tenant-check: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make tenant-check FILE=my-tenant.json [LOCAL=1]" >&2; exit 2; }
+	$(BIN)/python -m tools.put_tenant $(FILE) --check $(if $(LOCAL),--local)
 
 ## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
 ##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json
+##   PresendFunction takes a direct event through its tenant's alias: FUNCTION=PresendFunction:tenant-demo
+##   Fails when the stack does not answer or refuses the request (its JSON error is printed).
 invoke:
-	curl -sS -X POST -H 'content-type: application/json' --data @$(EVENT) http://127.0.0.1:$(PORT)/_local/invoke/$(FUNCTION); echo
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json" >&2; exit 2; }
+	@curl -sS --fail-with-body -X POST -H 'content-type: application/json' --data @$(EVENT) \
+		http://127.0.0.1:$(PORT)/_local/invoke/$(FUNCTION); status=$$?; echo; \
+	case $$status in \
+		0) ;; \
+		7|28|52|56) echo "make invoke: no local stack answers at http://127.0.0.1:$(PORT): start it with make run (PORT=$(PORT))" >&2; exit 1 ;; \
+		22) echo "make invoke: the local stack refused the request (above)" >&2; exit 1 ;; \
+		*) echo "make invoke: curl failed (exit $$status)" >&2; exit 1 ;; \
+	esac
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -59,7 +59,8 @@ def rss():
 class Context:
     function_name = {name!r}
     function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:" + function_name
+    # The pre-send function answers a direct invocation only through its tenant's alias.
+    invoked_function_arn = f"arn:aws:lambda:eu-central-1:123456789012:function:{{function_name}}{qualifier}"
     memory_limit_in_mb = {memory!r}
     aws_request_id = "bench-request"
     log_group_name = "/aws/lambda/" + function_name
@@ -132,6 +133,7 @@ def measure() -> dict[str, Any]:
             code = _CODE.format(
                 prelude=lambda_prelude(function_path(function)),
                 name=function.logical_id,
+                qualifier=":tenant-demo" if function.folder == "presend" else "",
                 memory=function.memory,
                 timeout=function.timeout,
                 event=str(ROOT / "events" / event) if event else "",

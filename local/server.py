@@ -3,8 +3,10 @@ else, API Gateway's part (``local.apigw``) in front of the real handlers."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
+import re
 import sys
 import time
 import uuid
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from local.stack import LocalStack
 
 _NO_STORE = ("Cache-Control", "no-store")
+# Lambda's alias names, and $LATEST or a version number.
+_QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
@@ -31,6 +35,56 @@ def _html(status: int, html: str) -> HttpResponse:
     return HttpResponse(
         status, [("Content-Type", "text/html; charset=utf-8"), _NO_STORE], html.encode("utf-8")
     )
+
+
+# Methods a page of another site can send without a CORS preflight (POST) or that change
+# state: these need proof the caller is not such a page (see _cross_site_refusal).
+_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _loopback_host(host: str, bound: str) -> bool:
+    """Whether a ``Host`` header names this machine: localhost, 127.0.0.0/8 or [::1] (any
+    port), or the address the stack was told to listen on."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host[1 : host.find("]")] if "]" in host else ""
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.rstrip(".")
+    if name in _LOOPBACK_NAMES or (bound not in ("", "0.0.0.0", "::") and name == bound.lower()):  # noqa: S104
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _foreign_refusal(request: HttpRequest, bound: str) -> HttpResponse | None:
+    """The answer for a request to a local-only or private route that a page of another site
+    could have made: a foreign ``Host`` (DNS rebinding: evil.example resolving to
+    127.0.0.1) or a state-changing request without JSON or a custom header (CSRF: a form
+    or no-cors fetch cannot send either without a preflight the stack never grants)."""
+    host = request.header("host")
+    if host is not None and not _loopback_host(host, bound):
+        return _error(
+            421,
+            "host_not_allowed",
+            "the local stack answers only for localhost, 127.0.0.1 and [::1] on this route",
+            "host",
+        )
+    if request.method.upper() in _CHANGING:
+        kind = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+        json_body = kind == "application/json" or kind.endswith("+json")
+        if not json_body and not request.header("x-requested-with"):
+            return _error(
+                403,
+                "cross_site_request",
+                "send Content-Type: application/json or an X-Requested-With header "
+                "(a cross-site form cannot, so it cannot drive this route)",
+                "content-type",
+            )
+    return None
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -136,7 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         label = "local"
         try:
             if path == "/" or path.startswith("/_local/"):
-                response = self._local(stack, request, path)
+                refusal = _foreign_refusal(request, str(self.server.server_address[0]))
+                response = refusal or self._local(stack, request, path)
                 label = f"{self.command} {path if path.startswith('/_local/') else '/'}"
             else:
                 response, label = self._api(stack, request, path)
@@ -159,6 +214,11 @@ class Handler(BaseHTTPRequestHandler):
         match = stack.router.match(request.method, path)
         if match is None:
             return json_response(404, apigw.NOT_FOUND), f"{request.method} (no route)"
+        if match.route.private:
+            # In AWS, IAM signatures keep other callers out; here, this machine's tools only.
+            refusal = _foreign_refusal(request, str(self.server.server_address[0]))
+            if refusal:
+                return refusal, match.route.key
         function = stack.functions[match.route.function]
         event = apigw.build_event(request, match, stack.clock.now())
         try:
@@ -270,7 +330,17 @@ class Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _invoke(stack: LocalStack, name: str, body: bytes) -> HttpResponse:
-        """As ``sam local invoke -e``: the body is the event, the answer the return value."""
+        """As ``sam local invoke -e``: the body is the event, the answer the return value.
+        ``Function:qualifier`` invokes through an alias or version, as Lambda's FunctionName
+        does (``PresendFunction:tenant-demo``)."""
+        name, colon, qualifier = name.partition(":")
+        if colon and not _QUALIFIER.match(qualifier):
+            return _error(
+                400,
+                "invalid_field",
+                "the qualifier must be an alias or version name ([A-Za-z0-9_$-])",
+                "function",
+            )
         function = stack.function(name)
         if function is None:
             known = ", ".join(sorted(stack.functions))
@@ -281,7 +351,7 @@ class Handler(BaseHTTPRequestHandler):
             return _error(400, "malformed_body", "the event must be JSON")
         request_id = str(uuid.uuid4())
         try:
-            answer = stack.invoke(function, event, request_id)
+            answer = stack.invoke(function, event, request_id, qualifier or None)
             return json_response(200, answer, [_NO_STORE])
         except Exception as exc:
             from local.stack import print_exception

@@ -37,7 +37,7 @@ REGION = "eu-central-1"
 # Local only, never used in AWS (there the pepper is a generated Secrets Manager secret).
 LOCAL_PEPPER = '{"current": "local1", "local1": "local-pepper-0123456789abcdef"}'
 # Variables the stack decides itself; the template's values for them are AWS-only.
-_OWN_ENV = ("TABLE_NAME", "SMS_SENDER", "PEPPER_SECRET_ARN", "DYNAMODB_ENDPOINT")
+_OWN_ENV = ("TABLE_NAME", "SMS_SENDER", "PEPPER_SECRET_ARN", "DYNAMODB_ENDPOINT", "ALLOW_PLAIN_SECRETS")
 
 
 class StackError(RuntimeError):
@@ -97,13 +97,15 @@ class LambdaContext:
     aws_request_id: str
     function_version: str = "$LATEST"
     log_stream_name: str = "local"
+    qualifier: str | None = None  # the alias or version invoked through (None: unqualified)
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+        arn = f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+        return f"{arn}:{self.qualifier}" if self.qualifier else arn
 
     @property
     def log_group_name(self) -> str:
@@ -192,13 +194,17 @@ class LocalStack:
                 self._handlers[function.logical_id] = getattr(module, function.attribute)
             return self._handlers[function.logical_id]
 
-    def invoke(self, function: tpl.Function, event: Any, request_id: str) -> Any:
-        """Call the handler as Lambda would; exceptions propagate."""
+    def invoke(
+        self, function: tpl.Function, event: Any, request_id: str, qualifier: str | None = None
+    ) -> Any:
+        """Call the handler as Lambda would, through the alias or version ``qualifier`` if
+        given (any name: the local stack has every alias); exceptions propagate."""
         context = LambdaContext(
             function_name=function.logical_id,
             memory_limit_in_mb=function.memory,
             timeout_seconds=function.timeout,
             aws_request_id=request_id,
+            qualifier=qualifier,
         )
         return self.handler(function)(event, context)
 
@@ -237,6 +243,7 @@ class LocalStack:
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         env["TABLE_NAME"] = TABLE_NAME
         env["SMS_SENDER"] = "outbox"  # never a real SMS from the local stack
+        env["ALLOW_PLAIN_SECRETS"] = "true"  # the demo tenant's {"value": ...} secrets; AWS refuses them
 
     def start(self, host: str = "127.0.0.1", port: int = 0, access_log: bool = False) -> LocalStack:
         for layer in reversed(tpl.layer_paths(self.template)):

@@ -80,6 +80,7 @@ class Route:
     method: str
     path: str
     function: str  # logical id
+    private: bool = False  # AWS_IAM-authorized in AWS (pre-send check, privacy)
 
     @property
     def key(self) -> str:
@@ -145,9 +146,14 @@ def routes(template: Mapping[str, Any]) -> list[Route]:
             if not isinstance(path, str) or not path.startswith("/"):
                 raise TemplateError(f"{logical_id}.Events.{name}: Path must be a literal starting with /")
             method = str(method or "ANY").upper()
+            auth = props.get("Auth")
+            private = isinstance(auth, dict) and auth.get("Authorizer") == "AWS_IAM"
             found.append(
                 Route(
-                    "ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method, path, logical_id
+                    "ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
+                    path,
+                    logical_id,
+                    private,
                 )
             )
     return found

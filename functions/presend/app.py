@@ -1,6 +1,11 @@
 """The pre-send check: POST /v1/{tenant}/check (HTTP API, IAM-signed) and the same JSON plus
 ``"tenant"`` as a direct Lambda invocation.
 
+A direct invocation must come through the tenant's alias, ``<function>:tenant-<id>``, and
+may name only that tenant: ``lambda:InvokeFunction`` on the alias ARN is what binds a
+caller to a tenant (README, "Who may check for which tenant"). Anything else is refused
+with 403 ``tenant_not_bound`` before the table is read.
+
 A direct invocation gets the answer body itself, ``{"results": [...], "summary": {...}}``,
 and never raises for a client fault: a refusal is ``{"error": {"code", "message",
 "field"}}``, the body the HTTP route would send (``status`` added, the HTTP status it
@@ -16,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from smsconsent import api, clock, presend, store, tenants
-from smsconsent.http import ApiError, Request, json_answer
+from smsconsent.http import ApiError, Request, error_answer, json_answer
 from smsconsent.observability import logger
 from smsconsent.tenants import TenantError
 
@@ -78,12 +83,13 @@ def _error(error: ApiError) -> dict[str, Any]:
     return body
 
 
-def direct(event: Any) -> dict[str, Any]:
-    """A direct invocation: the answer body, or ``{"error": {...}}``."""
+def direct(event: Any, invoked_function_arn: str | None = None) -> dict[str, Any]:
+    """A direct invocation through ``invoked_function_arn``: the answer body, or ``{"error": {...}}``."""
     try:
         if not isinstance(event, dict):
             raise ApiError(400, "malformed_event", "the event must be a JSON object")
         tenant_id = event.get("tenant")
+        presend.bind(invoked_function_arn, tenant_id)
         tenant = tenants.get(tenant_id) if isinstance(tenant_id, str) else None
         if tenant is None:
             raise ApiError(404, "unknown_tenant", "no such tenant", "tenant")
@@ -109,6 +115,20 @@ def direct(event: Any) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    arn = getattr(context, "invoked_function_arn", None)
     if isinstance(event, dict) and "requestContext" in event:
+        # API Gateway invokes the function itself (IAM on the route binds its callers); an
+        # HTTP-shaped event through a tenant's alias is that tenant's caller dressing up.
+        bound = presend.alias_tenant(arn)
+        named = (
+            (event.get("pathParameters") or {}).get("tenant")
+            if isinstance(event.get("pathParameters"), dict)
+            else None
+        )
+        if bound is not None and named != bound:
+            logger.warning("presend refused: tenant not bound", extra={"tenant": bound})
+            return error_answer(
+                ApiError(403, "tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant")
+            )
         return http_handler(event, context)
-    return direct(event)
+    return direct(event, arn)

@@ -56,7 +56,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(autouse=True)
 def fresh(stack: LocalStack) -> None:
     """Given an empty table and outbox, the real time and the seeded tenants."""
-    request = urllib.request.Request(stack.url + "/_local/reset", data=b"", method="POST")
+    request = urllib.request.Request(
+        stack.url + "/_local/reset", data=b"", method="POST", headers={"X-Requested-With": "tests"}
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.load(answer) == {"status": "reset"}
 

@@ -125,7 +125,10 @@ def _steer(case: Any, links: dict[str, list[str]], turn: int) -> dict[str, str]:
         if name in params and turn % 3 != 0:
             pool = links[name]
             params[name] = pool[turn % len(pool)]
-    return {"Accept": "application/json"} if turn % 2 else {}
+    # The local stack refuses private-route requests a cross-site page could send (its
+    # stand-in for IAM); a script's custom header is what lets this tool through.
+    headers = {"X-Requested-With": "schemathesis"}
+    return {**headers, "Accept": "application/json"} if turn % 2 else headers
 
 
 @schema.parametrize()

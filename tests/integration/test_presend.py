@@ -4,8 +4,10 @@ ceil(distinct / 100) BatchGetItem requests, unprocessed keys, and every refusal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import load_event
+from tests.integration.conftest import ROOT, load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -38,9 +40,22 @@ def answer_of(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def invoke(context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke as its tenant's caller would: a direct event through the alias ``tenant-<id>`` of
+    the tenant it names (the demo's when it names none), an HTTP event as API Gateway does."""
     from functions.presend.app import handler
 
+    if "requestContext" not in event:
+        tenant = event.get("tenant") if isinstance(event, dict) else None
+        context = through_alias(context, tenant if isinstance(tenant, str) else "demo")
     return handler(event, context)
+
+
+def through_alias(context: Any, tenant: str | None, qualifier: str | None = None) -> Any:
+    """The context of an invocation through ``function:tenant-<tenant>`` (or ``qualifier``)."""
+    arn = context.invoked_function_arn.split(":")[:7]
+    if qualifier is not None or tenant is not None:
+        arn.append(qualifier if qualifier is not None else f"tenant-{tenant}")
+    return dataclasses.replace(context, invoked_function_arn=":".join(arn))
 
 
 def confirmed(context: Any, outbox: Any, number: str = PHONE, purposes: str = "marketing,newsletter") -> None:
@@ -158,6 +173,84 @@ def test_direct_invocation_refusals_are_error_bodies(context, change, status, co
     assert answer == {
         "error": {"code": code, "message": answer["error"]["message"], "field": field, "status": status}
     }
+
+
+# ---- who may check for which tenant ---------------------------------------------------------
+
+
+def _table() -> dict[tuple[str, str], Any]:
+    import boto3
+
+    items = boto3.client("dynamodb").scan(TableName=os.environ["TABLE_NAME"], ConsistentRead=True)["Items"]
+    return {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
+
+
+def _other_tenant(clock: Any) -> None:
+    from smsconsent import store
+
+    doc = json.loads((ROOT / "local/tenants/demo.json").read_text())
+    doc.update(id="other", inbound_numbers=[])
+    store.put_tenant_doc(doc, clock.now)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "qualifier"),
+    [
+        ("other", None),  # the alias of another tenant
+        (None, None),  # the unqualified function
+        (None, "$LATEST"),  # a version is bound to no tenant
+        (None, "3"),
+        (None, "live"),  # an alias that is not a tenant's
+    ],
+)
+def test_a_direct_invocation_not_through_the_tenants_alias_is_refused_and_changes_nothing(
+    context, outbox, clock, tenant, qualifier
+):
+    from functions.presend.app import handler
+
+    confirmed(context, outbox)
+    event = load_event("presend-direct.json", record=True)  # a check that would write
+    before = _table()
+    answer = handler(event, through_alias(context, tenant, qualifier))
+    assert answer == {
+        "error": {
+            "code": "tenant_not_bound",
+            "message": answer["error"]["message"],
+            "field": "tenant",
+            "status": 403,
+        }
+    }
+    assert "results" not in answer
+    assert _table() == before
+    # Through its own alias the same event is answered, and records.
+    assert set(handler(event, through_alias(context, "demo"))) == {"results", "summary"}
+    assert _table() != before
+
+
+def test_an_alias_answers_only_for_its_own_tenant_even_when_both_exist(context, outbox, clock):
+    from functions.presend.app import handler
+
+    confirmed(context, outbox)
+    _other_tenant(clock)
+    event = load_event("presend-direct.json")
+    assert handler(event, through_alias(context, "other"))["error"]["code"] == "tenant_not_bound"
+    assert handler({**event, "tenant": "other"}, through_alias(context, "demo"))["error"]["status"] == 403
+    mine = handler({**event, "tenant": "other"}, through_alias(context, "other"))
+    assert set(mine) == {"results", "summary"}
+
+
+def test_an_http_shaped_event_through_a_tenant_alias_is_bound_to_it(context, outbox, clock):
+    # A caller granted only its alias cannot reach another tenant by dressing the payload as
+    # API Gateway's event.
+    from functions.presend.app import handler
+
+    confirmed(context, outbox)
+    _other_tenant(clock)
+    event = load_event("presend-http.json")
+    refused = handler(event, through_alias(context, "other"))
+    assert refused["statusCode"] == 403
+    assert json.loads(refused["body"])["error"]["code"] == "tenant_not_bound"
+    assert handler(event, through_alias(context, "demo"))["statusCode"] == 200
 
 
 def test_direct_invocation_of_something_else_is_an_error_body(context):

@@ -23,6 +23,8 @@ def stack() -> Iterator[LocalStack]:
 @pytest.fixture
 def fresh(stack: LocalStack) -> None:
     """Given an empty table, an empty outbox, the real time and the seeded tenants."""
-    request = urllib.request.Request(stack.url + "/_local/reset", data=b"", method="POST")
+    request = urllib.request.Request(
+        stack.url + "/_local/reset", data=b"", method="POST", headers={"X-Requested-With": "tests"}
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.load(answer) == {"status": "reset"}

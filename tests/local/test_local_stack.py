@@ -408,6 +408,21 @@ def test_invoke_by_folder_name(stack: LocalStack) -> None:
     assert answer.json()["statusCode"] == 404  # the event's token is not in this table
 
 
+def test_invoke_presend_through_the_tenants_alias(stack: LocalStack) -> None:
+    # As in AWS, a direct pre-send invocation names the alias of its tenant: Function:tenant-<id>.
+    event = _event("presend-direct.json", stack)
+    for name in ("PresendFunction:tenant-demo", "presend:tenant-demo"):
+        answer = call(stack, "POST", f"/_local/invoke/{name}", json_body=event)
+        assert answer.status == 200
+        assert answer.json()["summary"]["allowed"] + answer.json()["summary"]["denied"] == 5
+    for name in ("PresendFunction", "PresendFunction:tenant-other", "PresendFunction:$LATEST"):
+        error = call(stack, "POST", f"/_local/invoke/{name}", json_body=event).json()["error"]
+        assert (error["code"], error["status"], error["field"]) == ("tenant_not_bound", 403, "tenant")
+    answer = call(stack, "POST", "/_local/invoke/PresendFunction:bad%20alias!", json_body=event)
+    assert answer.status == 400
+    assert answer.json()["error"]["field"] == "function"
+
+
 def test_invoke_refuses_unknown_functions_and_non_json(stack: LocalStack) -> None:
     answer = call(stack, "POST", "/_local/invoke/NoSuchFunction", json_body={})
     assert answer.status == 404
@@ -426,7 +441,7 @@ def test_reset_wipes_data_outbox_and_clock(stack: LocalStack) -> None:
     path = link_in(stack, outbox(stack)[0])
 
     # When the stack is reset
-    assert call(stack, "POST", "/_local/reset", data=b"").status == 200
+    assert call(stack, "POST", "/_local/reset", data=b"", headers={"X-Requested-With": "tests"}).status == 200
 
     # Then the outbox is empty, the link unknown, the clock real, the tenant still there
     assert outbox(stack) == []
@@ -540,3 +555,101 @@ def test_a_twilio_stop_signed_over_the_local_url_wins_over_the_link(stack: Local
         stack, "POST", "/v1/demo/inbound/twilio", form=params, headers={"X-Twilio-Signature": "bad"}
     )
     assert answer.status == 403
+
+
+# ---- only this machine's pages may drive the local-only and private routes ------------------
+
+_LOCAL_AND_PRIVATE = [
+    ("GET", "/", None),
+    ("GET", "/_local/outbox", None),
+    ("POST", "/_local/reset", {}),
+    ("POST", "/_local/clock", {"advance_seconds": 3600}),
+    ("GET", f"/v1/demo/subjects/{urllib.parse.quote(PHONE)}", None),
+    ("POST", "/v1/demo/check", {"recipients": [PHONE]}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), _LOCAL_AND_PRIVATE)
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:3000", "192.168.1.20:3000", "127.0.0.1.evil.example"]
+)
+def test_a_foreign_host_is_refused_on_local_and_private_routes(
+    stack: LocalStack, method: str, path: str, body: Any, host: str
+) -> None:
+    # Given a pending signup (DNS rebinding: a page of evil.example resolving to 127.0.0.1)
+    assert signup(stack).status == 202
+    before = _now(stack)
+    answer = call(stack, method, path, json_body=body, headers={"Host": host})
+    # Then the stack answers 421 with a JSON error naming the host, and does nothing
+    assert answer.status == 421
+    assert answer.json()["error"]["code"] == "host_not_allowed"
+    assert answer.json()["error"]["field"] == "host"
+    assert len(outbox(stack)) == 1
+    assert abs(_now(stack) - before) < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "localhost:3000", "LocalHost:80", "127.0.0.1", "127.8.9.10:3000", "[::1]:3000", "[::1]"],
+)
+def test_loopback_hosts_are_served(stack: LocalStack, host: str) -> None:
+    assert call(stack, "GET", "/_local/outbox", headers={"Host": host}).status == 200
+    assert (
+        call(stack, "POST", "/_local/clock", json_body={"advance_seconds": 1}, headers={"Host": host}).status
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/_local/reset", {}),
+        ("POST", "/_local/reset", {"Content-Type": "text/plain"}),
+        ("POST", "/_local/reset", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ("POST", "/_local/invoke/ExpiryFunction", {"Content-Type": "multipart/form-data; boundary=x"}),
+        ("POST", "/v1/demo/check", {"Content-Type": "text/plain"}),
+        ("POST", f"/v1/demo/subjects/{urllib.parse.quote(PHONE)}/optout", {"Content-Type": "text/plain"}),
+        ("DELETE", f"/v1/demo/subjects/{urllib.parse.quote(PHONE)}", {}),
+    ],
+)
+def test_a_request_a_cross_site_form_could_send_is_refused(
+    stack: LocalStack, method: str, path: str, headers: dict[str, str]
+) -> None:
+    # Given a pending signup (CSRF: a page elsewhere posting a form or a no-cors fetch)
+    assert signup(stack).status == 202
+    answer = call(stack, method, path, data=b"{}" if method == "POST" else None, headers=headers)
+    # Then it is refused, saying what to send, and nothing changes
+    assert answer.status == 403
+    error = answer.json()["error"]
+    assert error["code"] == "cross_site_request" and error["field"] == "content-type"
+    assert "X-Requested-With" in error["message"]
+    assert len(outbox(stack)) == 1
+    assert (
+        call(stack, "GET", f"/v1/demo/subjects/{urllib.parse.quote(PHONE)}", headers=JSON_ACCEPT).status
+        == 200
+    )
+
+
+def test_a_custom_header_or_json_lets_scripts_and_tools_through(stack: LocalStack) -> None:
+    assert call(stack, "POST", "/_local/reset", data=b"", headers={"X-Requested-With": "curl"}).status == 200
+    assert signup(stack).status == 202
+    erase = call(
+        stack,
+        "DELETE",
+        f"/v1/demo/subjects/{urllib.parse.quote(PHONE)}",
+        headers={**JSON_ACCEPT, "X-Requested-With": "x"},
+    )
+    assert erase.status == 200
+
+
+def test_public_routes_take_any_host_and_form_posts_as_before(stack: LocalStack) -> None:
+    # A website's form (through a tunnel's host name, say) still signs up.
+    answer = call(
+        stack,
+        "POST",
+        "/v1/demo/signup",
+        form={"phone": PHONE, "consent": "yes", "age_confirmed": "yes"},
+        headers={"Host": "tunnel.example.net", **JSON_ACCEPT},
+    )
+    assert answer.status == 202
+    assert len(outbox(stack)) == 1

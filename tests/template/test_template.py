@@ -332,3 +332,67 @@ def test_the_sam_transform_accepts_the_template(
     assert paths["/v1/{tenant}/subjects/{phone}"]["delete"]["security"] == [{"AWS_IAM": []}]
     assert "security" not in paths["/v1/{tenant}/signup"]["post"]
     assert "ExpiryFunctionDailyQueue" in resources  # the schedule's dead-letter queue
+
+
+# ---- tenant configuration is written by operators only -----------------------------------
+
+# Every way a function role could change an item (TransactWriteItems is authorized per
+# contained Put/Update/Delete, so these cover it too).
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+CONFIG_KEYS = {"TENANT#*", "INBOUND#*"}  # tenant settings and inbound-number mappings
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(template: dict[str, Any], policies: list[Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in policies:
+        if isinstance(policy, dict) and "Ref" in policy:
+            resource = template["Resources"][policy["Ref"]]
+            assert resource["Type"] == "AWS::IAM::ManagedPolicy", policy
+            statements += _listed(resource["Properties"]["PolicyDocument"]["Statement"])
+        elif isinstance(policy, dict) and "Statement" in policy:
+            statements += _listed(policy["Statement"])
+        else:
+            # A SAM policy template: none may reach the table (DynamoDBCrudPolicy, ...).
+            name = policy if isinstance(policy, str) else next(iter(policy))
+            assert "dynamodb" not in name.lower(), f"{name} would grant table access past the deny"
+    return statements
+
+
+def test_every_function_is_denied_writes_to_tenant_and_inbound_number_items(template):
+    # Given each function's policies, Then a Deny covers every table write whose partition key
+    # is a tenant's settings (TENANT#...) or an inbound-number mapping (INBOUND#...): a
+    # compromised function cannot rewrite a tenant's configuration or steal its numbers.
+    table = {"Fn::GetAtt": ["ConsentTable", "Arn"]}
+    for name, function in _functions(template).items():
+        statements = _statements(template, function["Properties"].get("Policies", []))
+        denied: set[str] = set()
+        for statement in statements:
+            if statement["Effect"] != "Deny" or table not in _listed(statement["Resource"]):
+                continue
+            keys = statement.get("Condition", {}).get("ForAnyValue:StringLike", {})
+            if set(_listed(keys.get("dynamodb:LeadingKeys", []))) >= CONFIG_KEYS:
+                denied |= set(_listed(statement["Action"]))
+        assert denied >= TABLE_WRITES, f"{name}: writes to tenant items not denied: {TABLE_WRITES - denied}"
+        allowed = {
+            action
+            for statement in statements
+            if statement["Effect"] == "Allow"
+            for action in _listed(statement["Action"])
+            if action.startswith("dynamodb:")
+        }
+        assert not {a for a in allowed if "*" in a or a.startswith("dynamodb:PartiQL")}, name
+        assert allowed & TABLE_WRITES <= denied, name
+
+
+def test_no_function_is_told_to_accept_plain_text_secrets(template):
+    # {"value": ...} tenant secrets are for the local stack: nothing in AWS may switch them on.
+    for name, function in _functions(template).items():
+        assert "ALLOW_PLAIN_SECRETS" not in function["Properties"].get("Environment", {}).get(
+            "Variables", {}
+        ), name
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    assert "ALLOW_PLAIN_SECRETS" not in globals_env

@@ -609,3 +609,135 @@ def test_demo_with_arbitrary_values_only_ever_raises_tenant_error(changes: list[
     # When it is loaded
     # Then it loads or is refused with TenantError, never with another exception
     _load_or_tenant_error(doc)
+
+
+# ---- misspelt keys and CORS origins -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "close"),
+    [
+        ("quiet_hour", {"start": "21:00", "end": "08:00"}, "quiet_hour", "quiet_hours"),
+        ("frequncy_cap", {"max": 4, "days": 30}, "frequncy_cap", "frequency_cap"),
+        ("double_opt_in/token_ttl_hour", 24, "double_opt_in.token_ttl_hour", "token_ttl_hours"),
+        ("rate_limits/sms_per_number", 2, "rate_limits.sms_per_number", "sms_per_number_per_day"),
+        ("quiet_hours/stop", "08:00", "quiet_hours.stop", None),
+        ("frequency_cap/day", 30, "frequency_cap.day", "days"),
+        ("sms", {"origination_id": "pool-1"}, "sms.origination_id", "origination_identity"),
+        ("keywords", {"opt_out": ["STOPP"]}, "keywords.opt_out", "optout"),
+        ("purposes/marketing/defualt", True, "purposes.marketing.defualt", "default"),
+        ("consent_texts/signup-sms/version", {"1": "x"}, "consent_texts.signup-sms.version", "versions"),
+        ("providers/twilio/auth_tokn", {"secret": "x"}, "providers.twilio.auth_tokn", "auth_token"),
+        # A key another provider knows is still unknown to this one.
+        ("providers/twilio/signature_method", "sha256", "providers.twilio.signature_method", None),
+        (
+            "providers/telnyx/signature_max_age_seconds",
+            60,
+            "providers.telnyx.signature_max_age_seconds",
+            None,
+        ),
+    ],
+)
+def test_an_unknown_key_at_any_level_is_refused_naming_it_and_the_close_match(
+    demo_doc: dict[str, Any], path: str, value: Any, field: str, close: str | None
+) -> None:
+    # Given the demo document with a misspelt key (the rule it meant would silently stay off)
+    _set(path, value)(demo_doc)
+    # When it is loaded
+    with pytest.raises(TenantError) as refused:
+        Tenant.from_dict(demo_doc)
+    # Then the key is named, and the close match when there is one
+    assert refused.value.path == field
+    assert "unknown key" in str(refused.value)
+    if close:
+        assert f"did you mean {close!r}" in str(refused.value)
+    else:
+        assert "did you mean" not in str(refused.value)
+
+
+def test_every_known_key_is_in_the_key_constants(demo_doc: dict[str, Any]) -> None:
+    # The demo tenant uses keys of every level; each of them is in its constant.
+    from smsconsent import tenants
+
+    assert set(demo_doc) <= tenants.TENANT_KEYS
+    assert set(demo_doc["double_opt_in"]) <= tenants.DOUBLE_OPT_IN_KEYS
+    assert set(demo_doc["rate_limits"]) <= tenants.RATE_LIMITS_KEYS
+    assert set(tenants.PROVIDER_KEYS) == set(tenants.PROVIDERS)
+    for name, conf in demo_doc["providers"].items():
+        assert set(conf) <= tenants.PROVIDER_KEYS[name]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("https://shop.example.com/", "https://shop.example.com"),
+        ("HTTPS://Shop.Example.COM", "https://shop.example.com"),
+        ("http://127.0.0.1:3000/", "http://127.0.0.1:3000"),
+        ("https://shop.example.com:443", "https://shop.example.com"),
+        ("http://shop.example.com:80/", "http://shop.example.com"),
+        ("*", "*"),
+    ],
+)
+def test_cors_origins_are_normalised_as_browsers_send_them(
+    demo_doc: dict[str, Any], given: str, stored: str
+) -> None:
+    demo_doc["cors_origins"] = [given]
+    assert Tenant.from_dict(demo_doc).cors_origins == (stored,)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://shop.example.com/signup",
+        "https://shop.example.com/?x=1",
+        "https://shop.example.com#top",
+        "https://user@shop.example.com",
+        "https://shop.example.com:99999",
+    ],
+)
+def test_a_cors_origin_with_a_path_query_or_fragment_is_refused(
+    demo_doc: dict[str, Any], origin: str
+) -> None:
+    demo_doc["cors_origins"] = ["https://ok.example.com", origin]
+    with pytest.raises(TenantError) as refused:
+        Tenant.from_dict(demo_doc)
+    assert refused.value.path == "cors_origins"
+    assert origin in str(refused.value)
+
+
+# ---- plain secrets are for the local stack only -----------------------------------------------
+
+
+def test_plain_secrets_are_refused_unless_the_process_allows_them(
+    demo_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsconsent import settings
+
+    # The tests and the local stack allow them (ALLOW_PLAIN_SECRETS=true) ...
+    assert Tenant.from_dict(demo_doc).providers["twilio"]["auth_token"].kind == "value"
+    try:
+        # ... a process without the setting (AWS: the template never sets it) refuses them,
+        monkeypatch.delenv("ALLOW_PLAIN_SECRETS")
+        settings.reset()
+        with pytest.raises(TenantError) as refused:
+            Tenant.from_dict(demo_doc)
+        assert refused.value.path == "providers.twilio.auth_token"
+        assert "{'secret': ARN} or {'ssm': name}" in str(refused.value)
+        # ... and so does a Lambda function talking to AWS's DynamoDB, whatever it is told.
+        monkeypatch.setenv("ALLOW_PLAIN_SECRETS", "true")
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "SignupFunction")
+        monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+        settings.reset()
+        with pytest.raises(TenantError):
+            Tenant.from_dict(demo_doc)
+        # References load everywhere.
+        for conf in demo_doc["providers"].values():
+            for key, value in conf.items():
+                if isinstance(value, dict):
+                    conf[key] = {"ssm": f"/sms-consent/{key}"}
+        assert Tenant.from_dict(demo_doc).providers["twilio"]["auth_token"].kind == "ssm"
+        # An explicit choice beats the process's setting (tools/put_tenant decides by its target).
+        assert Tenant.from_dict(demo_doc, plain_secrets=False).id == "demo"
+    finally:
+        monkeypatch.undo()
+        settings.reset()

@@ -61,7 +61,7 @@ from smsconsent.http import ApiError
 from smsconsent.store import StoreUnavailable, subject_pk
 from smsconsent.store import batch as batch_store
 from smsconsent.store.batch import Contact, Snapshot
-from smsconsent.tenants import CATEGORIES, CHANNELS, Tenant
+from smsconsent.tenants import CATEGORIES, CHANNELS, SLUG, Tenant
 
 MAX_RECIPIENTS = 10_000
 MAX_CAMPAIGN = 100
@@ -112,6 +112,39 @@ class CheckRequest:
     campaign: str | None
     send_at: datetime
     record: bool
+
+
+# ---- who may check for which tenant --------------------------------------------------------
+
+# A direct invocation is bound to a tenant by the alias it comes through:
+# ``<function>:tenant-<id>``; ``lambda:InvokeFunction`` on that alias ARN is the grant.
+TENANT_ALIAS_PREFIX = "tenant-"
+
+
+def alias_tenant(invoked_function_arn: str | None) -> str | None:
+    """The tenant id of a ``tenant-<id>`` alias the function was invoked through, else None
+    (unqualified, a version, or another alias)."""
+    parts = (invoked_function_arn or "").split(":")
+    if len(parts) != 8 or not parts[7].startswith(TENANT_ALIAS_PREFIX):
+        return None
+    tenant_id = parts[7].removeprefix(TENANT_ALIAS_PREFIX)
+    return tenant_id if SLUG.match(tenant_id) else None
+
+
+def bind(invoked_function_arn: str | None, named: Any) -> None:
+    """Refuse (403 ``tenant_not_bound``) a direct invocation that did not come through the alias
+    of the tenant it names, before anything is read or written."""
+    bound = alias_tenant(invoked_function_arn)
+    if bound is None:
+        raise ApiError(
+            403,
+            "tenant_not_bound",
+            f"invoke through the tenant's alias, {TENANT_ALIAS_PREFIX}<tenant id>; "
+            "this invocation is bound to no tenant",
+            "tenant",
+        )
+    if isinstance(named, str) and named != bound:
+        raise ApiError(403, "tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant")
 
 
 def _invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:

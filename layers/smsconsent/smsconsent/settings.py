@@ -28,6 +28,10 @@ class Settings:
     inbound_queue_url: str | None = None
     # Requests bigger than this are refused with 413 before parsing.
     max_body_bytes: int = 64 * 1024
+    # Tenant secrets given in plain text ({"value": ...}) are honoured: the local stack and
+    # the tests set ALLOW_PLAIN_SECRETS=true. AWS never does: the template does not set it,
+    # and a Lambda function on AWS's DynamoDB (no DYNAMODB_ENDPOINT) refuses them anyway.
+    allow_plain_secrets: bool = False
 
 
 @cache
@@ -42,6 +46,8 @@ def get() -> Settings:
         tenant_cache_seconds=int(os.environ.get("TENANT_CACHE_SECONDS", "60")),
         sms_queue_url=os.environ.get("SMS_QUEUE_URL") or None,
         inbound_queue_url=os.environ.get("INBOUND_QUEUE_URL") or None,
+        allow_plain_secrets=os.environ.get("ALLOW_PLAIN_SECRETS", "").lower() == "true"
+        and not (os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not os.environ.get("DYNAMODB_ENDPOINT")),
     )
 
 

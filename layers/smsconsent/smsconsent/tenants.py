@@ -8,6 +8,7 @@ the check runs once per cache period and pydantic would add ~100 ms to every col
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import time
@@ -23,7 +24,48 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 CHANNELS = ("sms", "whatsapp")
 CATEGORIES = ("marketing", "transactional")
-PROVIDERS = ("twilio", "vonage", "plivo", "telnyx", "bird", "sinch", "cm")
+
+# Every key a tenant document may hold, by level: anything else is refused (a misspelt
+# "quiet_hour" would otherwise leave the rule silently off). Docs list these.
+TENANT_KEYS = frozenset(
+    {
+        "id", "name", "default_country", "allowed_countries", "languages", "purposes",
+        "consent_texts", "current_consent_text", "public_base_url", "min_age", "double_opt_in",
+        "lapse_after_days", "evidence_retention_days", "quiet_hours", "frequency_cap",
+        "optout_shortcodes", "stop_scope", "thank_you_url", "cors_origins", "rate_limits",
+        "providers", "sms", "inbound_numbers", "keywords", "help_text", "message_frequency",
+    }
+)  # fmt: skip
+DOUBLE_OPT_IN_KEYS = frozenset({"token_ttl_hours", "resend_cooldown_minutes", "confirm_by_reply"})
+RATE_LIMITS_KEYS = frozenset(
+    {
+        "signups_per_ip_per_hour",
+        "sms_per_number_per_day",
+        "sms_per_prefix_per_hour",
+        "sms_per_country_per_hour",
+    }
+)
+QUIET_HOURS_KEYS = frozenset({"start", "end"})
+FREQUENCY_CAP_KEYS = frozenset({"max", "days"})
+SMS_KEYS = frozenset({"origination_identity", "configuration_set"})
+KEYWORDS_KEYS = frozenset({"optout", "optin", "help"})
+PURPOSE_KEYS = frozenset({"category", "description", "default"})  # purposes.<name>
+CONSENT_TEXT_KEYS = frozenset({"versions"})  # consent_texts.<id>
+# What each provider module reads from providers.<name> (webhook_url: the URL it signs,
+# when a proxy changes it); the secret ones are secret references.
+SECRET_KEYS = frozenset({"auth_token", "signature_secret", "signing_key", "public_key", "webhook_secret"})
+PROVIDER_KEYS: dict[str, frozenset[str]] = {
+    "twilio": frozenset({"auth_token", "webhook_url"}),
+    "vonage": frozenset(
+        {"signature_secret", "signature_method", "timestamp_tolerance_seconds", "webhook_url"}
+    ),
+    "plivo": frozenset({"auth_token", "webhook_url"}),
+    "telnyx": frozenset({"public_key", "timestamp_tolerance_seconds", "webhook_url"}),
+    "bird": frozenset({"signing_key", "signature_max_age_seconds", "webhook_url"}),
+    "sinch": frozenset({"webhook_secret", "signature_secret", "signature_max_age_seconds", "webhook_url"}),
+    "cm": frozenset({"webhook_secret", "webhook_url"}),
+}
+PROVIDERS = tuple(PROVIDER_KEYS)
 
 
 class TenantError(ValueError):
@@ -136,8 +178,14 @@ class Tenant:
         return self.public_base_url.rstrip("/") + path
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Tenant:
-        return _parse(doc)
+    def from_dict(cls, doc: Mapping[str, Any], *, plain_secrets: bool | None = None) -> Tenant:
+        """``plain_secrets``: whether ``{"value": ...}`` secrets are accepted; None asks the
+        process's settings (only the local stack and the tests allow them)."""
+        if plain_secrets is None:
+            from smsconsent import settings
+
+            plain_secrets = settings.get().allow_plain_secrets
+        return _parse(doc, plain_secrets)
 
 
 def _version_key(version: str) -> tuple[int, str]:
@@ -211,6 +259,42 @@ def _texts(value: Any, path: str, languages: tuple[str, ...], required: bool = T
     return out
 
 
+def _known(doc: Mapping[str, Any], known: frozenset[str], prefix: str = "") -> None:
+    """Refuse a key ``known`` does not hold, naming it and its close match if any."""
+    for key in doc:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+            raise TenantError(f"{prefix}{key or repr(key)}", f"unknown key{hint}")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(value: Any, path: str) -> str:
+    """A CORS origin as browsers send it: ``scheme://host[:port]``, lower case, no default
+    port, no trailing slash. One with a path, query, fragment or user is refused."""
+    value = _typed(value, str, path)
+    if value == "*":
+        return value
+    _url(value, path)
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise TenantError(path, f"{value!r} has an invalid port") from exc
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in value or "#" in value:
+        raise TenantError(
+            path, f"{value!r} must be an origin (scheme://host[:port]), with no path, query or fragment"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise TenantError(path, f"{value!r} must be an origin, with no user or password")
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
+
+
 def _url(value: str, path: str) -> str:
     try:
         parts = urlsplit(value)
@@ -221,7 +305,7 @@ def _url(value: str, path: str) -> str:
     return value
 
 
-def _secret(value: Any, path: str) -> SecretRef:
+def _secret(value: Any, path: str, plain: bool) -> SecretRef:
     value = _typed(value, (str, dict), path)
     if isinstance(value, str):
         # A bare string is read as a reference, never as a secret in plain text.
@@ -233,11 +317,18 @@ def _secret(value: Any, path: str) -> SecretRef:
     if len(value) != 1 or next(iter(value)) not in ("value", "secret", "ssm"):
         raise TenantError(path, "must have exactly one of 'value', 'secret', 'ssm'")
     kind, ref = next(iter(value.items()))
+    if kind == "value" and not plain:
+        raise TenantError(
+            path,
+            "plain-text secrets ({'value': ...}) are for the local stack only; "
+            "use {'secret': ARN} or {'ssm': name}",
+        )
     return SecretRef(kind, _typed(ref, str, f"{path}.{kind}"))
 
 
-def _parse(doc: Mapping[str, Any]) -> Tenant:
+def _parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     doc = _typed(doc, dict, "tenant")
+    _known(doc, TENANT_KEYS)
     tenant_id = _req(doc, "id", str)
     if not SLUG.match(tenant_id):
         raise TenantError("id", "must match [a-z0-9-]{2,40}")
@@ -264,6 +355,7 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
         if not _PURPOSE.match(pname):
             raise TenantError(path, "names must match [a-z0-9_-]{1,40}")
         spec = _typed(spec, dict, path)
+        _known(spec, PURPOSE_KEYS, path + ".")
         category = _req(spec, "category", str, path + ".")
         if category not in CATEGORIES:
             raise TenantError(path + ".category", f"must be one of {', '.join(CATEGORIES)}")
@@ -283,7 +375,8 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
         path = f"consent_texts.{text_id}"
         if ":" in text_id or not text_id:
             raise TenantError(path, "ids must be non-empty and contain no ':'")
-        versions = _req(_typed(spec, dict, path), "versions", dict, path + ".")
+        _known(_typed(spec, dict, path), CONSENT_TEXT_KEYS, path + ".")
+        versions = _req(spec, "versions", dict, path + ".")
         if not versions:
             raise TenantError(path + ".versions", "must hold at least one version")
         texts[text_id] = {
@@ -301,14 +394,17 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
         raise TenantError("current_consent_text", "names no version of that text")
 
     doi = _opt(doc, "double_opt_in", dict, {})
+    _known(doi, DOUBLE_OPT_IN_KEYS, "double_opt_in.")
     quiet = _opt(doc, "quiet_hours", dict, None)
     if quiet is not None:
+        _known(quiet, QUIET_HOURS_KEYS, "quiet_hours.")
         start, end = _req(quiet, "start", str, "quiet_hours."), _req(quiet, "end", str, "quiet_hours.")
         if not _HHMM.match(start) or not _HHMM.match(end) or start == end:
             raise TenantError("quiet_hours", "start and end must be different HH:MM times")
         quiet = (start, end)
     cap = _opt(doc, "frequency_cap", dict, None)
     if cap is not None:
+        _known(cap, FREQUENCY_CAP_KEYS, "frequency_cap.")
         cap = (
             _positive(_req(cap, "max", int, "frequency_cap."), "frequency_cap.max", 1000),
             _positive(_req(cap, "days", int, "frequency_cap."), "frequency_cap.days", 366),
@@ -326,21 +422,20 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
     if min_age is not None and not 1 <= min_age <= 25:
         raise TenantError("min_age", "must be between 1 and 25")
     limits = _opt(doc, "rate_limits", dict, {})
-    cors = tuple(_opt(doc, "cors_origins", list, []))
-    for origin in cors:
-        if origin != "*":
-            _url(_typed(origin, str, "cors_origins"), "cors_origins")
+    _known(limits, RATE_LIMITS_KEYS, "rate_limits.")
+    cors = tuple(dict.fromkeys(_origin(o, "cors_origins") for o in _opt(doc, "cors_origins", list, [])))
 
     providers: dict[str, dict[str, Any]] = {}
     for pname, spec in _opt(doc, "providers", dict, {}).items():
         if pname not in PROVIDERS:
             raise TenantError(f"providers.{pname}", f"unknown provider; known: {', '.join(PROVIDERS)}")
         spec = _typed(spec, dict, f"providers.{pname}")
+        _known(spec, PROVIDER_KEYS[pname], f"providers.{pname}.")
         conf: dict[str, Any] = {}
         for key, value in spec.items():
             path = f"providers.{pname}.{key}"
-            if key in ("auth_token", "signature_secret", "signing_key", "public_key", "webhook_secret"):
-                conf[key] = _secret(value, path)
+            if key in SECRET_KEYS:
+                conf[key] = _secret(value, path, plain_secrets)
             elif key == "webhook_url":
                 conf[key] = _url(_typed(value, str, path), path)
             else:
@@ -348,8 +443,11 @@ def _parse(doc: Mapping[str, Any]) -> Tenant:
         providers[pname] = conf
 
     sms = _opt(doc, "sms", dict, {})
+    _known(sms, SMS_KEYS, "sms.")
+    keyword_doc = _opt(doc, "keywords", dict, {})
+    _known(keyword_doc, KEYWORDS_KEYS, "keywords.")
     keywords = {
-        kind: tuple(str(w) for w in _opt(_opt(doc, "keywords", dict, {}), kind, list, [], "keywords."))
+        kind: tuple(str(w) for w in _opt(keyword_doc, kind, list, [], "keywords."))
         for kind in ("optout", "optin", "help")
     }
     thank_you = _opt(doc, "thank_you_url", str, None)
