@@ -193,3 +193,24 @@ def test_every_error_code_of_openapi_is_in_the_error_table() -> None:
 )
 def test_anchor_follows_github(heading: str, anchor: str) -> None:
     assert _anchor(heading) == anchor
+
+
+def test_every_key_the_tenant_parser_knows_is_documented() -> None:
+    # Given the keys tenants.py accepts (anything else is refused)
+    from smsconsent import tenants
+
+    sections = {
+        "": tenants.TENANT_KEYS,
+        "double_opt_in.": tenants.DOUBLE_OPT_IN_KEYS,
+        "rate_limits.": tenants.RATE_LIMITS_KEYS,
+        "quiet_hours.": tenants.QUIET_HOURS_KEYS,
+        "frequency_cap.": tenants.FREQUENCY_CAP_KEYS,
+        "sms.": tenants.SMS_KEYS,
+        "keywords.": tenants.KEYWORDS_KEYS,
+        "purposes.<name>.": tenants.PURPOSE_KEYS,
+        "consent_texts.<id>.": tenants.CONSENT_TEXT_KEYS,
+        **{f"providers.{name}.": keys for name, keys in tenants.PROVIDER_KEYS.items()},
+    }
+    known = {prefix + key for prefix, keys in sections.items() for key in keys}
+    # Then each has its row in docs/tenant-settings.md
+    assert sorted(known - _documented_settings()) == []
