@@ -4,13 +4,15 @@ while DynamoDB was unavailable (SQS)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 from smsconsent import api, clock, inbound, providers, settings, store, tenants
 from smsconsent.http import ApiError, Request
 from smsconsent.observability import logger
-from smsconsent.providers.base import InboundMessage, Webhook
+from smsconsent.providers.base import InboundMessage, Malformed, Webhook
 
 
 def _webhook(request: Request) -> dict[str, Any]:
@@ -23,12 +25,42 @@ def _webhook(request: Request) -> dict[str, Any]:
     if len(request.raw_body) > settings.get().max_body_bytes:
         raise ApiError(413, "body_too_large", "body is over 64 KiB")
     hook = Webhook.from_request(request, conf)
-    if not module.verify(hook, conf, clock.now()):
+    now = clock.now()
+    if not module.verify(hook, conf, now):
+        stale = getattr(module, "stale", None)  # providers whose signature carries a time
+        if stale is not None and stale(hook, conf, now):
+            logger.warning("inbound timestamp stale", extra={"tenant": tenant.id, "provider": name})
+            raise ApiError(
+                403, "stale_timestamp", "the request's signed timestamp is outside the window", "timestamp"
+            )
         logger.warning("inbound signature refused", extra={"tenant": tenant.id, "provider": name})
         raise ApiError(403, "invalid_signature", "the request signature is missing or wrong", "signature")
     message = module.parse(hook)
     if message is None:
         return module.respond(None)  # not an inbound message (a receipt, a ping): acknowledge
+    validate = getattr(module, "validate", None)  # ids whose shape the provider fixes
+    try:
+        if validate is not None:
+            validate(hook, message)
+    except Malformed as exc:
+        logger.warning("inbound message id malformed", extra={"tenant": tenant.id, "provider": name})
+        raise ApiError(400, "invalid_message_id", str(exc), exc.field) from exc
+    if not inbound.owns_recipient(tenant, message.recipient):
+        # A message signed for another tenant's number (same provider account): not ours.
+        logger.warning(
+            "inbound to a number the tenant does not own", extra={"tenant": tenant.id, "provider": name}
+        )
+        raise ApiError(
+            403,
+            "unknown_recipient",
+            "the message's recipient is not one of the tenant's numbers",
+            "recipient",
+        )
+    message = replace(
+        message,
+        signed_digest=hashlib.sha256(hook.signed).hexdigest() if hook.signed is not None else None,
+        replay_window=hook.window,
+    )
     try:
         outcome = inbound.receive(tenant, message)
     except store.StoreUnavailable:

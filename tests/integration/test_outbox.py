@@ -139,7 +139,7 @@ def test_one_failing_record_is_retried_alone_and_the_others_are_sent_once(
     assert [m["body"] for m in outbox.messages()[sent_before:]] == ["first", "third"]
 
 
-def test_a_failed_stop_reply_is_queued_and_the_opt_out_stands(context, outbox, queue, monkeypatch):
+def test_a_failed_stop_reply_is_queued_and_the_opt_out_stands(context, outbox, queue, monkeypatch, clock):
     signed_up_and_confirmed(context, outbox, purposes="marketing")
     provider_down(monkeypatch, outbox)
     from functions.inbound.app import handler
@@ -148,7 +148,9 @@ def test_a_failed_stop_reply_is_queued_and_the_opt_out_stands(context, outbox, q
     assert states()["sms:marketing"] == "opted_out"
     [record] = queued(queue)
     assert json.loads(record["body"])["kind"] == "optout_confirmation"
-    # a Twilio STOP answers in TwiML and needs no queue
+    # a Twilio STOP answers in TwiML and needs no queue (the next day: one STOP
+    # confirmation per number a day)
+    clock.advance(days=1)
     assert "<Message>" in handler(twilio_event("STOP", sid="SM-q"), context)["body"]
 
 

@@ -534,7 +534,8 @@ def test_a_twilio_stop_signed_over_the_local_url_wins_over_the_link(stack: Local
     # When Twilio posts STOP, signed over the URL it called (the request URL: the demo
     # tenant configures none), Then the local event lets the function rebuild that URL
     url = stack.url + "/v1/demo/inbound/twilio"
-    params = {"AccountSid": "AC0", "Body": "STOP", "From": PHONE, "MessageSid": "SM0", "To": "+4915790000000"}
+    sid = "SM" + "0" * 32  # Twilio's shape: SM and 32 hex digits
+    params = {"AccountSid": "AC0", "Body": "STOP", "From": PHONE, "MessageSid": sid, "To": "+4915790000000"}
     signed = url + "".join(key + params[key] for key in sorted(params))
     signature = base64.b64encode(hmac.new(b"demo-twilio-auth-token", signed.encode(), hashlib.sha1).digest())
     answer = call(

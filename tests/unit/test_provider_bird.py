@@ -137,6 +137,9 @@ def test_no_signing_key_configured_fails() -> None:
 
 
 # ---- the classic MessageBird scheme: sorted query instead of the URL ---------------------
+# ``bird.signature`` over ``bird.sorted_query`` still computes it as the SDK does (the vectors
+# below), but ``verify`` refuses it: it binds no URL, so a webhook signed for one tenant
+# would pass at every tenant sharing the account's signing key.
 
 # tests/test_signed_request.py of messagebird/python-rest-api (a status report, GET).
 SDK_KEY = "PlLrKaqvZNRR5zAjm42ZT6q1SQxgbbGd"
@@ -169,7 +172,10 @@ def test_messagebird_sdk_vectors(query: dict[str, str], body: bytes, sig: str, v
         raw_query=raw_query,
         method="GET",
     )
-    assert bird.verify(webhook, conf(SDK_KEY), datetime.fromtimestamp(SDK_TS, UTC)) is valid
+    computed = bird.signature(SDK_KEY, str(SDK_TS), bird.sorted_query(raw_query), body)
+    assert (computed == sig) is valid
+    # The URL-less variant is refused, valid or not.
+    assert bird.verify(webhook, conf(SDK_KEY), datetime.fromtimestamp(SDK_TS, UTC)) is False
 
 
 def sdk_signed_request(key: str, ts: int, body: bytes, params: dict[str, str]) -> str:
@@ -194,8 +200,10 @@ def test_classic_scheme_matches_the_sdk_algorithm(params: dict[str, str], body: 
     raw_query = urlencode(params)
     sig = sdk_signed_request(SDK_KEY, TS, body, params)
     headers = {"messagebird-signature": sig, "messagebird-request-timestamp": str(TS)}
-    assert bird.verify(hook(headers, body, raw_query=raw_query), conf(SDK_KEY), NOW)
-    assert not bird.verify(hook(headers, body, raw_query=raw_query + "&x=1"), conf(SDK_KEY), NOW)
+    assert bird.signature(SDK_KEY, str(TS), bird.sorted_query(raw_query), body) == sig
+    assert bird.signature(SDK_KEY, str(TS), bird.sorted_query(raw_query + "&x=1"), body) != sig
+    # Signed over the query, not the URL: refused (nothing binds it to this tenant's URL).
+    assert not bird.verify(hook(headers, body, raw_query=raw_query), conf(SDK_KEY), NOW)
 
 
 # ---- MessageBird-Signature-JWT ------------------------------------------------------------
@@ -643,3 +651,21 @@ def test_jwt_hostile_json_is_refused_not_an_error() -> None:
     assert not bird.verify(hook({"messagebird-signature-jwt": f"{nested}.{nested}.AAAA"}, b"{}"), conf(), NOW)
     huge = jwt_claims(URL, b"{}", nbf=10**400)
     assert not bird.verify(hook({"messagebird-signature-jwt": make_jwt(KEY, huge)}, b"{}"), conf(), NOW)
+
+
+def test_stale_says_when_the_timestamp_is_outside_the_window() -> None:
+    body = b'{"event":"sms.inbound"}'
+    assert bird.stale(signed(body, ts=TS - bird.DEFAULT_MAX_AGE - 1), conf(), NOW)
+    assert not bird.stale(signed(body, ts=TS - bird.DEFAULT_MAX_AGE), conf(), NOW)
+    assert bird.stale(signed(body, ts=TS + bird.FUTURE_SKEW + 1), conf(), NOW)
+
+
+def test_only_the_url_bound_signature_is_accepted() -> None:
+    # Signed over the (empty) query instead of the URL: valid for any tenant's URL, refused
+    body = b'{"event":"sms.inbound"}'
+    unbound = {
+        "messagebird-signature": bird.signature(KEY, str(TS), bird.sorted_query(""), body),
+        "messagebird-request-timestamp": str(TS),
+    }
+    assert not bird.verify(hook(unbound, body), conf(), NOW)
+    assert bird.verify(signed(body), conf(), NOW)

@@ -320,3 +320,19 @@ def test_sinch_events_verify_with_the_demo_secret(path: Path) -> None:
     assert (message.sender, message.recipient) == ("+4915112345678", "+4915790000000")
     keyword = path.stem.removeprefix("inbound-sinch-").removesuffix("-signed")
     assert message.text == {"forged": "STOP"}.get(keyword, keyword.upper())
+
+
+def test_with_an_hmac_secret_the_url_secret_alone_is_refused() -> None:
+    # Once Sinch signs callbacks, a request with the URL secret and no HMAC is not Sinch's
+    both = conf(signature_secret="hmac-secret-from-sinch")
+    assert not sinch.verify(hook(raw_query=f"secret={SECRET}"), both, NOW)
+    body = b'{"type":"mo_text"}'
+    signed = signed_headers(body, secret="hmac-secret-from-sinch")
+    assert sinch.verify(hook(body, signed, raw_query=f"secret={SECRET}"), both, NOW)
+
+
+def test_stale_says_when_the_signed_timestamp_is_outside_the_window() -> None:
+    body = b'{"type":"mo_text"}'
+    assert sinch.stale(hook(body, signed_headers(body, ts=TS - 301)), conf(), NOW)
+    assert not sinch.stale(hook(body, signed_headers(body, ts=TS - 300)), conf(), NOW)
+    assert not sinch.stale(hook(raw_query=f"secret={SECRET}"), conf(), NOW)  # no time to be stale

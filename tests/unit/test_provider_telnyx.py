@@ -348,3 +348,17 @@ def test_sample_event_verifies_with_the_demo_key(path: Path, demo: Tenant) -> No
     assert message is not None and message.sender == "+4915112345678"
     kind = path.stem.split("-")[2]
     assert message.text == ("STOP" if kind == "forged" else kind.upper())
+
+
+@pytest.mark.parametrize(("offset", "stale"), [(301, True), (-86400, True), (300, False), (0, False)])
+def test_stale_says_when_the_timestamp_is_outside_the_window(offset: int, stale: bool) -> None:
+    body = received()
+    assert telnyx.stale(hook(body, sign(body, STAMP + offset)), conf(), NOW) is stale
+    assert not telnyx.stale(hook(body, {"telnyx-timestamp": "yesterday"}), conf(), NOW)
+
+
+def test_verify_records_the_signed_bytes_and_their_window() -> None:
+    body = received()
+    webhook = hook(body, sign(body, STAMP))
+    assert telnyx.verify(webhook, conf(), NOW)
+    assert webhook.signed == str(STAMP).encode() + b"|" + body and webhook.window == 600

@@ -320,3 +320,31 @@ def test_sns_events_have_the_two_way_sms_shape(path: Path) -> None:
     assert body["originationNumber"] == "+4915112345678"
     owned = not path.stem.endswith("unknown-number")
     assert (body["destinationNumber"] == "+4915790000000") is owned
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"MessageSid": "SM" + "a" * 32 + "NumMedia0", "SmsSid": "SM" + "a" * 32}, "MessageSid"),
+        ({"MessageSid": "SM" + "A" * 32}, "MessageSid"),
+        ({"MessageSid": "SM" + "a" * 32, "SmsSid": "SM" + "b" * 32}, "SmsSid"),
+        ({"MessageSid": "XX" + "a" * 32}, "MessageSid"),
+    ],
+)
+def test_validate_refuses_a_sid_twilio_cannot_have_sent(fields: dict[str, str], field: str) -> None:
+    from smsconsent.providers.base import Malformed
+
+    webhook = form_hook(From="+4915112345678", To="+4915790000000", Body="START", **fields)
+    message = twilio.parse(webhook)
+    assert message is not None
+    with pytest.raises(Malformed) as refused:
+        twilio.validate(webhook, message)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize("sid", ["SM" + "0123456789abcdef" * 2, "MM" + "f" * 32])
+def test_validate_accepts_sms_and_mms_sids(sid: str) -> None:
+    webhook = form_hook(MessageSid=sid, SmsSid=sid, From="+4915112345678", To="+4915790000000", Body="x")
+    message = twilio.parse(webhook)
+    assert message is not None
+    twilio.validate(webhook, message)

@@ -453,3 +453,9 @@ def test_too_many_fields_is_refused_not_an_error() -> None:
     # Then it is refused and no message, without an exception
     assert not vonage.verify(hook, conf(), NOW)
     assert vonage.parse(hook) is None
+
+
+@pytest.mark.parametrize(("offset", "stale"), [(301, True), (-3600, True), (300, False)])
+def test_stale_says_when_the_timestamp_is_outside_the_window(offset: int, stale: bool) -> None:
+    params = signed(message_params(when=NOW + timedelta(seconds=offset)))
+    assert vonage.stale(json_hook(params), conf(), NOW) is stale

@@ -1,7 +1,10 @@
 """Inbound SMS: STOP, START, YES and HELP, exactly once per provider message.
 
-The state change, its evidence and the provider message id are one transaction, so a
-replayed webhook finds its message id taken and gets the answer stored with it."""
+The state change, its evidence and the provider message's records are one transaction,
+so a replayed webhook finds its message taken and gets the answer stored with it. A
+message is recorded under its provider id and, when signed, under a digest of the
+signed bytes (a replay re-cut to show a new id still signs the same bytes); per provider,
+not per tenant, so one provider message never applies at two tenants."""
 
 from __future__ import annotations
 
@@ -31,6 +34,12 @@ from smsconsent.tenants import Tenant
 
 _ATTEMPTS = 5
 _REMEMBER = timedelta(days=30)  # providers retry for hours at most; a month is ample
+# A message whose signature never goes stale (Twilio and Plivo sign no time; a URL secret,
+# an SNS delivery neither) can be replayed by whoever captured it, at any time: its record
+# is kept ten years, the longest any tenant keeps evidence (evidence_retention_days).
+# About 200 bytes per inbound message, and nothing personal: keys are digests.
+_REMEMBER_UNBOUNDED = timedelta(days=3650)
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -49,16 +58,33 @@ class _Decision:
     code: str | None = None
 
 
+def message_keys(message: InboundMessage) -> tuple[str, ...]:
+    """The keys a message is recorded under: its provider id and its signed bytes, each
+    hashed (a DynamoDB key is bounded, a provider's id is not)."""
+    found = []
+    if message.message_id:
+        found.append(f"{message.provider}#{hashlib.sha256(message.message_id.encode()).hexdigest()}")
+    if message.signed_digest:
+        found.append(f"{message.provider}#signed#{message.signed_digest}")
+    return tuple(found)
+
+
+def _keep_until(message: InboundMessage, now: datetime) -> datetime:
+    if message.replay_window is None:
+        return now + _REMEMBER_UNBOUNDED
+    return now + max(_REMEMBER, timedelta(seconds=message.replay_window))
+
+
 def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
     """Apply one inbound message; the answer of a replay is the first answer. A message
     without a provider id cannot be told from a repetition, so it is always applied (every
     keyword is safe to apply twice: STOP on an opted-out number changes nothing)."""
-    message_key = None
-    if message.message_id:
-        # Hashed: a provider's id can be any length, a DynamoDB key cannot.
-        digest = hashlib.sha256(message.message_id.encode()).hexdigest()
-        message_key = f"{tenant.id}#{message.provider}#{digest}"
-        previous = store.message_answer(message_key)
+    keys_of_message = message_keys(message)
+    if keys_of_message:
+        # Records from before dedup was per provider were per tenant too: still read.
+        legacy = f"{tenant.id}#{keys_of_message[0]}" if message.message_id else None
+        lookup = (*keys_of_message, legacy) if legacy else keys_of_message
+        previous = store.message_answer(lookup, clock.now())
         if previous is not None:
             return Outcome(**previous, replay=True)
     try:
@@ -68,15 +94,57 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
         return Outcome("none", None)
     kind = message.handled or keywords.classify(message.text, tenant.keywords)
     hashes = keys.subject_hashes(tenant.id, number.e164)
+    may_reply: dict[str, str | None] = {}  # reply kind -> its budget key; None: withheld
+    try:
+        outcome, stored = _settle(tenant, message, kind, hashes, keys_of_message, may_reply)
+    except Exception:
+        _give_back(may_reply)  # nothing went out: the budget is not spent
+        raise
+    if stored is not None:
+        _give_back(may_reply)  # another delivery of the message answered (or will)
+        return stored
+    if outcome.action == "confirmed":
+        metrics.count("ConsentConfirmed", country=number.region)
+    logger.info(
+        "inbound handled",
+        extra={
+            "tenant": tenant.id,
+            "provider": message.provider,
+            "action": outcome.action,
+            "from": mask(number.e164),
+        },
+    )
+    return outcome
+
+
+def _settle(
+    tenant: Tenant,
+    message: InboundMessage,
+    kind: str | None,
+    hashes: list[str],
+    keys_of_message: tuple[str, ...],
+    may_reply: dict[str, str | None],
+) -> tuple[Outcome, Outcome | None]:
+    """Decide and write, re-deciding after a lost race. Returns the outcome, and the
+    stored answer instead when a concurrent delivery of the same message won."""
     for _ in range(_ATTEMPTS):
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes)
         decision = _apply(tenant, message, kind, subject, hashes[0], now)
         outcome = decision.outcome
+        if outcome.reply and outcome.reply_kind:
+            if outcome.reply_kind not in may_reply:  # counted once, whatever the retries
+                may_reply[outcome.reply_kind] = _reply_budget(tenant, message, outcome.reply_kind, now)
+            if may_reply[outcome.reply_kind] is None:
+                outcome = Outcome(outcome.action, None)  # recorded, not answered
         answer = {k: v for k, v in asdict(outcome).items() if k != "replay"}
+        keep_until = _keep_until(message, now)
         try:
             if decision.subject is None:
-                if message_key and store.remember_message(message_key, answer, now + _REMEMBER) is not None:
+                if (
+                    keys_of_message
+                    and store.remember_message(keys_of_message, answer, keep_until, now) is not None
+                ):
                     break  # a concurrent delivery of the same message won: use its answer
             else:
                 store.commit(
@@ -85,30 +153,73 @@ def receive(tenant: Tenant, message: InboundMessage) -> Outcome:
                         decision.events,
                         code=decision.code,
                         due=consent.next_due(decision.subject, tenant),
-                        message=(message_key, answer, now + _REMEMBER) if message_key else None,
+                        message=(keys_of_message, answer, keep_until) if keys_of_message else None,
                     ),
                     now,
                 )
         except store.Conflict:
-            if message_key and store.message_answer(message_key) is not None:
+            if keys_of_message and store.message_answer(keys_of_message, clock.now()) is not None:
                 break
             continue
-        if outcome.action == "confirmed":
-            metrics.count("ConsentConfirmed", country=number.region)
-        logger.info(
-            "inbound handled",
-            extra={
-                "tenant": tenant.id,
-                "provider": message.provider,
-                "action": outcome.action,
-                "from": mask(number.e164),
-            },
-        )
-        return outcome
+        return outcome, None
     else:
         raise store.StoreUnavailable("inbound message kept conflicting")
-    stored = store.message_answer(message_key) if message_key else None
-    return Outcome(**stored, replay=True) if stored else Outcome("none", None)
+    stored = store.message_answer(keys_of_message, clock.now()) if keys_of_message else None
+    return Outcome("none", None), Outcome(**stored, replay=True) if stored else Outcome("none", None)
+
+
+def _give_back(may_reply: dict[str, str | None]) -> None:
+    for key in may_reply.values():
+        if key is not None:
+            store.count_undo(key, _DAY, clock.now())
+
+
+def _reply_budget(tenant: Tenant, message: InboundMessage, reply_kind: str, now: datetime) -> str | None:
+    """The budget key a reply was counted under, or None when it is withheld: only a mobile
+    in the tenant's countries,
+    and one reply of each kind per number a day. Anyone can text a keyword from anywhere
+    (or sign a webhook with a leaked secret), and each reply is an SMS paid for: premium
+    and satellite ranges would be pumped through HELP and STOP replies. The opt-out itself
+    is recorded either way; only the answer is withheld."""
+    try:
+        number = phone.normalise_mobile(message.sender, tenant.default_country)
+    except phone.PhoneError:
+        _withheld(tenant, message, reply_kind, "not_mobile")
+        return None
+    if number.region not in tenant.allowed_countries:
+        _withheld(tenant, message, reply_kind, "country_not_allowed")
+        return None
+    # Keyed like the signup budgets (never the number itself), one counter per kind and day.
+    by_number = keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
+    key = f"{tenant.id}#reply#{reply_kind}#{by_number}"
+    if store.count_hit(key, _DAY, now) > 1:
+        _withheld(tenant, message, reply_kind, "daily_budget")
+        return None
+    return key
+
+
+def _withheld(tenant: Tenant, message: InboundMessage, reply_kind: str, reason: str) -> None:
+    logger.info(
+        "inbound reply withheld",
+        extra={"tenant": tenant.id, "provider": message.provider, "kind": reply_kind, "reason": reason},
+    )
+    metrics.count("InboundReplyWithheld", reason=reason)
+
+
+def owns_recipient(tenant: Tenant, recipient: str) -> bool:
+    """Whether a message's recipient is one of the tenant's inbound numbers: an E.164 number
+    (written by the provider in any form the tenant's country reads), or a short code,
+    which providers write as its digits alone (Vonage and Plivo with a ``+``)."""
+    text = recipient.strip()
+    try:
+        if phone.normalise(text, tenant.default_country).e164 in tenant.inbound_numbers:
+            return True
+    except phone.PhoneError:
+        pass
+    digits = text.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    return any(number.partition(":")[2] == digits for number in tenant.inbound_numbers if ":" in number)
 
 
 def _apply(
@@ -250,7 +361,8 @@ def send_reply(tenant: Tenant, message: InboundMessage, outcome: Outcome) -> Non
                 body=outcome.reply,
                 tenant=tenant.id,
                 kind=outcome.reply_kind or "help",
-                origination_identity=tenant.sms_origination_identity or message.recipient or None,
+                # Never the webhook's To: that would let a request choose who the SMS is from.
+                origination_identity=tenant.sms_origination_identity,
                 configuration_set=tenant.sms_configuration_set,
             )
         )

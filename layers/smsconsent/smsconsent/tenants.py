@@ -326,6 +326,25 @@ def _secret(value: Any, path: str, plain: bool) -> SecretRef:
     return SecretRef(kind, _typed(ref, str, f"{path}.{kind}"))
 
 
+# The tenant's own numbers, where its inbound SMS arrive: a phone number in E.164
+# ("+4915790000000"), or a short code as its country and digits ("FR:36111"): a short code
+# is only unique within a country, and providers write it without one ("36111").
+# Syntax only: phonenumbers is not loaded here (every function parses tenants).
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
+_SHORT_CODE = re.compile(r"[A-Z]{2}:[0-9]{3,8}\Z")
+
+
+def _inbound_numbers(values: list[Any]) -> tuple[str, ...]:
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not (_E164.match(value) or _SHORT_CODE.match(value)):
+            raise TenantError(
+                f"inbound_numbers[{i}]", "must be E.164 ('+4915790000000') or a short code ('FR:36111')"
+            )
+    if len(set(values)) != len(values):
+        raise TenantError("inbound_numbers", "must not name a number twice")
+    return tuple(values)
+
+
 def _parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     doc = _typed(doc, dict, "tenant")
     _known(doc, TENANT_KEYS)
@@ -481,7 +500,7 @@ def _parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
         providers=providers,
         sms_origination_identity=_opt(sms, "origination_identity", str, None, "sms."),
         sms_configuration_set=_opt(sms, "configuration_set", str, None, "sms."),
-        inbound_numbers=tuple(_opt(doc, "inbound_numbers", list, [])),
+        inbound_numbers=_inbound_numbers(_opt(doc, "inbound_numbers", list, [])),
         keywords=keywords,
         help_text=_texts(_opt(doc, "help_text", (str, dict), {}), "help_text", languages, required=False),
         message_frequency=_texts(

@@ -26,6 +26,20 @@ class InboundMessage:
     # The keyword the provider already acted on (Twilio OptOutType, Plivo MessageIntent):
     # record it, send nothing more.
     handled: str | None = None
+    # SHA-256 of what the accepted signature covered (``Webhook.signed``) and how long it
+    # stays acceptable (None: always): a replay re-cut around the same signed bytes has
+    # another message id but this same digest, and the record outlives the window.
+    signed_digest: str | None = None
+    replay_window: int | None = None
+
+
+class Malformed(ValueError):
+    """A verified webhook whose message cannot be one the provider sent (an id of the
+    wrong shape: a signed field re-cut to make a new id); ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -38,6 +52,13 @@ class Webhook:
     raw_query: str
     body: bytes
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+    # What the accepted signature covers, set by ``verify``: any request that passes the
+    # same signature check carries the same bytes here, however its fields are re-cut, so
+    # the inbound handler takes it for a replay (None: nothing per message is signed).
+    signed: bytes | None = field(default=None, repr=False)
+    # How long (seconds) the signature of ``signed`` stays acceptable, set by ``verify`` for
+    # schemes with a timestamp; None: it never goes stale (Twilio, Plivo: no timestamp).
+    window: int | None = field(default=None, repr=False)
 
     @classmethod
     def from_request(cls, request: Request, conf: dict[str, Any]) -> Webhook:
@@ -88,6 +109,13 @@ def msisdn(value: Any) -> str:
     if text.isdigit() and len(text) >= 8 and not text.startswith("0"):
         return "+" + text
     return text
+
+
+def unix_time(text: str) -> int | None:
+    """A Unix time in seconds as a header carries it; None when it is not one (or is absurdly
+    long: ``int`` of thousands of digits is slow and no clock needs them)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 def query_secret(raw_query: str) -> str | None:

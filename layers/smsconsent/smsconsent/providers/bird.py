@@ -9,7 +9,9 @@ header the request carries, all with the tenant's ``signing_key``:
    ``timestamp + "\\n" + URL + "\\n" + SHA256(body)`` (the raw 32-byte digest), where URL is
    the subscription URL. Classic MessageBird (SMS API status reports and ``originator``/
    ``body`` forwards) signed the same way with the request's query parameters, sorted by
-   name and URL-encoded, in place of the URL; that variant is accepted too. Bird retries a
+   name and URL-encoded, in place of the URL (``sorted_query``); that variant is refused:
+   it binds no URL, so a request signed for one tenant would pass at another tenant
+   sharing the account's signing key. Bird retries a
    failed delivery for up to 8 hours, with the original timestamp, so the timestamp may
    be ``signature_max_age_seconds`` old (default 9 hours) and 5 minutes ahead; a replay
    inside that window carries a message id the inbound handler has already seen.
@@ -81,23 +83,33 @@ def _max_age(conf: dict[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else DEFAULT_MAX_AGE
 
 
-def _verify_hmac(hook: Webhook, key: str, conf: dict[str, Any], now: int) -> bool:
+def _hmac_stale(hook: Webhook, conf: dict[str, Any], now: int) -> bool:
     timestamp = hook.headers.get("messagebird-request-timestamp", "").strip()
-    given_b64 = hook.headers.get("messagebird-signature", "").strip()
-    if not _digits(timestamp) or not given_b64:
+    if not _digits(timestamp):
         return False
     age = now - int(timestamp)
-    if age > _max_age(conf) or age < -FUTURE_SKEW:
+    return age > _max_age(conf) or age < -FUTURE_SKEW
+
+
+def _verify_hmac(hook: Webhook, key: str, conf: dict[str, Any], now: int) -> bool:
+    """Only the variant over the URL: it binds the request to the tenant's webhook URL. The
+    classic variant over the sorted query binds nothing but the query (empty on a
+    webhook), so a request signed for one tenant would pass at any other that shares the
+    signing key (one Bird account, several tenants): refused."""
+    timestamp = hook.headers.get("messagebird-request-timestamp", "").strip()
+    given_b64 = hook.headers.get("messagebird-signature", "").strip()
+    if not _digits(timestamp) or not given_b64 or _hmac_stale(hook, conf, now):
         return False
     try:
         given = base64.b64decode(given_b64, validate=True)
     except (binascii.Error, ValueError):
         return False
     body_hash = hashlib.sha256(hook.body).digest()
-    return any(
-        same(_mac(key, timestamp, signed_part, body_hash), given)
-        for signed_part in (hook.url, sorted_query(hook.raw_query))
-    )
+    if not same(_mac(key, timestamp, hook.url, body_hash), given):
+        return False
+    hook.signed = timestamp.encode() + b"\n" + hook.url.encode() + b"\n" + body_hash
+    hook.window = _max_age(conf) + FUTURE_SKEW
+    return True
 
 
 def _b64url(text: str) -> bytes:
@@ -145,6 +157,28 @@ def _verify_jwt(token: str, key: str, url: str, body: bytes, now: int) -> bool:
     return isinstance(payload_hash, str) and same(hashlib.sha256(body).hexdigest(), payload_hash)
 
 
+def _jwt_lifetime(token: str, now: int) -> int:
+    """Seconds until a (verified) token's ``exp`` has passed, leeway included."""
+    exp = _number(_jwt_claims(token).get("exp")) or now
+    return max(0, int(min(exp - now, 10**9))) + 2 * JWT_LEEWAY
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    parts = token.strip().split(".")
+    try:
+        claims = json.loads(_b64url(parts[1])) if len(parts) == 3 else None
+    except (ValueError, binascii.Error, RecursionError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _jwt_stale(token: str, now: int) -> bool:
+    """The token's ``nbf``/``exp`` (read unverified: only to say why it was refused)."""
+    claims = _jwt_claims(token)
+    nbf, exp = _number(claims.get("nbf")), _number(claims.get("exp"))
+    return (nbf is not None and nbf > now + JWT_LEEWAY) or (exp is not None and exp <= now - JWT_LEEWAY)
+
+
 def _verify_standard(hook: Webhook, key: str, now: int) -> bool:
     if not key.startswith("whsec_"):
         return False
@@ -154,7 +188,7 @@ def _verify_standard(hook: Webhook, key: str, now: int) -> bool:
         return False
     msg_id = hook.headers.get("webhook-id", "")
     timestamp = hook.headers.get("webhook-timestamp", "").strip()
-    if not msg_id or not _digits(timestamp) or abs(now - int(timestamp)) > STANDARD_TOLERANCE:
+    if not msg_id or not _digits(timestamp) or _standard_stale(hook, now):
         return False
     signed = msg_id.encode() + b"." + timestamp.encode() + b"." + hook.body
     expected = base64.b64encode(hmac.new(raw_key, signed, hashlib.sha256).digest()).decode()
@@ -162,7 +196,28 @@ def _verify_standard(hook: Webhook, key: str, now: int) -> bool:
     for entry in hook.headers.get("webhook-signature", "").split():
         version, _, value = entry.partition(",")
         found |= version == "v1" and same(value, expected)  # no early exit: constant work
+    if found:
+        hook.signed, hook.window = signed, 2 * STANDARD_TOLERANCE
     return found
+
+
+def _standard_stale(hook: Webhook, now: int) -> bool:
+    timestamp = hook.headers.get("webhook-timestamp", "").strip()
+    return _digits(timestamp) and abs(now - int(timestamp)) > STANDARD_TOLERANCE
+
+
+def stale(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
+    """True when the scheme's timestamp (or the JWT's validity) is readable but outside its
+    window: the refusal then says so."""
+    now_ts = int(now.timestamp())
+    headers = hook.headers
+    if "webhook-signature" in headers:
+        return _standard_stale(hook, now_ts)
+    if "messagebird-signature-jwt" in headers:
+        return _jwt_stale(headers["messagebird-signature-jwt"], now_ts)
+    if "messagebird-signature" in headers:
+        return _hmac_stale(hook, conf, now_ts)
+    return False
 
 
 def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
@@ -174,7 +229,12 @@ def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     if "webhook-signature" in headers:
         return _verify_standard(hook, key, now_ts)
     if "messagebird-signature-jwt" in headers:
-        return _verify_jwt(headers["messagebird-signature-jwt"], key, hook.url, hook.body, now_ts)
+        token = headers["messagebird-signature-jwt"]
+        if not _verify_jwt(token, key, hook.url, hook.body, now_ts):
+            return False
+        hook.signed = token.strip().encode()  # its claims hash the URL and the body
+        hook.window = _jwt_lifetime(token, now_ts)
+        return True
     if "messagebird-signature" in headers:
         return _verify_hmac(hook, key, conf, now_ts)
     return False

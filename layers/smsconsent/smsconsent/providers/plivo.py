@@ -21,12 +21,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlparse, urlunparse
 from xml.sax.saxutils import escape, quoteattr
 
-from smsconsent.providers.base import InboundMessage, Webhook, same, secret
+from smsconsent.providers.base import InboundMessage, Malformed, Webhook, same, secret
 
 NAME = "plivo"
 INLINE_REPLY = True
@@ -64,7 +65,22 @@ def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
         expected = signature(token, signed, nonce)
     except ValueError:  # too many fields, or a lone surrogate
         return False
-    return any(same(expected, one) for header in given if header for one in header.split(","))
+    if not any(same(expected, one) for header in given if header for one in header.split(",")):
+        return False
+    hook.signed = f"{signed}.{nonce}".encode()
+    return True
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def validate(hook: Webhook, message: InboundMessage) -> None:
+    """Refuse a message whose id Plivo cannot have sent: Plivo signs POST fields as
+    name+value with no separator, so a re-cut request keeps its signature under a "new"
+    ``MessageUUID`` (the next field folded into it). A MessageUUID is one UUID."""
+    values = [value for name, value in hook.form_pairs() if name == "MessageUUID"]
+    if len(values) != 1 or not _UUID.fullmatch(values[0]):
+        raise Malformed("MessageUUID", "MessageUUID is not one UUID")
 
 
 def parse(hook: Webhook) -> InboundMessage | None:

@@ -10,7 +10,8 @@ signature with the tenant's ``signature_secret`` (else ``webhook_secret``) and a
 within ``signature_max_age_seconds`` (default 5 minutes) either way.
 
 Without those headers the callback is authenticated by a secret in the URL configured
-at Sinch: ``...?secret=<webhook_secret>``, compared in constant time.
+at Sinch: ``...?secret=<webhook_secret>``, compared in constant time; but only while no
+``signature_secret`` is configured: once it is, every callback must carry the HMAC.
 
 Delivery reports (``delivery_report_*``, ``recipient_delivery_report_*``) and binary
 MO messages are acknowledged and not treated as messages. ``INLINE_REPLY`` is False.
@@ -24,7 +25,16 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from smsconsent.providers.base import InboundMessage, Webhook, msisdn, ok, query_secret, same, secret
+from smsconsent.providers.base import (
+    InboundMessage,
+    Webhook,
+    msisdn,
+    ok,
+    query_secret,
+    same,
+    secret,
+    unix_time,
+)
 
 NAME = "sinch"
 INLINE_REPLY = False
@@ -46,26 +56,41 @@ def _max_age(conf: dict[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else DEFAULT_MAX_AGE
 
 
+def stale(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
+    """True when a signed callback's timestamp is a time, but outside the window."""
+    if _SIGNATURE not in hook.headers:
+        return False
+    stamp = unix_time(hook.headers.get(f"{_SIGNATURE}-timestamp", ""))
+    return stamp is not None and abs(int(now.timestamp()) - stamp) > _max_age(conf)
+
+
 def _verify_hmac(hook: Webhook, key: str, conf: dict[str, Any], now: datetime) -> bool:
     headers = hook.headers
     given = headers.get(_SIGNATURE, "").strip()
     nonce = headers.get(f"{_SIGNATURE}-nonce", "")
     timestamp = headers.get(f"{_SIGNATURE}-timestamp", "").strip()
     algorithm = headers.get(f"{_SIGNATURE}-algorithm", "").strip() or "HmacSHA256"
-    if not given or not nonce or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+    if not given or not nonce or unix_time(timestamp) is None:
         return False
-    if algorithm.lower() not in _ALGORITHMS:
+    if algorithm.lower() not in _ALGORITHMS or stale(hook, conf, now):
         return False
-    if abs(int(now.timestamp()) - int(timestamp)) > _max_age(conf):
+    if not same(signature(key, hook.body, nonce, timestamp, algorithm), given):
         return False
-    return same(signature(key, hook.body, nonce, timestamp, algorithm), given)
+    hook.signed = hook.body + b"." + nonce.encode() + b"." + timestamp.encode()
+    hook.window = 2 * _max_age(conf)
+    return True
 
 
 def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     url_secret = secret(conf, "webhook_secret")
+    hmac_secret = secret(conf, "signature_secret")
     if _SIGNATURE in hook.headers:
-        key = secret(conf, "signature_secret") or url_secret
+        key = hmac_secret or url_secret
         return _verify_hmac(hook, key, conf, now) if key else False
+    if hmac_secret:
+        # Sinch signs every callback once HMAC is on: an unsigned one with the URL secret
+        # is someone who read the URL (a log, a proxy), and has no timestamp to bound it.
+        return False
     given = query_secret(hook.raw_query)
     if not url_secret or given is None:
         return False

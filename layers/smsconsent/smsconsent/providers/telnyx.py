@@ -15,21 +15,31 @@ import binascii
 from datetime import datetime
 from typing import Any
 
-from smsconsent.providers.base import InboundMessage, Webhook, ok, secret
+from smsconsent.providers.base import InboundMessage, Webhook, ok, secret, unix_time
 
 NAME = "telnyx"
 INLINE_REPLY = False
 DEFAULT_TOLERANCE_SECONDS = 300
 
 
+def _tolerance(conf: dict[str, Any]) -> int:
+    return int(conf.get("timestamp_tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
+
+
+def stale(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
+    """True when the request's timestamp is a time, but outside the window: the refusal says
+    so (a clock far off, an old capture) rather than blaming the signature."""
+    stamp = unix_time(hook.headers.get("telnyx-timestamp", ""))
+    return stamp is not None and abs(now.timestamp() - stamp) > _tolerance(conf)
+
+
 def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     key = secret(conf, "public_key")
     given = hook.headers.get("telnyx-signature-ed25519", "")
     stamp = hook.headers.get("telnyx-timestamp", "")
-    if not key or not given or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
+    if not key or not given or unix_time(stamp) is None or stamp != stamp.strip():
         return False
-    tolerance = int(conf.get("timestamp_tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
-    if abs(now.timestamp() - int(stamp)) > tolerance:
+    if stale(hook, conf, now):
         return False
     try:
         raw_key = base64.b64decode(key, validate=True)
@@ -42,10 +52,12 @@ def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    signed = stamp.encode() + b"|" + hook.body
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_signature, stamp.encode() + b"|" + hook.body)
+        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_signature, signed)
     except InvalidSignature:
         return False
+    hook.signed, hook.window = signed, 2 * _tolerance(conf)  # ahead or behind by the tolerance
     return True
 
 

@@ -11,21 +11,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
-from smsconsent.providers.base import InboundMessage, Webhook, same, secret
+from smsconsent.providers.base import InboundMessage, Malformed, Webhook, same, secret
 
 NAME = "twilio"
 INLINE_REPLY = True
 _HANDLED = {"STOP": "optout", "START": "optin", "HELP": "help"}
 
 
+def signed_string(url: str, params: list[tuple[str, str]]) -> str:
+    """What Twilio signs: the URL, then every parameter sorted, as name+value with no
+    separator (so the bytes alone do not say where one field ends: see ``validate``)."""
+    return url + "".join(name + value for name, value in sorted(set(params)))
+
+
 def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
-    payload = url + "".join(name + value for name, value in sorted(set(params)))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    digest = hmac.new(auth_token.encode(), signed_string(url, params).encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -51,7 +57,29 @@ def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     if not token or not given:
         return False
     params = hook.form_pairs() if hook.method == "POST" else []
-    return any(same(signature(token, url, params), given) for url in _url_variants(hook.url))
+    matched = [url for url in _url_variants(hook.url) if same(signature(token, url, params), given)]
+    if not matched:
+        return False
+    hook.signed = signed_string(matched[0], params).encode()
+    return True
+
+
+# A message SID: SM (SMS, WhatsApp) or MM (MMS) and 32 lower-case hex digits, 34 in all.
+_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+_SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid")
+
+
+def validate(hook: Webhook, message: InboundMessage) -> None:
+    """Refuse an inbound message whose SID Twilio cannot have sent. Twilio signs name+value
+    with no separator, so a captured request can be re-cut with its signature intact:
+    ``MessageSid=SM…`` + ``NumMedia=0`` becomes ``MessageSid=SM…NumMedia0``, a "new" id.
+    Every SID field must be one well-formed SID, all the same."""
+    found = [(name, value) for name, value in hook.form_pairs() if name in _SID_FIELDS]
+    for name, value in found:
+        if not _SID.fullmatch(value):
+            raise Malformed(name, f"{name} is not a Twilio message SID")
+        if value != message.message_id:
+            raise Malformed(name, f"{name} differs from the message's other SID fields")
 
 
 def parse(hook: Webhook) -> InboundMessage | None:

@@ -35,9 +35,14 @@ def _text(value: Any) -> str:
     return value.replace("&", "_").replace("=", "_") if isinstance(value, str) else f"{value}"
 
 
+def signed_payload(params: Mapping[str, Any]) -> bytes:
+    """What ``sig`` covers: every other parameter, sorted, as ``&name=value``."""
+    return "".join(f"&{key}={_text(params[key])}" for key in sorted(params) if key != "sig").encode()
+
+
 def signature(signature_secret: str, params: Mapping[str, Any], method: str = DEFAULT_METHOD) -> str:
     """Lower-case hex signature of ``params`` (``sig`` itself left out)."""
-    payload = "".join(f"&{key}={_text(params[key])}" for key in sorted(params) if key != "sig").encode()
+    payload = signed_payload(params)
     if method == "md5hash":
         # Vonage's legacy "MD5 hash": not an HMAC, the secret is appended.
         return hashlib.md5(payload + signature_secret.encode()).hexdigest()  # noqa: S324
@@ -58,13 +63,23 @@ def params(hook: Webhook) -> dict[str, Any] | None:
     return found if found and len(found) == len(pairs) else None
 
 
-def _fresh(stamp: Any, now: datetime, tolerance: int) -> bool:
+def _stamp(stamp: Any) -> int | None:
     if isinstance(stamp, bool) or not isinstance(stamp, str | int):
-        return False
+        return None
     text = str(stamp)
     if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        return False
-    return abs(now.timestamp() - int(text)) <= tolerance
+        return None
+    return int(text)
+
+
+def _tolerance(conf: dict[str, Any]) -> int:
+    return int(conf.get("timestamp_tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
+
+
+def stale(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
+    """True when ``timestamp`` is a time, but outside the window (the refusal says so)."""
+    stamp = _stamp((params(hook) or {}).get("timestamp"))
+    return stamp is not None and abs(now.timestamp() - stamp) > _tolerance(conf)
 
 
 def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
@@ -74,14 +89,19 @@ def verify(hook: Webhook, conf: dict[str, Any], now: datetime) -> bool:
     if not key or method not in METHODS or found is None:
         return False
     given = found.get("sig")
-    tolerance = int(conf.get("timestamp_tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
-    if not isinstance(given, str) or not given or not _fresh(found.get("timestamp"), now, tolerance):
+    stamp = _stamp(found.get("timestamp"))
+    if not isinstance(given, str) or not given or stamp is None:
+        return False
+    if abs(now.timestamp() - stamp) > _tolerance(conf):
         return False
     try:
         expected = signature(key, found, method)
     except UnicodeEncodeError:  # a lone surrogate in a JSON string
         return False
-    return same(expected, given.lower())
+    if not same(expected, given.lower()):
+        return False
+    hook.signed, hook.window = signed_payload(found), 2 * _tolerance(conf)
+    return True
 
 
 def _plus(number: str) -> str:

@@ -150,15 +150,22 @@ class CodeItem(_Item):
 
 
 class MessageItem(_Item):
-    """A provider message already handled, with the answer it got (replays get the same)."""
+    """A provider message already handled, with the answer it got (replays get the same).
+
+    ``expires_at`` (Unix seconds) is when it stops counting, checked on every read and
+    write: DynamoDB deletes by ``ttl`` when it gets round to it (often days late), which
+    must not decide whether a replay is applied. Items from before ``expires_at`` have
+    ``ttl`` alone, which then serves as their expiry."""
 
     Meta = _meta()
     answer = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)
     ttl = TTLAttribute(null=True)
 
 
 class InboundNumberItem(_Item):
-    """Which tenant owns a number that receives SMS (AWS End User Messaging two-way)."""
+    """Which tenant owns a number that receives SMS: one tenant per number (``put_tenant_doc``
+    never takes another's), and how AWS End User Messaging two-way SMS finds its tenant."""
 
     Meta = _meta()
     tenant = UnicodeAttribute()
@@ -388,13 +395,54 @@ def get_tenant_doc(tenant_id: str) -> dict[str, Any] | None:
     return doc
 
 
+class NumberTaken(ValueError):
+    """A tenant document names an inbound number another tenant owns."""
+
+    def __init__(self, number: str, owner: str) -> None:
+        super().__init__(f"inbound number {number} belongs to tenant {owner}")
+        self.number = number
+
+
 def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
-    """Store a (validated) tenant document and index its inbound numbers."""
+    """Store a (validated) tenant document and index its inbound numbers: each written
+    only where no other tenant owns it (``NumberTaken``), and the numbers it no longer
+    names freed. Conditional on the stored document being the one read, so two puts of
+    one tenant cannot leave a number indexed that neither names."""
+    tenant_id = doc["id"]
+    pk = f"TENANT#{tenant_id}"
+    try:
+        current = TenantItem.get(pk, "CONFIG", consistent_read=True)
+    except TenantItem.DoesNotExist:
+        current = None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise _guard(exc) from exc
+    before = set(json.loads(current.doc).get("inbound_numbers") or []) if current else set()
+    numbers = list(dict.fromkeys(doc.get("inbound_numbers") or []))
     text = json.dumps(doc, ensure_ascii=False)
-    with TransactWrite(connection=_connection()) as tx:
-        tx.save(TenantItem(f"TENANT#{doc['id']}", "CONFIG", doc=text, updated_at=iso(now)))
-        for number in doc.get("inbound_numbers") or []:
-            tx.save(InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=doc["id"]))
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            unchanged = TenantItem.doc == current.doc if current else TenantItem.pk.does_not_exist()
+            tx.save(TenantItem(pk, "CONFIG", doc=text, updated_at=iso(now)), condition=unchanged)
+            for number in numbers:
+                tx.save(
+                    InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=tenant_id),
+                    condition=InboundNumberItem.pk.does_not_exist() | (InboundNumberItem.tenant == tenant_id),
+                )
+            for number in sorted(n for n in before - set(numbers) if tenant_of_number(n) == tenant_id):
+                tx.delete(
+                    InboundNumberItem(f"INBOUND#{number}", "NUMBER"),
+                    condition=InboundNumberItem.tenant == tenant_id,
+                )
+    except TransactWriteError as exc:
+        reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
+        for number, reason in zip(numbers, reasons[1:], strict=False):
+            if reason == "ConditionalCheckFailed":
+                raise NumberTaken(number, tenant_of_number(number) or "?") from exc
+        if "ConditionalCheckFailed" in reasons:
+            raise Conflict(str(reasons)) from exc  # the tenant changed meanwhile: read again
+        raise StoreUnavailable(f"TransactWriteError: {exc.cause_response_code}") from exc
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable(str(exc)) from exc
 
 
 def tenant_of_number(e164: str) -> str | None:
@@ -415,32 +463,65 @@ def get_code(code: str) -> CodeItem | None:
         raise _guard(exc) from exc
 
 
-def remember_message(message_key: str, answer: dict[str, Any], keep_until: datetime) -> dict[str, Any] | None:
-    """Record a handled provider message that changed nothing; returns the earlier answer
-    instead when the message was already recorded."""
+def _message_item(key: str, answer: dict[str, Any], keep_until: datetime) -> MessageItem:
+    # ttl a day after the expiry: DynamoDB's deletion is a backstop, never the rule.
+    return MessageItem(
+        f"MSG#{key}",
+        "MSG",
+        answer=json.dumps(answer),
+        expires_at=int(keep_until.timestamp()),
+        ttl=keep_until + timedelta(days=1),
+    )
+
+
+def _message_free(now: datetime) -> Any:
+    """The write condition of a message record: none there, or one that has expired."""
+    return (
+        MessageItem.pk.does_not_exist()
+        | (MessageItem.expires_at <= int(now.timestamp()))
+        | (MessageItem.expires_at.does_not_exist() & (MessageItem.ttl <= now))
+    )
+
+
+def remember_message(
+    message_keys: tuple[str, ...], answer: dict[str, Any], keep_until: datetime, now: datetime
+) -> dict[str, Any] | None:
+    """Record a handled provider message that changed nothing, under all its keys at once;
+    returns the earlier answer instead when one of them was already recorded."""
     try:
-        MessageItem(f"MSG#{message_key}", "MSG", answer=json.dumps(answer), ttl=keep_until).save(
-            condition=MessageItem.pk.does_not_exist()
-        )
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return message_answer(message_key) or answer
-        raise _guard(exc) from exc
+        with TransactWrite(connection=_connection()) as tx:
+            for key in message_keys:
+                tx.save(_message_item(key, answer, keep_until), condition=_message_free(now))
+    except TransactWriteError as exc:
+        reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+        if "ConditionalCheckFailed" in reasons or exc.cause_response_code == "TransactionConflictException":
+            return message_answer(message_keys, now) or answer
+        raise StoreUnavailable(f"TransactWriteError: {exc.cause_response_code}") from exc
     except PynamoDBConnectionError as exc:
-        raise _guard(exc) from exc
+        raise StoreUnavailable(str(exc)) from exc
     return None
 
 
-def message_answer(message_key: str) -> dict[str, Any] | None:
-    """The answer a provider message got, when it was handled before."""
-    try:
-        item = MessageItem.get(f"MSG#{message_key}", "MSG", consistent_read=True)
-    except MessageItem.DoesNotExist:
+def message_answer(message_keys: tuple[str, ...], now: datetime) -> dict[str, Any] | None:
+    """The answer a provider message got, when it was handled before under any of its keys
+    and the record has not expired (an expired one is as good as absent)."""
+    if not message_keys:
         return None
+    try:
+        items = list(
+            MessageItem.batch_get([(f"MSG#{key}", "MSG") for key in message_keys], consistent_read=True)
+        )
     except (GetError, PynamoDBConnectionError) as exc:
         raise _guard(exc) from exc
-    answer: dict[str, Any] = json.loads(item.answer)
-    return answer
+    for item in items:
+        if item.expires_at is not None:
+            live = item.expires_at > now.timestamp()
+        else:
+            live = item.ttl is None or item.ttl > now
+        if live:
+            answer: dict[str, Any] = json.loads(item.answer)
+            return answer
+    return None
 
 
 def load_subject(tenant: str, key_hashes: list[str]) -> Subject | None:
@@ -517,8 +598,8 @@ class Change:
     token: tuple[str, datetime, datetime] | None = None  # (sha256, issued, keep until)
     code: str | None = None  # a new opt-out code to register
     due: datetime | None = None
-    # (provider message key, answer, keep until): a replay of it is refused by the write.
-    message: tuple[str, dict[str, Any], datetime] | None = None
+    # (provider message keys, answer, keep until): a replay under any key fails the write.
+    message: tuple[tuple[str, ...], dict[str, Any], datetime] | None = None
 
 
 def commit(change: Change, now: datetime) -> None:
@@ -545,11 +626,9 @@ def commit(change: Change, now: datetime) -> None:
                     condition=TokenItem.pk.does_not_exist(),
                 )
             if change.message:
-                message_key, answer, keep_until = change.message
-                tx.save(
-                    MessageItem(f"MSG#{message_key}", "MSG", answer=json.dumps(answer), ttl=keep_until),
-                    condition=MessageItem.pk.does_not_exist(),
-                )
+                message_keys, answer, keep_until = change.message
+                for key in message_keys:
+                    tx.save(_message_item(key, answer, keep_until), condition=_message_free(now))
             if change.code:
                 tx.save(
                     CodeItem(f"OPTOUT#{change.code}", "CODE", subject_pk=subject.pk, tenant=subject.tenant),
@@ -580,6 +659,21 @@ def count_hit(key: str, window: timedelta, now: datetime) -> int:
     except (UpdateError, PynamoDBConnectionError) as exc:
         raise _guard(exc) from exc
     return int(counter.hits)
+
+
+def count_undo(key: str, window: timedelta, now: datetime) -> None:
+    """Take back one ``count_hit`` of the same window (what it counted did not happen)."""
+    seconds = int(window.total_seconds())
+    start = int(now.timestamp()) // seconds * seconds
+    try:
+        CounterItem(f"RATE#{key}#{start}", "COUNT").update(
+            actions=[CounterItem.hits.add(-1)], condition=CounterItem.hits > 0
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise _guard(exc) from exc
+    except PynamoDBConnectionError as exc:
+        raise _guard(exc) from exc
 
 
 def last_sms_at(key: str) -> datetime | None:
