@@ -35,8 +35,14 @@ def handler(request: Request) -> dict[str, Any]:
         # Honeypot filled: a bot. Same answer as everyone, nothing happens.
         logger.info("honeypot signup ignored", extra={"tenant": tenant.id})
         return _accepted(tenant.thank_you_url, request, browser)
-    signup.check_ip_budget(tenant, request.source_ip or "unknown", clock.now())
-    form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
+    ip, now = request.source_ip or "unknown", clock.now()
+    try:
+        form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
+    except ApiError:
+        # Only what can cost an SMS counts toward the IP's budget; refusals have their own.
+        signup.check_refused_budget(tenant, ip, now)
+        raise
+    signup.check_ip_budget(tenant, ip, now)
     outcome = signup.sign_up(
         tenant, form, request.source_ip, request.user_agent, via="form" if is_form else "api"
     )

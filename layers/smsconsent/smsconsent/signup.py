@@ -15,6 +15,8 @@ from smsconsent.tenants import CHANNELS, Tenant
 AFFIRMATIVE = {"true", "on", "yes", "1"}
 _MAX_TEXT = 500
 _ATTEMPTS = 5
+# Refused signups (typos, missing consent) one IP may make per valid one of its budget.
+REFUSED_PER_VALID = 10
 
 
 @dataclass
@@ -116,10 +118,22 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
 
 
 def check_ip_budget(tenant: Tenant, ip: str, now: datetime) -> None:
+    """The per-IP budget of valid signups (those that can cost an SMS): a typo, refused
+    with 422, never uses it up (see ``check_refused_budget``)."""
+    _check_ip(tenant, "ip", ip, tenant.signups_per_ip_per_hour, now)
+
+
+def check_refused_budget(tenant: Tenant, ip: str, now: datetime) -> None:
+    """A separate per-IP budget for refused signups, ``REFUSED_PER_VALID`` times the valid
+    one: a refusal costs no SMS, but a flood of garbage from one address still runs dry."""
+    _check_ip(tenant, "ip-refused", ip, tenant.signups_per_ip_per_hour * REFUSED_PER_VALID, now)
+
+
+def _check_ip(tenant: Tenant, scope: str, ip: str, budget: int, now: datetime) -> None:
     hour = timedelta(hours=1)
     ip_key = keys.keyed_digest(ip.encode())[:32]  # the raw IP never becomes a key
-    if store.count_hit(f"{tenant.id}#ip#{ip_key}", hour, now) > tenant.signups_per_ip_per_hour:
-        metrics.count("SignupRateLimited", scope="ip")
+    if store.count_hit(f"{tenant.id}#{scope}#{ip_key}", hour, now) > budget:
+        metrics.count("SignupRateLimited", scope=scope)
         raise _rate_limited(store.window_end(hour, now), now)
 
 
