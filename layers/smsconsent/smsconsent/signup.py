@@ -3,9 +3,11 @@ one conditional write, then send exactly one confirmation SMS."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from smsconsent import clock, consent, evidence, keys, messages, metrics, optout, phone, sender, store
 from smsconsent.http import ApiError
@@ -27,6 +29,33 @@ class SignupForm:
     text: dict[str, str]
     language: str
     source: str | None
+
+
+# A form id ("footer-form", "landing_v2") that may stay outside the personal part of the
+# evidence: letters first, no dots or at-signs (no e-mail or name.surname), no digit runs.
+_SAFE_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{5,}")
+
+
+def public_source(source: str | None) -> str | None:
+    """What of a signup's ``source`` the evidence keeps outside its personal part: of a
+    URL only its origin (path and query can hold the number, an e-mail, a name), a plain
+    form id as it is, anything else nothing. The whole source goes into the personal
+    part, which erasure and retention remove."""
+    if not source:
+        return None
+    try:
+        parts = urlsplit(source)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and host:
+        host = f"[{host}]" if ":" in host else host
+        origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
+        return None if _DIGIT_RUN.search(origin) else origin
+    if _SAFE_LABEL.fullmatch(source) and not _DIGIT_RUN.search(source):
+        return source
+    return None
 
 
 def _refuse(code: str, message: str, field: str) -> ApiError:
@@ -176,6 +205,7 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
     hashes = keys.subject_hashes(tenant.id, form.phone.e164)
     cooldown_key = _number_key(tenant, form.phone)
     last_sms = store.last_sms_at(cooldown_key)
+    source = public_source(form.source)
     for _ in range(_ATTEMPTS):
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
@@ -191,7 +221,7 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
             channel=form.channel,
             text=form.text,
             language=form.language,
-            source=form.source,
+            source=source,
             country=form.phone.region,
         )
         decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
@@ -220,12 +250,16 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
                 "channel": form.channel,
                 "consent_text": form.text,
                 "language": form.language,
-                "source": form.source,
+                "source": source,
                 "country": form.phone.region,
                 "via": via,
                 "token_sha256": consent.pending_token(subject, form.channel),
             },
-            pii={"ip": ip, "user_agent": user_agent[:_MAX_TEXT]},
+            pii={
+                "ip": ip,
+                "user_agent": user_agent[:_MAX_TEXT],
+                "source": form.source if form.source != source else None,
+            },
         )
         keep_token = now + timedelta(hours=tenant.token_ttl_hours, days=30)
         change = store.Change(
