@@ -26,6 +26,9 @@ class Settings:
     sms_queue_url: str | None = None
     # Inbound messages DynamoDB could not take (throttling): applied later from here.
     inbound_queue_url: str | None = None
+    # Valid signups wait here for the signup function's worker (the answer's time must not
+    # depend on the number); unset, they are processed inline.
+    signup_queue_url: str | None = None
     # Requests bigger than this are refused with 413 before parsing.
     max_body_bytes: int = 64 * 1024
 
@@ -42,6 +45,7 @@ def get() -> Settings:
         tenant_cache_seconds=int(os.environ.get("TENANT_CACHE_SECONDS", "60")),
         sms_queue_url=os.environ.get("SMS_QUEUE_URL") or None,
         inbound_queue_url=os.environ.get("INBOUND_QUEUE_URL") or None,
+        signup_queue_url=os.environ.get("SIGNUP_QUEUE_URL") or None,
     )
 
 
