@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from typing import Any
 
 from local import template as tpl
 from local.apigw import Router
+from local.queue import LocalQueue
 
 ROOT = tpl.ROOT
 TENANTS = Path(__file__).resolve().parent / "tenants"
@@ -177,6 +179,8 @@ class LocalStack:
         self._dynamodb: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        # SignupQueue: valid signups wait here for SignupFunction's worker, as in AWS.
+        self.signup_queue: LocalQueue | None = None
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -239,6 +243,7 @@ class LocalStack:
                 if name not in _OWN_ENV and isinstance(value, str | int | float | bool):
                     env.setdefault(name, str(value).lower() if isinstance(value, bool) else str(value))
         env.pop("PEPPER_SECRET_ARN", None)
+        env.pop("SIGNUP_QUEUE_URL", None)  # the in-process queue stands in for SignupQueue
         env.setdefault("PEPPER_JSON", LOCAL_PEPPER)
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         env["TABLE_NAME"] = TABLE_NAME
@@ -283,11 +288,28 @@ class LocalStack:
 
             clock.set_source(self.clock.now)
             self.seed()
+            self._start_signup_queue()
         except BaseException:
             self.stop()
             raise
         self.ready.set()
         return self
+
+    def _start_signup_queue(self) -> None:
+        function = self.function("SignupFunction")
+        if function is None:
+            return
+        from smsconsent import signup
+
+        def deliver(event: dict[str, Any]) -> Any:
+            return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+        self.signup_queue = LocalQueue("SignupQueue", deliver).start()
+        signup.set_local_queue(self.signup_queue.send)
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until the queued signups are processed (their SMS in the outbox)."""
+        return self.signup_queue.idle(timeout) if self.signup_queue else True
 
     def stop(self) -> None:
         """Stop serving, stop the embedded DynamoDB, put the environment back."""
@@ -296,6 +318,13 @@ class LocalStack:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.signup_queue is not None:
+            with contextlib.suppress(ImportError):
+                from smsconsent import signup
+
+                signup.set_local_queue(None)
+            self.signup_queue.stop()
+            self.signup_queue = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -393,6 +422,9 @@ class LocalStack:
         from smsconsent.sender.outbox import OUTBOX
 
         docs = read_tenants(self.tenants_dir, self.url)
+        self.settle()  # nothing queued before the reset lands after it
+        if self.signup_queue is not None:
+            self.signup_queue.clear()
         self.wipe()
         OUTBOX.clear()
         self.clock.reset()

@@ -1,5 +1,6 @@
 """POST /v1/{tenant}/signup: double opt-in signup from a website form or fetch().
-GET of the same path is the hosted "check your phone" page a browser form lands on."""
+GET of the same path is the hosted "check your phone" page a browser form lands on.
+SQS records from SignupQueue: the queued signups, processed off the request path."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ ACCEPTED = {
 }
 
 
-@api.entrypoint
-def handler(request: Request) -> dict[str, Any]:
+def _http(request: Request) -> dict[str, Any]:
     tenant = api.tenant_of(request)
     origin_ok = api.apply_cors(tenant, request)
     if request.method == "OPTIONS":
@@ -35,10 +35,18 @@ def handler(request: Request) -> dict[str, Any]:
         # Honeypot filled: a bot. Same answer as everyone, nothing happens.
         logger.info("honeypot signup ignored", extra={"tenant": tenant.id})
         return _accepted(tenant.thank_you_url, request, browser)
-    signup.check_ip_budget(tenant, request.source_ip or "unknown", clock.now())
-    form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
-    outcome = signup.sign_up(
-        tenant, form, request.source_ip, request.user_agent, via="form" if is_form else "api"
+    ip, now = request.source_ip or "unknown", clock.now()
+    try:
+        form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
+    except ApiError:
+        # Only what can cost an SMS counts toward the IP's budget; refusals have their own.
+        signup.check_refused_budget(tenant, ip, now)
+        raise
+    signup.check_ip_budget(tenant, ip, now)
+    signup.check_number_budgets(tenant, form.phone, now)
+    # From here on the same work for every number: queue it (see smsconsent.signup).
+    outcome = signup.submit(
+        tenant, form, request.source_ip, request.user_agent, "form" if is_form else "api", now
     )
     logger.info("signup", extra={"tenant": tenant.id, "outcome": outcome})
     return _accepted(tenant.thank_you_url, request, browser)
@@ -49,3 +57,31 @@ def _accepted(thank_you_url: str | None, request: Request, browser: bool) -> dic
     if browser:
         return redirect(thank_you_url or request.path, request.answer_headers)
     return json_answer(202, ACCEPTED, request.answer_headers)
+
+
+http_handler = api.entrypoint(_http, inject_context=False)
+
+
+def _queued(event: dict[str, Any]) -> dict[str, Any]:
+    """Signups from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
+    back to SQS alone and is retried, a redelivery of one already done changes nothing."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            outcome = signup.process(record["body"])
+        except (KeyError, TypeError, ValueError):
+            logger.error("queued signup is malformed; dropped")
+            continue
+        except Exception:
+            logger.exception("queued signup failed; it is retried")
+            failures.append({"itemIdentifier": record.get("messageId", "")})
+            continue
+        logger.info("queued signup", extra={"outcome": outcome})
+    return {"batchItemFailures": failures}
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return _queued(event)
+    return http_handler(event, context)

@@ -42,6 +42,7 @@ def _signup(stack: LocalStack, language: str) -> None:
 
 
 def _messages(stack: LocalStack) -> list[dict[str, Any]]:
+    assert stack.settle(timeout=10)  # queued signups processed (SignupQueue's stand-in)
     status, body = _get_json(stack, "/_local/outbox")
     assert status == 200
     messages: list[dict[str, Any]] = body["messages"]

@@ -148,3 +148,79 @@ def test_a_bad_phone_is_422(context, raw):
 def test_unknown_tenant_is_404(context):
     status, body = call(context, "privacy-export.json", pathParameters={"tenant": "nope", "phone": PHONE})
     assert (status, body["error"]["code"]) == (404, "unknown_tenant")
+
+
+def _table_text() -> str:
+    """Every item of the table as text (the moto table, scanned whole)."""
+    import boto3
+
+    from tests.integration.conftest import TABLE
+
+    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    return json.dumps(items, ensure_ascii=False)
+
+
+def test_erasure_leaves_no_personal_data_from_free_text_fields(context, outbox, clock):
+    from functions.signup.app import handler
+    from smsconsent import inbound, optout, tenants
+    from smsconsent.providers.base import InboundMessage
+
+    # Given a signup whose source URL carries the number and an e-mail address
+    source = "https://shop.example/landing?phone=%2B4915112345678&email=jane.doe@mail.example"
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "source": source})
+    assert handler(event, context)["statusCode"] == 202
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    from smsconsent import confirmation
+
+    assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
+    # a plain-language opt-out by SMS that names a number, a START, an opt-out by the link
+    # with a reason holding a number, a START, and one on the person's behalf with another
+    tenant = tenants.get("demo")
+    text = "015112345678 wrong number"
+    inbound.receive(tenant, InboundMessage("twilio", "SM-plain", PHONE, "+4915790000000", text))
+    inbound.receive(tenant, InboundMessage("twilio", "SM-start-1", PHONE, "+4915790000000", "START"))
+    link_reason = "please stop, call me on 0170 55512345 instead"
+    assert optout.by_link(subject().optout_code, link_reason, "198.51.100.2", "ua").status == "opted_out"
+    inbound.receive(tenant, InboundMessage("twilio", "SM-start-2", PHONE, "+4915790000000", "START"))
+    status, body = call(
+        context,
+        "privacy-optout.json",
+        body=json.dumps({"reason": "asked by mail from jane.doe@mail.example, 0151 98765432"}),
+    )
+    assert (status, body["status"]) == (200, "opted_out")
+    personal = ["15112345678", "55512345", "98765432", "jane", "mail.example", "%2B49"]
+
+    # Then the evidence data holds only what is not personal: the origin of the source URL,
+    # no keyword for a plain-language opt-out, no reason
+    _status, export = call(context, "privacy-export.json")
+    data = json.dumps([e["data"] for e in export["evidence"]])
+    assert not [p for p in personal if p in data], data
+    requested = export["evidence"][0]
+    assert requested["data"]["source"] == "https://shop.example"
+    plain = next(e for e in export["evidence"] if e["type"] == "optout" and e["data"]["via"] == "sms_keyword")
+    assert plain["data"]["keyword"] is None
+    # and the privacy officer still sees all of it before the erasure
+    held = json.dumps([e["personal_data"] for e in export["evidence"]], ensure_ascii=False)
+    assert source in held and text in held and link_reason in held and "0151 98765432" in held
+    assert export["chain"]["verified"] is True
+
+    # When the number is erased; Then none of it is anywhere in the table
+    status, erased = call(context, "privacy-erase.json")
+    assert (status, erased["suppression_kept"]) == (200, True)
+    left = _table_text()
+    assert not [p for p in personal if p in left]
+    _status, after = call(context, "privacy-export.json")
+    assert after["chain"]["verified"] is True and after["suppressed"] is True
+
+
+def test_a_known_keyword_is_kept_in_canonical_form(context, outbox):
+    from smsconsent import inbound, store, tenants
+    from smsconsent.providers.base import InboundMessage
+
+    sign_up(context, outbox, confirm=True)
+    tenant = tenants.get("demo")
+    inbound.receive(tenant, InboundMessage("twilio", "SM-k", PHONE, "+4915790000000", "opt-out 0151 1234567"))
+    [event] = [e for e in store.evidence_of(subject().pk) if e.type == "optout"]
+    assert event.data["keyword"] == "OPTOUT"
+    assert event.pii == {"text": "opt-out 0151 1234567"}

@@ -64,10 +64,13 @@ def test_json_signup_is_accepted_sends_one_sms_and_records_evidence(context, out
     assert (text["id"], text["version"], text["language"]) == ("signup-sms", "1", "de")
     assert len(text["sha256"]) == 64
     assert event.data["purposes"] == ["marketing", "newsletter"]
-    assert event.data["source"] == "https://shop.example/newsletter#sms-form"
+    # The page URL's origin outside the personal part; the whole URL (a path or query can
+    # hold the number or an e-mail) in it, erased with the IP and user agent.
+    assert event.data["source"] == "https://shop.example"
     assert event.pii == {
         "ip": "203.0.113.10",
         "user_agent": load_event("signup-json.json")["headers"]["user-agent"],
+        "source": "https://shop.example/newsletter#sms-form",
     }
     assert event.at == "2026-11-22T10:00:00Z"
 
@@ -287,3 +290,30 @@ def test_logs_never_hold_the_number_or_the_token(context, outbox):
     assert "confirmation SMS sent" in logs and "678" in logs
     for secret in ("4915112345678", "15112345678", "3012345678", token, quote(token)):
         assert secret not in logs
+
+
+def test_typos_do_not_use_up_the_per_ip_budget(context, outbox):
+    # Given ten refused signups (a mistyped number each) from one IP
+    for i in range(10):
+        assert error_of(signup(context, good(f"+49 151 12{i}")))[:2] == (422, "invalid_phone")
+    # When the person gets the number right; Then it is accepted and the SMS goes out
+    assert signup(context, good())["statusCode"] == 202
+    assert len(outbox.messages()) == 1
+
+
+def test_a_flood_of_refused_signups_from_one_ip_is_rate_limited(context, outbox, clock):
+    from smsconsent import store, tenants
+
+    doc = json.loads(Path("local/tenants/demo.json").read_text())
+    doc["rate_limits"]["signups_per_ip_per_hour"] = 2
+    store.put_tenant_doc(doc, clock.now)
+    tenants.clear_cache()
+    # Refused requests have their own, ten times larger budget per IP
+    for _ in range(20):
+        assert error_of(signup(context, good("not a number")))[:2] == (422, "invalid_phone")
+    answer = signup(context, good("not a number"))
+    assert error_of(answer)[:2] == (429, "rate_limited")
+    assert 0 < int(answer["headers"]["Retry-After"]) <= 3600
+    # and they never block a valid signup from the same IP
+    assert signup(context, good())["statusCode"] == 202
+    assert len(outbox.messages()) == 1

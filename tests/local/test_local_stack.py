@@ -84,7 +84,14 @@ def signup(stack: LocalStack, **changes: Any) -> Answer:
     return call(stack, "POST", "/v1/demo/signup", json_body=body, headers=JSON_ACCEPT)
 
 
+def settled(stack: LocalStack) -> None:
+    """Wait (briefly) until the signups queued so far are processed: the stack answers a
+    signup before deciding and sending, as SignupQueue does in AWS."""
+    assert stack.settle(timeout=10), "queued signups were not processed in time"
+
+
 def outbox(stack: LocalStack) -> list[dict[str, Any]]:
+    settled(stack)
     messages: list[dict[str, Any]] = call(stack, "GET", "/_local/outbox").json()["messages"]
     return messages
 
@@ -654,3 +661,20 @@ def test_public_routes_take_any_host_and_form_posts_as_before(stack: LocalStack)
     )
     assert answer.status == 202
     assert len(outbox(stack)) == 1
+
+
+def test_a_signup_is_answered_before_it_is_processed_and_its_sms_follows(stack: LocalStack) -> None:
+    # Given the stack's SignupQueue worker paused
+    assert stack.signup_queue is not None
+    stack.signup_queue.stop()
+    try:
+        # When a signup arrives; Then it is answered at once and nothing is sent yet
+        assert signup(stack).status == 202
+        assert call(stack, "GET", "/_local/outbox").json()["messages"] == []
+    finally:
+        stack.signup_queue.start()
+    # Then the worker processes it: the confirmation SMS is in the outbox, once
+    [message] = outbox(stack)
+    assert message["to"] == PHONE and message["kind"] == "confirmation"
+    assert call(stack, "POST", link_in(stack, message), headers=JSON_ACCEPT).json() == {"status": "confirmed"}
+    assert stack.signup_queue.dead == []

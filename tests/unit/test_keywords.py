@@ -69,3 +69,24 @@ def test_tenant_additions():
     assert classify("wieder", extra) == OPTIN
     assert classify("hotline", extra) == HELP
     assert classify("basta") is None  # other tenants are not affected
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"),
+    [
+        ("STOP", "STOP"),
+        ("stop please 0151 12345678", "STOP"),
+        ("Opt-out", "OPTOUT"),
+        ("opt out", "OPTOUT"),
+        ("Arrête", "ARRETE"),
+        ("start", "START"),
+        ("ja", "JA"),
+        ("Hilfe", "HILFE"),
+        ("015112345678 wrong number", None),
+        ("please don't text me, jane@mail.example", None),
+        ("", None),
+        ("Aufhören bitte", "AUFHÖREN"),
+    ],
+)
+def test_keyword_of_names_only_a_known_keyword(text, keyword):
+    assert keywords.keyword_of(text, {"optout": ("Aufhören",)}) == keyword

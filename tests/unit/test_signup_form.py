@@ -386,3 +386,25 @@ def test_arbitrary_fields_give_a_form_or_a_422(
         assert form.channel in ("sms", "whatsapp")
         assert form.language in demo.languages
         assert signup.affirmative(fields.get("consent"))
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        (None, None),
+        ("footer-form", "footer-form"),
+        ("landing_v2", "landing_v2"),
+        ("https://shop.example/newsletter#sms-form", "https://shop.example"),
+        ("HTTPS://Shop.Example:8443/x?phone=%2B4915112345678", "https://shop.example:8443"),
+        ("https://jane:secret@shop.example/", "https://shop.example"),
+        ("https://4915112345678.example/", None),
+        ("https://[::1", None),
+        ("jane.doe@mail.example", None),
+        ("form 015112345678", None),
+        ("order12345678", None),
+        ("Größe 🌍", None),
+        ("mailto:jane@mail.example", None),
+    ],
+)
+def test_public_source_keeps_only_what_is_not_personal(source, kept):
+    assert signup.public_source(source) == kept

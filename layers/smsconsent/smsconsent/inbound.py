@@ -264,7 +264,7 @@ def _apply(
                 **provider_data,
                 "consents": changed,
                 "via": via,
-                "keyword": keywords.normalise(message.text).split(" ", 1)[0].upper()[:20] or None,
+                "keyword": keywords.keyword_of(message.text, tenant.keywords),
                 "campaign": target.last_campaign,
             },
             pii={"text": message.text[:320]},

@@ -92,6 +92,15 @@ def _words(words: Iterable[str]) -> frozenset[str]:
     return frozenset(normalise(w) for w in words if normalise(w))
 
 
+def _canonical(words: Iterable[str]) -> dict[str, str]:
+    """Normalised form -> the word as listed, upper case (the first listed wins)."""
+    found: dict[str, str] = {}
+    for word in words:
+        found.setdefault(normalise(word), word.strip().upper())
+    found.pop("", None)
+    return found
+
+
 _DEFAULTS = {
     OPTOUT: _words(DEFAULT_OPTOUT),
     OPTIN: _words(DEFAULT_OPTIN),
@@ -99,6 +108,32 @@ _DEFAULTS = {
     HELP: _words(DEFAULT_HELP),
 }
 _PLAIN = tuple(normalise(p) for p in PLAIN_OPTOUTS)
+
+
+def keyword_of(text: str, extra: dict[str, tuple[str, ...]] | None = None) -> str | None:
+    """The known keyword ``text`` matched (the default lists' or the tenant's ``extra``),
+    as listed, upper case: what evidence may keep of an inbound message outside its
+    personal part. None for a plain-language message ("015112345678 wrong number"), whose
+    words are the sender's own (its text stays in the erasable part only)."""
+    extra = extra or {}
+    message = normalise(text)
+    if not message:
+        return None
+    first = message.split(" ", 1)[0]
+    first_word = normalise(text, " ").split(" ", 1)[0]
+    optout = _canonical([*DEFAULT_OPTOUT, *extra.get(OPTOUT, ())])
+    for candidate in (message, message.replace(" ", ""), first, first_word):
+        if candidate in optout:
+            return optout[candidate]
+    for words in (
+        [*DEFAULT_OPTIN, *extra.get(OPTIN, ())],
+        DEFAULT_YES,
+        [*DEFAULT_HELP, *extra.get(HELP, ())],
+    ):
+        whole = _canonical(words).get(message)
+        if whole:
+            return whole
+    return None
 
 
 def classify(text: str, extra: dict[str, tuple[str, ...]] | None = None) -> str | None:

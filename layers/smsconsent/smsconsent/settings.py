@@ -26,6 +26,9 @@ class Settings:
     sms_queue_url: str | None = None
     # Inbound messages DynamoDB could not take (throttling): applied later from here.
     inbound_queue_url: str | None = None
+    # Valid signups wait here for the signup function's worker (the answer's time must not
+    # depend on the number); unset, they are processed inline.
+    signup_queue_url: str | None = None
     # Requests bigger than this are refused with 413 before parsing.
     max_body_bytes: int = 64 * 1024
     # Tenant secrets given in plain text ({"value": ...}) are honoured: the local stack and
@@ -48,6 +51,7 @@ def get() -> Settings:
         inbound_queue_url=os.environ.get("INBOUND_QUEUE_URL") or None,
         allow_plain_secrets=os.environ.get("ALLOW_PLAIN_SECRETS", "").lower() == "true"
         and not (os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not os.environ.get("DYNAMODB_ENDPOINT")),
+        signup_queue_url=os.environ.get("SIGNUP_QUEUE_URL") or None,
     )
 
 

@@ -1,13 +1,38 @@
 """Double opt-in signup: validate, open (or widen) a pending consent with its evidence in
-one conditional write, then send exactly one confirmation SMS."""
+one conditional write, then send exactly one confirmation SMS.
+
+The HTTP answer must not tell a new number from a known one, by its content or by its
+time. So the handler only validates, counts the budgets (the same for every valid
+signup) and queues the request (``submit``); the rest (``process``: load, decide,
+commit, send) runs off the request path, from ``SignupQueue`` in AWS and from an
+in-process queue on the local stack. Without either (tests that call the handler) it
+runs inline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from smsconsent import clock, consent, evidence, keys, messages, metrics, optout, phone, sender, store
+from smsconsent import (
+    clock,
+    consent,
+    evidence,
+    keys,
+    messages,
+    metrics,
+    optout,
+    phone,
+    sender,
+    settings,
+    store,
+    tenants,
+)
 from smsconsent.http import ApiError
 from smsconsent.observability import logger, mask
 from smsconsent.tenants import CHANNELS, Tenant
@@ -15,6 +40,8 @@ from smsconsent.tenants import CHANNELS, Tenant
 AFFIRMATIVE = {"true", "on", "yes", "1"}
 _MAX_TEXT = 500
 _ATTEMPTS = 5
+# Refused signups (typos, missing consent) one IP may make per valid one of its budget.
+REFUSED_PER_VALID = 10
 
 
 @dataclass
@@ -25,6 +52,33 @@ class SignupForm:
     text: dict[str, str]
     language: str
     source: str | None
+
+
+# A form id ("footer-form", "landing_v2") that may stay outside the personal part of the
+# evidence: letters first, no dots or at-signs (no e-mail or name.surname), no digit runs.
+_SAFE_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{5,}")
+
+
+def public_source(source: str | None) -> str | None:
+    """What of a signup's ``source`` the evidence keeps outside its personal part: of a
+    URL only its origin (path and query can hold the number, an e-mail, a name), a plain
+    form id as it is, anything else nothing. The whole source goes into the personal
+    part, which erasure and retention remove."""
+    if not source:
+        return None
+    try:
+        parts = urlsplit(source)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and host:
+        host = f"[{host}]" if ":" in host else host
+        origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
+        return None if _DIGIT_RUN.search(origin) else origin
+    if _SAFE_LABEL.fullmatch(source) and not _DIGIT_RUN.search(source):
+        return source
+    return None
 
 
 def _refuse(code: str, message: str, field: str) -> ApiError:
@@ -116,10 +170,22 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
 
 
 def check_ip_budget(tenant: Tenant, ip: str, now: datetime) -> None:
+    """The per-IP budget of valid signups (those that can cost an SMS): a typo, refused
+    with 422, never uses it up (see ``check_refused_budget``)."""
+    _check_ip(tenant, "ip", ip, tenant.signups_per_ip_per_hour, now)
+
+
+def check_refused_budget(tenant: Tenant, ip: str, now: datetime) -> None:
+    """A separate per-IP budget for refused signups, ``REFUSED_PER_VALID`` times the valid
+    one: a refusal costs no SMS, but a flood of garbage from one address still runs dry."""
+    _check_ip(tenant, "ip-refused", ip, tenant.signups_per_ip_per_hour * REFUSED_PER_VALID, now)
+
+
+def _check_ip(tenant: Tenant, scope: str, ip: str, budget: int, now: datetime) -> None:
     hour = timedelta(hours=1)
     ip_key = keys.keyed_digest(ip.encode())[:32]  # the raw IP never becomes a key
-    if store.count_hit(f"{tenant.id}#ip#{ip_key}", hour, now) > tenant.signups_per_ip_per_hour:
-        metrics.count("SignupRateLimited", scope="ip")
+    if store.count_hit(f"{tenant.id}#{scope}#{ip_key}", hour, now) > budget:
+        metrics.count("SignupRateLimited", scope=scope)
         raise _rate_limited(store.window_end(hour, now), now)
 
 
@@ -155,13 +221,113 @@ def _rate_limited(until: datetime, now: datetime) -> ApiError:
     )
 
 
-def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str) -> str:
+@dataclass
+class SignupRequest:
+    """A valid signup within its budgets, as queued: everything ``process`` needs."""
+
+    id: str  # random; names the request across redeliveries (and derives its token)
+    tenant: str
+    form: SignupForm
+    ip: str
+    user_agent: str
+    via: str
+    at: str  # when it was made
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["form"]["phone"] = asdict(self.form.phone)
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, body: str) -> SignupRequest:
+        """Raises ValueError, TypeError or KeyError on anything but a queued request."""
+        data = json.loads(body)
+        form = dict(data["form"])
+        form["phone"] = phone.Phone(**form["phone"])
+        return cls(**{**data, "form": SignupForm(**form)})
+
+
+# The local stack's in-process SignupQueue (``local.queue``): called with the message body.
+_local_queue: Callable[[str], None] | None = None
+
+
+def set_local_queue(send: Callable[[str], None] | None) -> None:
+    global _local_queue
+    _local_queue = send
+
+
+def submit(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str, now: datetime) -> str:
+    """Queue a signup that passed validation and budgets (``queued``), or without a queue
+    process it now (what ``process`` returns)."""
+    request = SignupRequest(
+        id=keys.new_token(),
+        tenant=tenant.id,
+        form=form,
+        ip=ip,
+        user_agent=user_agent[:_MAX_TEXT],
+        via=via,
+        at=clock.iso(now),
+    )
+    url = settings.get().signup_queue_url
+    if url:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            sender.queue_client().send_message(QueueUrl=url, MessageBody=request.to_json())
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("signup could not be queued", extra={"error": type(exc).__name__})
+            raise ApiError(
+                503, "service_unavailable", "the signup could not be taken; retry", None, {"Retry-After": "2"}
+            ) from exc
+        return "queued"
+    if _local_queue is not None:
+        _local_queue(request.to_json())
+        return "queued"
+    return sign_up(tenant, request)
+
+
+def process(body: str) -> str:
+    """A queued signup: what ``sign_up`` returns, ``dropped`` for one that no longer can
+    be done. Raises ValueError, TypeError or KeyError on a malformed message, and what
+    ``sign_up`` raises when it should be tried again."""
+    request = SignupRequest.from_json(body)
+    tenant = tenants.get(request.tenant)
+    if tenant is None:
+        logger.warning("queued signup for a tenant that is gone; dropped")
+        return "dropped"
+    if clock.now() >= clock.parse_iso(request.at) + timedelta(hours=tenant.token_ttl_hours):
+        # Its link would have expired by now: a confirmation SMS this late only confuses.
+        logger.warning("queued signup older than the token lifetime; dropped")
+        return "dropped"
+    return sign_up(tenant, request)
+
+
+def _request_key(tenant: Tenant, request: SignupRequest) -> str:
+    return f"{tenant.id}#signup#{request.id}"
+
+
+def _request_token(request: SignupRequest, version: str | None = None) -> str:
+    """The request's confirmation token: derived (keyed) from its id, so a redelivery of a
+    request whose SMS may not have gone out sends the same link, never one that voids it."""
+    digest = keys.keyed_digest(f"signup-token\n{request.id}".encode(), version).split(".", 1)[1]
+    return base64.urlsafe_b64encode(bytes.fromhex(digest)[:18]).decode()
+
+
+def sign_up(tenant: Tenant, request: SignupRequest) -> str:
     """Open or widen the pending consent and send its SMS; returns what happened
-    (``sent``, ``cooldown``, ``active``) for logs and metrics, never for the answer."""
-    check_number_budgets(tenant, form.phone, clock.now())
+    (``sent``, ``cooldown``, ``active``, ``repeated``) for logs and metrics, never for the
+    answer. A request is done once: its commit records its id, and a redelivery finds it."""
+    form, ip, user_agent, via = request.form, request.ip, request.user_agent, request.via
     hashes = keys.subject_hashes(tenant.id, form.phone.e164)
     cooldown_key = _number_key(tenant, form.phone)
+    message_key = _request_key(tenant, request)
+    done = store.message_answer(message_key)
+    if done is not None:
+        return _again(tenant, request, done, hashes, cooldown_key)
     last_sms = store.last_sms_at(cooldown_key)
+    source = public_source(form.source)
+    version = keys.pepper().current
+    token = _request_token(request, version)
     for _ in range(_ATTEMPTS):
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
@@ -170,17 +336,16 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
         number_from_request = subject.phone is None or any(
             p.get("number_from_request") for p in consent.open_opt_ins(subject).values()
         )
-        token = keys.new_token()
         token_sha = keys.token_hash(token)
-        request = consent.OptInRequest(
+        opt_in = consent.OptInRequest(
             purposes=form.purposes,
             channel=form.channel,
             text=form.text,
             language=form.language,
-            source=form.source,
+            source=source,
             country=form.phone.region,
         )
-        decision = consent.request_opt_in(subject, tenant, request, token_sha, now)
+        decision = consent.request_opt_in(subject, tenant, opt_in, token_sha, now)
         if decision.action == "none":
             return "active"
         if decision.action == "cooldown" and not decision.purposes:
@@ -206,37 +371,74 @@ def sign_up(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str
                 "channel": form.channel,
                 "consent_text": form.text,
                 "language": form.language,
-                "source": form.source,
+                "source": source,
                 "country": form.phone.region,
                 "via": via,
                 "token_sha256": consent.pending_token(subject, form.channel),
+                "requested_at": request.at,
             },
-            pii={"ip": ip, "user_agent": user_agent[:_MAX_TEXT]},
+            pii={
+                "ip": ip,
+                "user_agent": user_agent[:_MAX_TEXT],
+                "source": form.source if form.source != source else None,
+            },
         )
         keep_token = now + timedelta(hours=tenant.token_ttl_hours, days=30)
+        answer = {"action": decision.action, "channel": form.channel, "pepper": version}
         change = store.Change(
             subject,
             [event],
             token=(token_sha, now, keep_token) if decision.action == "send" else None,
             due=consent.next_due(subject, tenant),
+            message=(message_key, answer, now + timedelta(hours=tenant.token_ttl_hours, days=1)),
         )
         try:
             store.commit(change, now)
         except store.Conflict:
+            done = store.message_answer(message_key)
+            if done is not None:  # a concurrent delivery of this request committed it
+                return _again(tenant, request, done, hashes, cooldown_key)
             continue  # someone else changed the subject: decide again on what is there now
         if decision.action == "cooldown":
             return "cooldown"
         if _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha):
-            try:
-                store.set_last_sms(
-                    cooldown_key, clock.now(), timedelta(minutes=tenant.resend_cooldown_minutes, days=1)
-                )
-            except store.StoreUnavailable as exc:  # the SMS is out: answer as sent (see below)
-                logger.warning("resend cooldown not recorded", extra={"error": str(exc)})
+            _note_sms(tenant, cooldown_key)
         return "sent"
     raise ApiError(
         503, "busy", "the number is being changed by another request; retry", None, {"Retry-After": "1"}
     )
+
+
+def _again(
+    tenant: Tenant, request: SignupRequest, done: dict[str, Any], hashes: list[str], cooldown_key: str
+) -> str:
+    """A request delivered again after its commit. Its SMS is sent only when the commit's
+    open opt-in is still there, unsent as far as we know (the first delivery failed or
+    stopped between the commit and the send), and then with the same link."""
+    channel = request.form.channel
+    if done.get("action") != "send":
+        return "repeated"
+    subject = store.load_subject(tenant.id, hashes)
+    opened = consent.open_opt_ins(subject).get(channel) if subject else None
+    token = _request_token(request, done.get("pepper"))
+    token_sha = keys.token_hash(token)
+    if subject is None or not opened or opened.get("token") != token_sha or opened.get("sms_at"):
+        return "repeated"
+    last_sms = store.last_sms_at(cooldown_key)
+    if last_sms and last_sms >= clock.parse_iso(opened["issued_at"]):
+        return "repeated"  # it went out (only its mark on the open opt-in was lost)
+    if _send_confirmation(tenant, subject, request.form, opened["purposes"], token, token_sha):
+        _note_sms(tenant, cooldown_key)
+    return "sent"
+
+
+def _note_sms(tenant: Tenant, cooldown_key: str) -> None:
+    try:
+        store.set_last_sms(
+            cooldown_key, clock.now(), timedelta(minutes=tenant.resend_cooldown_minutes, days=1)
+        )
+    except store.StoreUnavailable as exc:  # the SMS is out: answer as sent (see below)
+        logger.warning("resend cooldown not recorded", extra={"error": str(exc)})
 
 
 def _send_confirmation(
