@@ -196,7 +196,7 @@ def test_anchor_follows_github(heading: str, anchor: str) -> None:
 
 
 def test_every_key_the_tenant_parser_knows_is_documented() -> None:
-    # Given the keys tenants.py accepts (anything else is refused)
+    # Given the keys the tenant parser accepts (anything else is refused)
     from smsconsent import tenants
 
     sections = {

@@ -655,6 +655,37 @@ def test_an_unknown_key_at_any_level_is_refused_naming_it_and_the_close_match(
         assert "did you mean" not in str(refused.value)
 
 
+def test_settings_left_out_take_the_model_field_defaults(demo_doc: dict[str, Any]) -> None:
+    # Given a tenant document with only the required settings
+    import dataclasses
+
+    required = {
+        "id", "name", "default_country", "allowed_countries", "languages", "purposes",
+        "consent_texts", "current_consent_text", "public_base_url",
+    }  # fmt: skip
+    doc = {key: value for key, value in demo_doc.items() if key in required}
+    # When it is loaded
+    tenant = Tenant.from_dict(doc)
+    # Then every setting with a default has the Tenant field's (the one place it is written),
+    # keywords aside: the parser gives each kind its empty list
+    for spec in dataclasses.fields(Tenant):
+        if spec.name == "keywords" or (
+            spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+        ):
+            continue
+        expected = spec.default_factory() if callable(spec.default_factory) else spec.default
+        assert getattr(tenant, spec.name) == expected, spec.name
+    assert tenant.keywords == {"optout": (), "optin": (), "help": ()}
+
+
+def test_the_providers_are_listed_once() -> None:
+    # The provider modules and the tenant schema name the same providers, from one list
+    from smsconsent import providers, tenants
+
+    assert providers.NAMES is tenants.PROVIDERS
+    assert all(providers.get(name) is not None for name in tenants.PROVIDERS)
+
+
 def test_every_known_key_is_in_the_key_constants(demo_doc: dict[str, Any]) -> None:
     # The demo tenant uses keys of every level; each of them is in its constant.
     from smsconsent import tenants

@@ -116,6 +116,12 @@ def _expiry(issued_at: str, tenant: Tenant) -> datetime:
     return parse_iso(issued_at) + timedelta(hours=tenant.token_ttl_hours)
 
 
+def pending_cutoff(tenant: Tenant, at: datetime) -> datetime:
+    """A pending record issued at or before this has expired by ``at`` (``_expiry`` turned
+    round: many records compared with it need no parsing)."""
+    return at - timedelta(hours=tenant.token_ttl_hours)
+
+
 def _make_pending(
     subject: Subject, req: OptInRequest, purpose: str, token_sha256: str, issued_at: str, now: datetime
 ) -> None:
@@ -187,6 +193,13 @@ def lapse_at(subject: Subject, record: dict[str, Any], tenant: Tenant) -> dateti
     """When an active consent lapses without further marketing contact."""
     last = max(subject.last_contact_at or "", record.get("confirmed_at") or "", record["since"])
     return parse_iso(last) + timedelta(days=tenant.lapse_after_days)
+
+
+def lapse_cutoff(tenant: Tenant, at: datetime) -> datetime:
+    """An active marketing record whose last contact, confirmation or ``since`` is at or
+    before this has lapsed by ``at`` (``lapse_at`` turned round: many records compared with
+    it need no parsing)."""
+    return at - timedelta(days=tenant.lapse_after_days)
 
 
 def purge_at(subject: Subject, tenant: Tenant) -> datetime | None:

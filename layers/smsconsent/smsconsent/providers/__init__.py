@@ -7,7 +7,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-NAMES = ("twilio", "vonage", "plivo", "telnyx", "bird", "sinch", "cm")
+from smsconsent.tenants.schema import PROVIDERS
+
+NAMES = PROVIDERS  # one list: the tenant schema names each provider with the settings it reads
 
 
 def get(name: str) -> ModuleType | None:

@@ -1,0 +1,168 @@
+"""The whole check: numbers normalised, subjects read (under every pepper version still
+in use), each decided, contact recorded where asked; the answer in the input's order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from smsconsent import clock, keys
+from smsconsent.presend.decision import _DENIED, Outcome, _Context, decide
+from smsconsent.presend.numbers import _normalised, _Number, _number
+from smsconsent.presend.reasons import INVALID_PHONE
+from smsconsent.presend.request import CheckRequest
+from smsconsent.store import StoreUnavailable, subject_pk
+from smsconsent.store import batch as batch_store
+from smsconsent.store.batch import Contact, Snapshot
+from smsconsent.tenants import Tenant
+
+WRITE_ROUNDS = 4  # conditional-update rounds before a hot subject makes the answer a 503
+
+
+class Backend(Protocol):
+    """Where subjects come from and contact goes to (``store.batch``; a dict in unit tests)."""
+
+    def read(self, pks: Sequence[str]) -> dict[str, Snapshot]: ...
+
+    def read_one(self, pk: str) -> Snapshot | None: ...
+
+    def record(self, contacts: Sequence[Contact], now: datetime) -> list[bool]: ...
+
+
+def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backend) -> dict[str, Snapshot]:
+    """The subject of each number under the first of its key versions that has one."""
+    pks = {
+        e164: [subject_pk(tenant.id, keys.subject_hash(tenant.id, e164, v)) for v in versions]
+        for e164, versions in wanted.items()
+    }
+    found = backend.read([pk for candidates in pks.values() for pk in candidates])
+    out = {}
+    for e164, candidates in pks.items():
+        for pk in candidates:
+            if pk in found:
+                out[e164] = found[pk]
+                break
+    return out
+
+
+def _result(raw: str, e164: str | None, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "input": raw,
+        "phone": e164,
+        "allowed": outcome.allowed,
+        "reason": outcome.reason,
+        "retry_at": outcome.retry_at,
+        "footer": outcome.footer,
+        "optout_url": outcome.optout_url,
+    }
+
+
+def check(tenant: Tenant, req: CheckRequest, backend: Backend | None = None) -> dict[str, Any]:
+    """The answer ``{"results": [...], "summary": {...}}`` for ``req``; records contact
+    when asked. Raises ``StoreUnavailable`` rather than answer in part."""
+    store_ = backend or batch_store
+    ctx = _Context(tenant, req, clock.now())
+    country = tenant.default_country
+
+    numbers: dict[str, _Number] = {}
+    for raw in req.recipients:
+        if raw not in numbers:
+            numbers[raw] = _number(raw, country)
+
+    subjects: dict[str, Snapshot] = {}
+    if not ctx.transactional or ctx.stop_all:
+        subjects = _read_subjects(tenant, numbers, store_)
+    else:
+        _check_all(numbers, country)
+
+    regions: dict[str, str] = {}
+    for number in numbers.values():
+        if number.e164 is not None and number.region is not None:
+            regions[number.e164] = number.region
+    outcomes = {e164: decide(ctx, e164, region, subjects.get(e164)) for e164, region in regions.items()}
+    if req.record:
+        _record(ctx, outcomes, regions, store_)
+
+    results: list[dict[str, Any]] = []
+    answered: dict[str, dict[str, Any]] = {}
+    allowed = 0
+    invalid = _DENIED[INVALID_PHONE]
+    for raw in req.recipients:
+        result = answered.get(raw)
+        if result is None:
+            number = numbers[raw]
+            outcome = invalid if number.e164 is None or number.region is None else outcomes[number.e164]
+            result = answered[raw] = _result(raw, number.e164, outcome)
+        allowed += result["allowed"]
+        results.append(result)
+    return {"results": results, "summary": {"allowed": allowed, "denied": len(results) - allowed}}
+
+
+def _check_all(numbers: Mapping[str, _Number], country: str) -> None:
+    """Validate the numbers taken as written (no subjects to vouch for them)."""
+    for raw, number in numbers.items():
+        if not number.checked:
+            found = _normalised(raw, country)
+            number.e164, number.region = found if found else (None, None)
+            number.checked = True
+
+
+def _read_subjects(tenant: Tenant, numbers: Mapping[str, _Number], backend: Backend) -> dict[str, Snapshot]:
+    versions = keys.pepper().versions()
+    current, older = versions[:1], versions[1:]
+    country = tenant.default_country
+    candidates = {n.e164 for n in numbers.values() if n.e164 is not None}
+    subjects = _lookup(tenant, dict.fromkeys(candidates, current), backend)
+
+    # Numbers taken as written without a subject that vouches for them: validate now; one
+    # whose normal form differs from what was written is looked up under that form.
+    again: dict[str, Sequence[str]] = {}
+    for raw, number in numbers.items():
+        if number.e164 is None or number.checked:
+            continue
+        subject = subjects.get(number.e164)
+        if subject is not None and subject.region:
+            number.region = subject.region
+            continue
+        found = _normalised(raw, country)
+        number.checked = True
+        if found is None:
+            number.e164 = number.region = None
+        elif subject is not None:
+            number.region = found[1]  # a subject that never learnt its region (a bare STOP)
+        else:
+            number.e164, number.region = found
+            if found[0] not in candidates:
+                again[found[0]] = versions
+    # Subjects keyed under an older pepper version (before a rotation).
+    if older:
+        for number in numbers.values():
+            if number.e164 is not None and number.e164 not in subjects and number.e164 not in again:
+                again[number.e164] = older
+    if again:
+        subjects.update(_lookup(tenant, again, backend))
+    return subjects
+
+
+def _record(
+    ctx: _Context, outcomes: dict[str, Outcome], regions: Mapping[str, str], backend: Backend
+) -> None:
+    """Write every allowed marketing send's contact; a subject changed meanwhile is read
+    and decided again (its answer may change), a bounded number of times."""
+    todo = {e164: o.contact for e164, o in outcomes.items() if o.contact is not None}
+    for _ in range(WRITE_ROUNDS):
+        if not todo:
+            return
+        items = list(todo.items())
+        done = backend.record([contact for _, contact in items], clock.now())
+        todo = {}
+        for (e164, contact), ok in zip(items, done, strict=True):
+            if ok:
+                continue
+            outcome = decide(ctx, e164, regions[e164], backend.read_one(contact.subject.pk))
+            outcomes[e164] = outcome
+            if outcome.contact is not None:
+                todo[e164] = outcome.contact
+    if todo:
+        raise StoreUnavailable(f"{len(todo)} subjects kept changing while contact was recorded")
