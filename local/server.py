@@ -244,6 +244,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_local/outbox" and method == "GET":
             from smsconsent.sender.outbox import OUTBOX
 
+            # Signups are answered before their SMS is sent (SignupQueue): a look at the
+            # outbox right after one shows its SMS, as a person would expect.
+            stack.settle(timeout=2.0)
             messages = [
                 {key: m[key] for key in ("to", "body", "tenant", "kind", "sent_at")}
                 for m in OUTBOX.messages()

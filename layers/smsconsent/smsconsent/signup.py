@@ -320,8 +320,8 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
     form, ip, user_agent, via = request.form, request.ip, request.user_agent, request.via
     hashes = keys.subject_hashes(tenant.id, form.phone.e164)
     cooldown_key = _number_key(tenant, form.phone)
-    message_key = _request_key(tenant, request)
-    done = store.message_answer(message_key)
+    message_keys = (_request_key(tenant, request),)
+    done = store.message_answer(message_keys, clock.now())
     if done is not None:
         return _again(tenant, request, done, hashes, cooldown_key)
     last_sms = store.last_sms_at(cooldown_key)
@@ -390,12 +390,12 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
             [event],
             token=(token_sha, now, keep_token) if decision.action == "send" else None,
             due=consent.next_due(subject, tenant),
-            message=(message_key, answer, now + timedelta(hours=tenant.token_ttl_hours, days=1)),
+            message=(message_keys, answer, now + timedelta(hours=tenant.token_ttl_hours, days=1)),
         )
         try:
             store.commit(change, now)
         except store.Conflict:
-            done = store.message_answer(message_key)
+            done = store.message_answer(message_keys, clock.now())
             if done is not None:  # a concurrent delivery of this request committed it
                 return _again(tenant, request, done, hashes, cooldown_key)
             continue  # someone else changed the subject: decide again on what is there now
