@@ -74,7 +74,7 @@ def _subject_items(tenant: str, recipients: list[str], now: datetime) -> list[di
     last_send = clock.iso(now - timedelta(days=4))
     items = []
     for i, e164 in enumerate(recipients):
-        record = {
+        record: store.ConsentRecord = {
             "state": "active",
             "since": since,
             "confirmed_at": since,
@@ -87,13 +87,13 @@ def _subject_items(tenant: str, recipients: list[str], now: datetime) -> list[di
         subject.phone = e164
         subject.region = phone.normalise(e164).region
         subject.language = "de" if i % 3 else "en"
-        subject.consents = {"sms:marketing": record, "sms:newsletter": dict(record)}
+        subject.consents = {"sms:marketing": record, "sms:newsletter": record.copy()}
         subject.optout_code = f"c{i:015d}"
         subject.last_contact_at = last_send
         subject.sends = [last_send]
         subject.last_campaign = "autumn"
         subject.version = 1
-        items.append(store._to_item(subject, now, None).serialize())
+        items.append(store.subjects._to_item(subject, now, None).serialize())
     return items
 
 

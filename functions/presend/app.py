@@ -23,6 +23,7 @@ from typing import Any
 from smsconsent import api, clock, presend, store, tenants
 from smsconsent.http import ApiError, Request, error_answer, json_answer
 from smsconsent.observability import logger
+from smsconsent.presend import check as _check_loaded  # noqa: F401 - the check loads at init, not per request
 from smsconsent.tenants import TenantError
 
 # 10,000 recipients in any common format fit easily (E.164: ~180 KB); the public routes'

@@ -234,7 +234,7 @@ def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing
             super().__exit__(*exc)
             faults.inject("TransactWriteItems")
 
-    monkeypatch.setattr(store, "TransactWrite", FirstThenThrottled)
+    monkeypatch.setattr(store.subjects, "TransactWrite", FirstThenThrottled)
     from functions.privacy.app import handler
 
     answer = handler(load_event("privacy-erase.json"), context)
@@ -242,7 +242,7 @@ def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing
     # Then the subject is still there to be found (only evidence went), and the caller's
     # retry finishes: nothing of the number is left, reachable or not
     faults.clear()
-    monkeypatch.setattr(store, "TransactWrite", TransactWrite)
+    monkeypatch.setattr(store.subjects, "TransactWrite", TransactWrite)
     pk = subject().pk
     again = handler(load_event("privacy-erase.json"), context)
     assert json.loads(again["body"]) == {"erased": True, "held": True, "suppression_kept": False}

@@ -47,19 +47,19 @@ class MotoWorld:
         self._env = dict(os.environ)
         self._clock_before = clock_module._source
         self._mock: AbstractContextManager[Any] | None = None
-        self._connection_before = store._connection
+        self._connection_before = store.models.connection
         try:
             if reuse_connection:
                 cache: dict[tuple[str, str | None], Any] = {}
 
                 def connection() -> Any:
-                    conf = store.settings.get()
+                    conf = store.models.settings.get()
                     key = (conf.region, conf.dynamodb_endpoint)
                     if key not in cache:
                         cache[key] = self._connection_before()
                     return cache[key]
 
-                store._connection = connection
+                store.models.connection = connection
             os.environ["TABLE_NAME"] = TABLE
             os.environ.pop("DYNAMODB_ENDPOINT", None)
             os.environ["SMS_SENDER"] = "outbox"
@@ -100,7 +100,7 @@ class MotoWorld:
         from smsconsent import store
         from smsconsent.sender.outbox import OUTBOX
 
-        store._connection = self._connection_before
+        store.models.connection = self._connection_before
 
         OUTBOX.clear()
         if self._mock is not None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from smsconsent.clock import iso, parse_iso
-from smsconsent.store import Subject
+from smsconsent.records import ConsentRecord, PendingOptIn, Subject
 from smsconsent.tenants import Tenant
 
 PENDING, ACTIVE, OPTED_OUT, LAPSED = "pending", "active", "opted_out", "lapsed"
@@ -23,13 +22,19 @@ def key(channel: str, purpose: str) -> str:
     return f"{channel}:{purpose}"
 
 
-def opted_out(record: dict[str, Any]) -> bool:
+def opted_out(record: ConsentRecord) -> bool:
     """The record stands for an opt-out: opted out, or a new opt-in over an opt-out that is
     still pending (unconfirmed, it changes nothing: it falls back to the opt-out)."""
+    return _opt_out_of(record) is not None
+
+
+def _opt_out_of(record: ConsentRecord) -> ConsentRecord | None:
+    """The opted-out record this record stands for (itself, or the opt-out a pending
+    opt-in would fall back to); None when it stands for no opt-out."""
     if record["state"] == OPTED_OUT:
-        return True
+        return record
     prior = record.get("prior") if record["state"] == PENDING else None
-    return prior is not None and prior.get("state") == OPTED_OUT
+    return prior if prior is not None and prior.get("state") == OPTED_OUT else None
 
 
 def holds_opt_out(subject: Subject) -> bool:
@@ -74,8 +79,9 @@ def request_opt_in(
         return OptInDecision("none")
     opened = open_opt_ins(subject)
     pending = opened.get(req.channel)
-    if pending and pending.get("sms_at"):
-        cooldown_ends = parse_iso(pending["sms_at"]) + timedelta(minutes=tenant.resend_cooldown_minutes)
+    sms_at = pending.get("sms_at") if pending else None
+    if pending and sms_at:
+        cooldown_ends = parse_iso(sms_at) + timedelta(minutes=tenant.resend_cooldown_minutes)
         if now < min(cooldown_ends, _expiry(pending["issued_at"], tenant)):
             # Within the cooldown nothing is sent, so the open opt-in is not widened: its
             # SMS named its purposes, and a YES or a click confirms only what was named.
@@ -107,7 +113,7 @@ def request_opt_in(
     return OptInDecision("send", sorted(purposes))
 
 
-def open_opt_ins(subject: Subject) -> dict[str, dict[str, Any]]:
+def open_opt_ins(subject: Subject) -> dict[str, PendingOptIn]:
     """The open double opt-ins by channel."""
     return dict(subject.pending or {})
 
@@ -127,7 +133,7 @@ def _make_pending(
 ) -> None:
     k = key(req.channel, purpose)
     old = subject.consents.get(k)
-    record: dict[str, Any] = {
+    record: ConsentRecord = {
         "state": PENDING,
         "since": iso(now),
         "token": token_sha256,
@@ -140,7 +146,9 @@ def _make_pending(
         record["prior"] = old.get("prior")
     elif old:
         # Kept so an expired opt-in falls back to it: a STOP stays a STOP.
-        record["prior"] = {k2: v for k2, v in old.items() if k2 != "prior"}
+        prior = old.copy()
+        prior.pop("prior", None)
+        record["prior"] = prior
     subject.consents[k] = record
 
 
@@ -175,21 +183,23 @@ def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: dat
     waiting = {k: r for k, r in matches.items() if r["state"] == PENDING}
     if any(now >= _expiry(r.get("issued_at", r["since"]), tenant) for r in waiting.values()):
         return ConfirmOutcome("expired", purposes, channel)
-    if open_opt_ins(subject).get(channel, {}).get("token") != token_sha256:
+    if pending_token(subject, channel) != token_sha256:
         return ConfirmOutcome("expired", purposes, channel)  # replaced, or closed by a STOP
     for record in waiting.values():
         record.pop("token", None)
         record.pop("prior", None)
         record.pop("issued_at", None)
-        record.update(state=ACTIVE, since=iso(now), confirmed_at=iso(now), confirmed_token=token_sha256)
+        record.update(
+            {"state": ACTIVE, "since": iso(now), "confirmed_at": iso(now), "confirmed_token": token_sha256}
+        )
     opened = open_opt_ins(subject)
-    if opened.get(channel, {}).get("token") == token_sha256:
+    if pending_token(subject, channel) == token_sha256:
         del opened[channel]
     subject.pending = opened or None
     return ConfirmOutcome("confirmed", sorted(k.split(":", 1)[1] for k in waiting), channel)
 
 
-def lapse_at(subject: Subject, record: dict[str, Any], tenant: Tenant) -> datetime:
+def lapse_at(subject: Subject, record: ConsentRecord, tenant: Tenant) -> datetime:
     """When an active consent lapses without further marketing contact."""
     last = max(subject.last_contact_at or "", record.get("confirmed_at") or "", record["since"])
     return parse_iso(last) + timedelta(days=tenant.lapse_after_days)
@@ -238,7 +248,7 @@ def lapse(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
             and k.split(":", 1)[1] in marketing
             and now >= lapse_at(subject, record, tenant)
         ):
-            record.update(state=LAPSED, since=iso(now))
+            record.update({"state": LAPSED, "since": iso(now)})
             lapsed.append(k)
     return lapsed
 
@@ -287,7 +297,7 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
                 # A consent whose lapse is due is lapsed, whether or not the job has run yet:
                 # START must not bring it back.
                 record["before_stop"] = LAPSED if lapsed else record["state"]
-                record.update(state=OPTED_OUT, since=iso(now))
+                record.update({"state": OPTED_OUT, "since": iso(now)})
                 changed.append(k)
         opened = open_opt_ins(subject)
         if opened.pop(ch, None) is not None:
@@ -302,25 +312,23 @@ def opt_in_again(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
     for k, record in subject.consents.items():
         if record["state"] == OPTED_OUT and record.get("before_stop") == ACTIVE:
             record.pop("before_stop")
-            record.update(state=ACTIVE, since=iso(now))
+            record.update({"state": ACTIVE, "since": iso(now)})
             restored.append(k)
     return restored
 
 
 def pending_token(subject: Subject, channel: str) -> str | None:
     """The open double opt-in's token hash on ``channel``, if any."""
-    token = open_opt_ins(subject).get(channel, {}).get("token")
+    opened = open_opt_ins(subject).get(channel)
+    token = opened.get("token") if opened else None
     return str(token) if token else None
 
 
 def reduce_to_suppression(subject: Subject, now: datetime) -> None:
     """What stays of an opted-out number after erasure or its evidence period: its keyed
     hash and the fact that it opted out, nothing personal."""
-    subject.consents = {
-        k: {"state": OPTED_OUT, "since": (r if r["state"] == OPTED_OUT else r["prior"])["since"]}
-        for k, r in subject.consents.items()
-        if opted_out(r)
-    }
+    opt_outs = {k: o for k, r in subject.consents.items() if (o := _opt_out_of(r)) is not None}
+    subject.consents = {k: {"state": OPTED_OUT, "since": o["since"]} for k, o in opt_outs.items()}
     subject.phone = subject.region = subject.language = subject.optout_code = None
     subject.last_campaign = subject.last_contact_at = None
     subject.sends = []

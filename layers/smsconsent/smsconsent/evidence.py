@@ -15,7 +15,7 @@ from typing import Any
 
 from smsconsent import keys
 from smsconsent.clock import iso
-from smsconsent.store import Evidence, Subject
+from smsconsent.records import Evidence, Subject
 
 GENESIS = "0" * 64
 

@@ -76,12 +76,13 @@ def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
     }
 
 
-def _public(record: dict[str, Any]) -> dict[str, Any]:
+def _public(record: store.ConsentRecord) -> dict[str, Any]:
     """A consent record without token hashes (they open nothing, but are no one's business)."""
     hidden = {"token", "confirmed_token"}
-    out = {k: v for k, v in record.items() if k not in hidden and k != "prior"}
-    if record.get("prior"):
-        out["before_this_request"] = record["prior"].get("state")
+    out: dict[str, Any] = {k: v for k, v in record.items() if k not in hidden and k != "prior"}
+    prior = record.get("prior")
+    if prior:
+        out["before_this_request"] = prior.get("state")
     return out
 
 

@@ -49,9 +49,13 @@ frequency cap: pure arithmetic over times), ``decision`` (one subject's answer, 
 ``checking`` (the whole check: subjects read, decided, contact recorded).
 """
 
-from smsconsent.presend.checking import WRITE_ROUNDS, Backend, check
-from smsconsent.presend.decision import Outcome, _Context, decide
-from smsconsent.presend.numbers import _normalised_cached, _zones
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The pure parts load with the package; the rest (the store, the HTTP layer, phone
+# numbers) on first use, so ``smsconsent.presend.schedule`` imports no storage or AWS.
 from smsconsent.presend.reasons import (
     COUNTRY_NOT_ALLOWED,
     FREQUENCY_CAP,
@@ -64,17 +68,51 @@ from smsconsent.presend.reasons import (
     QUIET_HOURS,
     REASONS,
 )
-from smsconsent.presend.request import (
-    MAX_CAMPAIGN,
-    MAX_RECIPIENTS,
-    SEND_AT_RANGE,
-    TENANT_ALIAS_PREFIX,
-    CheckRequest,
-    alias_tenant,
-    bind,
-    parse_request,
-)
 from smsconsent.presend.schedule import cap_free_at, next_allowed
+
+if TYPE_CHECKING:
+    from smsconsent.presend.checking import WRITE_ROUNDS, Backend, check
+    from smsconsent.presend.decision import Outcome, _Context, decide
+    from smsconsent.presend.numbers import _normalised_cached, _zones
+    from smsconsent.presend.request import (
+        MAX_CAMPAIGN,
+        MAX_RECIPIENTS,
+        SEND_AT_RANGE,
+        TENANT_ALIAS_PREFIX,
+        CheckRequest,
+        alias_tenant,
+        bind,
+        parse_request,
+    )
+
+_LAZY = {
+    **dict.fromkeys(["WRITE_ROUNDS", "Backend", "check"], "checking"),
+    **dict.fromkeys(["Outcome", "_Context", "decide"], "decision"),
+    **dict.fromkeys(["_normalised_cached", "_zones"], "numbers"),
+    **dict.fromkeys(
+        [
+            "MAX_CAMPAIGN",
+            "MAX_RECIPIENTS",
+            "SEND_AT_RANGE",
+            "TENANT_ALIAS_PREFIX",
+            "CheckRequest",
+            "alias_tenant",
+            "bind",
+            "parse_request",
+        ],
+        "request",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
 
 __all__ = [
     "COUNTRY_NOT_ALLOWED",

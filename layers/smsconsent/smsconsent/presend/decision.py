@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from smsconsent import consent, messages
 from smsconsent.clock import iso, parse_iso
@@ -22,6 +21,7 @@ from smsconsent.presend.reasons import (
 )
 from smsconsent.presend.request import CheckRequest
 from smsconsent.presend.schedule import next_allowed, settle
+from smsconsent.records import ConsentRecord
 from smsconsent.store.batch import Contact, Snapshot
 from smsconsent.tenants import Tenant
 
@@ -84,7 +84,7 @@ class _Context:
         return text
 
 
-def _state(record: dict[str, Any] | None, ctx: _Context) -> tuple[str | None, dict[str, Any] | None]:
+def _state(record: ConsentRecord | None, ctx: _Context) -> tuple[str | None, ConsentRecord | None]:
     """The record's state at ``send_at``: a pending record past its token's lifetime is
     what it was before (the retention job's ``expire_pending``, ahead of time)."""
     if record is None:

@@ -32,7 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from smsconsent import aws, settings
 from smsconsent.clock import iso
-from smsconsent.store import StoreUnavailable, Subject
+from smsconsent.records import ConsentRecord, PendingOptIn, Subject
+from smsconsent.store.errors import StoreUnavailable
 
 PAGE = 100  # BatchGetItem's limit
 WORKERS = 16  # concurrent requests (pages or updates) per invocation
@@ -68,14 +69,14 @@ class Snapshot:
 
     pk: str
     version: int | None
-    consents: dict[str, dict[str, Any]]
+    consents: dict[str, ConsentRecord]
     language: str | None = None
     region: str | None = None
     optout_code: str | None = None
     last_contact_at: str | None = None
     sends: list[str] = field(default_factory=list)
     last_campaign: str | None = None
-    pending: dict[str, Any] | None = None
+    pending: dict[str, PendingOptIn] | None = None
     purged_at: str | None = None
 
     @classmethod
