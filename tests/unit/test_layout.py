@@ -1,6 +1,8 @@
 """How the code's own modules may import each other, read from the source with ``ast`` (every
 import counts: top-level, in a function, under ``TYPE_CHECKING``).
 
+- No test module imports another test module or a conftest: what several share lives in
+  ``tests/fixtures/`` (fixtures through ``pytest_plugins``, helpers and journeys imported).
 - The local stack's modules import each other without a cycle, and never tests/ or bench/
   (both import local/, for its one ``LambdaContext``); bench/ never imports tests/.
 """
@@ -43,6 +45,16 @@ def imports_of(path: Path, source: str | None = None) -> Iterator[tuple[int, str
 
 def _last(name: str) -> str:
     return name.rpartition(".")[2]
+
+
+def test_no_test_module_imports_another_test_module_or_a_conftest() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, name in imports_of(path)
+        if _last(name) == "conftest" or (path.name.startswith("test_") and _last(name).startswith("test_"))
+    ]
+    assert not wrong, "move what is shared to tests/fixtures/:\n" + "\n".join(wrong)
 
 
 def test_the_import_reader_sees_relative_and_function_level_imports() -> None:
