@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit lint format build validate deploy bench tenant tenant-check invoke clean
+.PHONY: run test unit integration lint format build validate deploy bench tenant tenant-check invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,9 +47,14 @@ $(CHECKOV): $(STAMP)
 security: $(CHECKOV)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
-## unit: the fast tests only (no template build, no browser)
+## unit: the unit tests only (no DynamoDB, no server, no template build, no browser)
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit tests/integration -q
+	$(BIN)/python -m pytest tests/unit -q
+
+## integration: the handlers on moto, their invariants and hostile inputs, the local stack
+##   (no template build, no browser)
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration tests/invariants tests/hostile tests/local -q -m "not perf"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

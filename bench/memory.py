@@ -56,20 +56,26 @@ import json, resource
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-class Context:
-    function_name = {name!r}
-    function_version = "$LATEST"
-    # The pre-send function answers a direct invocation only through its tenant's alias.
-    invoked_function_arn = f"arn:aws:lambda:eu-central-1:123456789012:function:{{function_name}}{qualifier}"
-    memory_limit_in_mb = {memory!r}
-    aws_request_id = "bench-request"
-    log_group_name = "/aws/lambda/" + function_name
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self):
-        return {timeout!r} * 1000
-
 after_import = rss()
+# The repository's one LambdaContext, loaded from its file: the repository itself stays off
+# this Lambda-like sys.path.
+import importlib.util
+_spec = importlib.util.spec_from_file_location("lambda_context", {context_file!r})
+lambda_context = importlib.util.module_from_spec(_spec)
+sys.modules["lambda_context"] = lambda_context
+_spec.loader.exec_module(lambda_context)
+
+def Context():
+    # The pre-send function answers a direct invocation only through its tenant's alias.
+    return lambda_context.LambdaContext(
+        function_name={name!r},
+        invoked_function_arn=lambda_context.arn({name!r}, {qualifier!r}),
+        memory_limit_in_mb={memory!r},
+        aws_request_id="bench-request",
+        log_stream_name="bench",
+        remaining_ms={timeout!r} * 1000,
+    )
+
 import botocore.session
 
 clients = []
@@ -133,7 +139,8 @@ def measure() -> dict[str, Any]:
             code = _CODE.format(
                 prelude=lambda_prelude(function_path(function)),
                 name=function.logical_id,
-                qualifier=":tenant-demo" if function.folder == "presend" else "",
+                qualifier="tenant-demo" if function.folder == "presend" else None,
+                context_file=str(ROOT / "local" / "context.py"),
                 memory=function.memory,
                 timeout=function.timeout,
                 event=str(ROOT / "events" / event) if event else "",

@@ -27,9 +27,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from local.context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SEND_AT = "2026-11-24T16:00:00Z"  # 17:00 in Berlin and Paris, 11:00 in New York, 08:00 in LA
@@ -44,20 +45,6 @@ _ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "sms-consent-bench",
 }
-
-
-@dataclass
-class _Context:
-    function_name: str = "bench"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:123456789012:function:bench"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "bench"
-    log_group_name: str = "/aws/lambda/bench"
-    log_stream_name: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def _numbers(n: int, seed: int, valid: Callable[[str], bool]) -> list[str]:
@@ -222,7 +209,13 @@ def _measure(n: int, seed: int) -> dict[str, Any]:
     event["body"] = json.dumps(
         {"recipients": numbers, "category": "marketing", "campaign": "bench", "send_at": SEND_AT}
     )
-    context = _Context()
+    context = LambdaContext(
+        function_name="bench",
+        memory_limit_in_mb=512,
+        aws_request_id="bench",
+        log_stream_name="bench",
+        remaining_ms=29_000,
+    )
     client = batch.client()
     figures: dict[str, Any] = {"recipients": n, "distinct": len(set(numbers))}
     previous_source = clock._source

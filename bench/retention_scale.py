@@ -29,23 +29,21 @@ from typing import Any
 
 from bench.calls import counting
 from bench.common import PEPPER_JSON, REGION, ROOT, TABLE_NAME, layer_paths, progress, put_items, write_json
+from local.context import LambdaContext, arn
 
 SIZES = (10_000, 100_000)
 DUE = 100
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-class _Context:
-    function_name = "ExpiryFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:ExpiryFunction"
-    memory_limit_in_mb = 256
-    aws_request_id = "bench-retention"
-    log_group_name = "/aws/lambda/ExpiryFunction"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000  # the template gives the retention function 15 minutes
+def _context() -> LambdaContext:
+    return LambdaContext(
+        function_name="ExpiryFunction",
+        invoked_function_arn=arn("ExpiryFunction", region=REGION),
+        aws_request_id="bench-retention",
+        log_stream_name="bench",
+        remaining_ms=900_000,  # the template gives the retention function 15 minutes
+    )
 
 
 def _environment() -> None:
@@ -130,7 +128,7 @@ def run(n: int, due: int = DUE, now: datetime = NOW) -> dict[str, Any]:
 
             with counting() as calls:
                 started, cpu_started = time.perf_counter(), time.process_time()
-                summary = handler({"scheduled_time": clock.iso(now)}, _Context())
+                summary = handler({"scheduled_time": clock.iso(now)}, _context())
                 run_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
             return {
                 "subjects": n,

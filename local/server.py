@@ -8,18 +8,56 @@ import json
 import math
 import re
 import sys
+import threading
 import time
+import traceback
 import uuid
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from local import apigw, pages
-from local.apigw import HttpRequest, HttpResponse, json_response
-
-if TYPE_CHECKING:
-    from local.stack import LocalStack
+from local.apigw import HttpRequest, HttpResponse, Router, json_response
+from local.errors import StackError
+from local.template import Function
 
 _NO_STORE = ("Cache-Control", "no-store")
+
+
+# What the server needs of the stack behind it (``local.stack.LocalStack`` is one): typed
+# here, so that the stack imports the server and never the other way round.
+class MovableClock(Protocol):
+    def now(self) -> datetime: ...
+
+    def set(self, moment: datetime) -> datetime: ...
+
+    def advance(self, seconds: float) -> datetime: ...
+
+
+class Backend(Protocol):
+    @property
+    def router(self) -> Router: ...
+
+    @property
+    def functions(self) -> dict[str, Function]: ...
+
+    @property
+    def clock(self) -> MovableClock: ...
+
+    @property
+    def ready(self) -> threading.Event: ...
+
+    def function(self, name: str) -> Function | None: ...
+
+    def invoke(
+        self, function: Function, event: Any, request_id: str, qualifier: str | None = None
+    ) -> Any: ...
+
+    def settle(self, timeout: float = 10.0) -> bool: ...
+
+    def reset(self) -> None: ...
+
+
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 
@@ -89,11 +127,11 @@ def _foreign_refusal(request: HttpRequest, bound: str) -> HttpResponse | None:
 
 class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
-    stack: LocalStack
+    stack: Backend
     access_log: bool
 
 
-def make_server(stack: LocalStack, host: str, port: int, access_log: bool = False) -> LocalServer:
+def make_server(stack: Backend, host: str, port: int, access_log: bool = False) -> LocalServer:
     server = LocalServer((host, port), Handler)
     server.stack = stack
     server.access_log = access_log
@@ -196,8 +234,6 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 response, label = self._api(stack, request, path)
         except Exception:
-            from local.stack import print_exception
-
             print_exception(f"local stack: {self.command} failed")
             response = json_response(500, apigw.INTERNAL_ERROR)
         try:
@@ -210,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- the HTTP API ------------------------------------------------------------------------
 
-    def _api(self, stack: LocalStack, request: HttpRequest, path: str) -> tuple[HttpResponse, str]:
+    def _api(self, stack: Backend, request: HttpRequest, path: str) -> tuple[HttpResponse, str]:
         match = stack.router.match(request.method, path)
         if match is None:
             return json_response(404, apigw.NOT_FOUND), f"{request.method} (no route)"
@@ -225,14 +261,12 @@ class Handler(BaseHTTPRequestHandler):
             answer = stack.invoke(function, event, event["requestContext"]["requestId"])
             return apigw.to_response(answer), match.route.key
         except Exception:
-            from local.stack import print_exception
-
             print_exception(f"local stack: {function.logical_id} failed for {match.route.key}")
             return json_response(500, apigw.INTERNAL_ERROR), match.route.key
 
     # -- local-only routes -------------------------------------------------------------------
 
-    def _local(self, stack: LocalStack, request: HttpRequest, path: str) -> HttpResponse:
+    def _local(self, stack: Backend, request: HttpRequest, path: str) -> HttpResponse:
         method = "GET" if request.method == "HEAD" else request.method
         accept = request.header("accept")
         if path == "/" and method == "GET":
@@ -263,8 +297,6 @@ class Handler(BaseHTTPRequestHandler):
 
             return json_response(200, {"now": clock.iso(stack.clock.now())}, [_NO_STORE])
         if path == "/_local/reset" and method == "POST":
-            from local.stack import StackError
-
             try:
                 stack.reset()
             except StackError as exc:
@@ -286,7 +318,7 @@ class Handler(BaseHTTPRequestHandler):
             return response
         return json_response(404, apigw.NOT_FOUND)
 
-    def _demo_form(self, stack: LocalStack, request: HttpRequest) -> HttpResponse:
+    def _demo_form(self, stack: Backend, request: HttpRequest) -> HttpResponse:
         from smsconsent import tenants
 
         tenant = tenants.get("demo")
@@ -298,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         return _html(200, pages.demo_form(tenant, lang))
 
     @staticmethod
-    def _move_clock(stack: LocalStack, body: bytes) -> HttpResponse | None:
+    def _move_clock(stack: Backend, body: bytes) -> HttpResponse | None:
         from smsconsent import clock
 
         try:
@@ -332,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     @staticmethod
-    def _invoke(stack: LocalStack, name: str, body: bytes) -> HttpResponse:
+    def _invoke(stack: Backend, name: str, body: bytes) -> HttpResponse:
         """As ``sam local invoke -e``: the body is the event, the answer the return value.
         ``Function:qualifier`` invokes through an alias or version, as Lambda's FunctionName
         does (``PresendFunction:tenant-demo``)."""
@@ -357,8 +389,6 @@ class Handler(BaseHTTPRequestHandler):
             answer = stack.invoke(function, event, request_id, qualifier or None)
             return json_response(200, answer, [_NO_STORE])
         except Exception as exc:
-            from local.stack import print_exception
-
             print_exception(f"local stack: {function.logical_id} failed")
             # What Lambda's Invoke API answers for an unhandled error.
             return json_response(
@@ -374,3 +404,9 @@ def _page_language(request: HttpRequest, languages: tuple[str, ...] = ("en", "de
         if tag in languages:
             return tag
     return languages[0] if languages else "en"
+
+
+def print_exception(prefix: str) -> None:
+    """A traceback on stderr, as the Lambda runtime would log it."""
+    print(prefix, file=sys.stderr)
+    traceback.print_exc(file=sys.stderr)

@@ -19,17 +19,16 @@ import logging
 import os
 import sys
 import threading
-import time
-import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from local import template as tpl
 from local.apigw import Router
+from local.context import LambdaContext, arn
+from local.errors import StackError
 from local.queue import LocalQueue
 
 ROOT = tpl.ROOT
@@ -40,10 +39,6 @@ REGION = "eu-central-1"
 LOCAL_PEPPER = '{"current": "local1", "local1": "local-pepper-0123456789abcdef"}'
 # Variables the stack decides itself; the template's values for them are AWS-only.
 _OWN_ENV = ("TABLE_NAME", "SMS_SENDER", "PEPPER_SECRET_ARN", "DYNAMODB_ENDPOINT", "ALLOW_PLAIN_SECRETS")
-
-
-class StackError(RuntimeError):
-    """The stack cannot start: a tenant file, the template or DynamoDB is at fault."""
 
 
 # ---- the one clock -------------------------------------------------------------------------
@@ -86,35 +81,6 @@ class Clock:
     def reset(self) -> None:
         with self._lock:
             self._offset = timedelta(0)
-
-
-# ---- Lambda's context object ---------------------------------------------------------------
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    aws_request_id: str
-    function_version: str = "$LATEST"
-    log_stream_name: str = "local"
-    qualifier: str | None = None  # the alias or version invoked through (None: unqualified)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    @property
-    def invoked_function_arn(self) -> str:
-        arn = f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-        return f"{arn}:{self.qualifier}" if self.qualifier else arn
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 # ---- tenants ---------------------------------------------------------------------------------
@@ -208,7 +174,7 @@ class LocalStack:
             memory_limit_in_mb=function.memory,
             timeout_seconds=function.timeout,
             aws_request_id=request_id,
-            qualifier=qualifier,
+            invoked_function_arn=arn(function.logical_id, qualifier, REGION),
         )
         return self.handler(function)(event, context)
 
@@ -272,6 +238,7 @@ class LocalStack:
             self._rebind()
             self._ensure_table()
 
+            # Imported here: the server's pages import the domain layer, on sys.path only now.
             from local.server import make_server
 
             self._server = make_server(self, host, port, access_log)
@@ -442,9 +409,3 @@ def start(
     """Start a local stack serving on ``host:port`` (0: a free port); see ``LocalStack.url``.
     ``access_log`` writes one line per request to stderr (route key, status, time)."""
     return LocalStack(template_path, tenants_dir).start(host, port, access_log)
-
-
-def print_exception(prefix: str) -> None:
-    """A traceback on stderr, as the Lambda runtime would log it."""
-    print(prefix, file=sys.stderr)
-    traceback.print_exc(file=sys.stderr)

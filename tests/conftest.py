@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -24,3 +26,15 @@ os.environ.update(
     }
 )
 os.environ.pop("DYNAMODB_ENDPOINT", None)
+
+# Their asserts (journeys assert every step) report values as a test module's do.
+pytest.register_assert_rewrite("tests.fixtures")
+
+# The fixtures several folders share (moto, the test Lambda context, the demo tenant and
+# pepper, a local stack); helpers and journeys are imported from tests.fixtures by name.
+pytest_plugins = [
+    "tests.fixtures.aws",
+    "tests.fixtures.context",
+    "tests.fixtures.tenants",
+    "tests.fixtures.stack",
+]

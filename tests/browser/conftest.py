@@ -1,17 +1,14 @@
-"""Headless Chromium (Debian's, driven by Playwright) against a local stack on a free port."""
+"""Headless Chromium (Debian's, driven by Playwright) against a local stack on a free port
+(``stack`` and ``fresh`` from ``tests/fixtures/stack.py``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from local.stack import LocalStack, start
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,13 +19,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    running = start(port=0)
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +44,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def fresh(stack: LocalStack) -> None:
-    """Given an empty table and outbox, the real time and the seeded tenants."""
-    request = urllib.request.Request(
-        stack.url + "/_local/reset", data=b"", method="POST", headers={"X-Requested-With": "tests"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert json.load(answer) == {"status": "reset"}
+def fresh(fresh: None) -> None:
+    """Every browser test starts from an empty table and outbox, the real time and the
+    seeded tenants (the shared ``fresh``, for every test of this folder)."""
 
 
 @pytest.fixture

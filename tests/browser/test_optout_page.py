@@ -12,22 +12,22 @@ from urllib.parse import quote
 import pytest
 
 from local.stack import LocalStack
-from tests.browser.test_pages import PHONE, _get_json, _link, _signup
+from tests.fixtures.journeys import PHONE, confirmation_link, get_json, sign_up_in
 
 pytestmark = pytest.mark.browser
 
 
 def _confirm(stack: LocalStack) -> None:
-    _signup(stack, "en")
+    sign_up_in(stack, "en")
     request = urllib.request.Request(
-        _link(stack), data=b"", method="POST", headers={"Accept": "application/json"}
+        confirmation_link(stack), data=b"", method="POST", headers={"Accept": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.load(answer) == {"status": "confirmed"}
 
 
 def _export(stack: LocalStack) -> dict[str, Any]:
-    status, body = _get_json(stack, f"/v1/demo/subjects/{quote(PHONE)}")
+    status, body = get_json(stack, f"/v1/demo/subjects/{quote(PHONE)}")
     assert status == 200
     found: dict[str, Any] = body
     return found

@@ -1,5 +1,4 @@
-"""Hostile-input tests: the moto fixtures of tests/integration (``aws``, ``clock``,
-``context``, ``outbox``), re-exported, and a line in the summary counting the cases tried."""
+"""Hostile-input tests: a line in the summary counting the cases tried."""
 
 from __future__ import annotations
 
@@ -7,9 +6,6 @@ import os
 from typing import Any
 
 from tests.hostile.support import SEEN, TRIED
-from tests.integration.conftest import aws, clock, context, outbox
-
-__all__ = ["aws", "clock", "context", "outbox"]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from tests.integration.conftest import TABLE
+from tests.fixtures.aws import TABLE
 
 TRIED: Counter[str] = Counter()
 # Answers by test and status (or known bug set aside), for a look at what the fuzzing reached.

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 import pytest
 
 from local.stack import LocalStack, start
+from tests.fixtures.events import load_event
 from tests.hostile.support import assert_clean_answer, dump_table
-from tests.integration.conftest import load_event
 
 LONG_ID = "x" * 2100  # over DynamoDB's 2048-byte partition key
 DIGITS = "1" * 4301  # over Python's 4300-digit limit for int()

@@ -35,6 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures.events import load_event
 from tests.hostile.support import (
     SEEN,
     TRIED,
@@ -43,7 +44,6 @@ from tests.hostile.support import (
     dump_table,
     without_rate_counters,
 )
-from tests.integration.conftest import load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 

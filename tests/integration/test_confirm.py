@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import load_event
+from tests.fixtures.events import load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -12,8 +12,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-from tests.integration.conftest import load_event, queue_in_env
-from tests.integration.test_inbound import PHONE, signed_up_and_confirmed, twilio_event
+from tests.fixtures.aws import queue_in_env
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import PHONE, signed_up_and_confirmed, twilio_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -4,90 +4,24 @@ SNS (AWS End User Messaging two-way), exactly once; and the web opt-out link."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from twilio.request_validator import RequestValidator
 
-from tests.integration.conftest import load_event
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import (
+    PHONE,
+    inbound,
+    signed_up_and_confirmed,
+    sns_event,
+    states,
+    subject,
+    twilio_event,
+    twilio_sid,
+)
 
 pytestmark = pytest.mark.usefixtures("aws")
-
-PHONE = "+4915112345678"
-OUR_NUMBER = "+4915790000000"
-URL = "http://127.0.0.1:3000/v1/demo/inbound/twilio"
-
-
-def twilio_sid(label: str) -> str:
-    """A message SID of Twilio's shape (SM + 32 hex digits), one per label."""
-    return "SM" + hashlib.md5(label.encode()).hexdigest()  # noqa: S324 (an id, not security)
-
-
-def twilio_event(
-    body: str, sid: str = "SM0001", token: str = "demo-twilio-auth-token", **extra: str
-) -> dict[str, Any]:
-    """A Twilio inbound SMS webhook, signed by Twilio's own RequestValidator; ``sid`` is a
-    label for a SID of Twilio's shape (``twilio_sid``)."""
-    params = {
-        "MessageSid": twilio_sid(sid),
-        "SmsSid": twilio_sid(sid),
-        "AccountSid": "AC123",
-        "From": PHONE,
-        "To": OUR_NUMBER,
-        "Body": body,
-    }
-    params.update(extra)
-    raw = urlencode(params)
-    event = load_event("signup-json.json")
-    event.update(
-        routeKey="POST /v1/{tenant}/inbound/{provider}",
-        rawPath="/v1/demo/inbound/twilio",
-        pathParameters={"tenant": "demo", "provider": "twilio"},
-        isBase64Encoded=True,
-        body=base64.b64encode(raw.encode()).decode(),
-    )
-    event["requestContext"]["domainName"] = "127.0.0.1:3000"
-    event["requestContext"]["http"].update(path="/v1/demo/inbound/twilio", userAgent="TwilioProxy/1.1")
-    event["headers"] = {
-        "content-type": "application/x-www-form-urlencoded",
-        "host": "127.0.0.1:3000",
-        "x-forwarded-proto": "http",
-        "x-twilio-signature": RequestValidator(token).compute_signature(URL, params),
-        "user-agent": "TwilioProxy/1.1",
-    }
-    return event
-
-
-def inbound(context: Any, event: dict[str, Any]) -> dict[str, Any]:
-    from functions.inbound.app import handler
-
-    return handler(event, context)
-
-
-def signed_up_and_confirmed(context: Any, outbox: Any, purposes: str = "marketing,newsletter,orders") -> None:
-    from functions.signup.app import handler
-
-    event = load_event("signup-json.json")
-    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": purposes})
-    assert handler(event, context)["statusCode"] == 202
-    from smsconsent import confirmation
-
-    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
-    assert confirmation.confirm(token, "198.51.100.7", "ua").status == "confirmed"
-
-
-def subject() -> Any:
-    from smsconsent import keys, store
-
-    return store.load_subject("demo", keys.subject_hashes("demo", PHONE))
-
-
-def states() -> dict[str, str]:
-    found = subject()
-    return {k: r["state"] for k, r in found.consents.items()} if found else {}
 
 
 def events_of_type(kind: str) -> list[Any]:
@@ -238,27 +172,6 @@ def test_unknown_provider_and_tenant(context):
     assert (answer["statusCode"], json.loads(answer["body"])["error"]["code"]) == (404, "unknown_provider")
     event["pathParameters"] = {"tenant": "nope", "provider": "twilio"}
     assert json.loads(inbound(context, event)["body"])["error"]["code"] == "unknown_tenant"
-
-
-def sns_event(text: str, message_id: str, destination: str = OUR_NUMBER) -> dict[str, Any]:
-    message = {
-        "originationNumber": PHONE,
-        "destinationNumber": destination,
-        "messageKeyword": "KEYWORD_123456789012",
-        "messageBody": text,
-        "inboundMessageId": message_id,
-        "previousPublishedMessageId": "prev-1",
-    }
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:eu-central-1:123456789012:InboundSmsTopic:1",
-                "Sns": {"Type": "Notification", "MessageId": "m-1", "Message": json.dumps(message)},
-            }
-        ]
-    }
 
 
 def test_sns_two_way_stop_opts_out_and_replies_through_the_sender(context, outbox):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import load_event
-from tests.integration.test_inbound import PHONE, signed_up_and_confirmed
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import PHONE, signed_up_and_confirmed
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.integration.conftest import load_event
-from tests.integration.test_inbound import (
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import (
     OUR_NUMBER,
     PHONE,
     URL,

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROOT, load_event
+from tests.fixtures.events import ROOT, load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 
-PHONE = "+4915112345678"  # the number test_inbound's helpers sign up and text from
+PHONE = "+4915112345678"  # the number the journeys (tests/fixtures/journeys.py) sign up and text from
 FR = "+33612345678"
 
 
@@ -350,7 +350,7 @@ def test_sends_scheduled_ahead_or_checked_out_of_order_still_count_toward_the_ca
 
 
 def test_the_recorded_campaign_is_blamed_by_a_later_stop(context, outbox):
-    from tests.integration.test_inbound import inbound, twilio_event
+    from tests.fixtures.journeys import inbound, twilio_event
 
     confirmed(context, outbox)
     body = {
@@ -384,7 +384,7 @@ def test_record_is_not_counted_twice_for_a_retried_request_or_duplicates(context
 
 def test_a_stop_racing_the_record_wins(context, outbox, monkeypatch):
     from smsconsent.store import batch
-    from tests.integration.test_inbound import inbound, twilio_event
+    from tests.fixtures.journeys import inbound, twilio_event
 
     confirmed(context, outbox)
     real_read = batch.read
@@ -406,7 +406,7 @@ def test_a_stop_racing_the_record_wins(context, outbox, monkeypatch):
 
 
 def test_transactional_after_a_marketing_stop(context, outbox):
-    from tests.integration.test_inbound import inbound, twilio_event
+    from tests.fixtures.journeys import inbound, twilio_event
 
     confirmed(context, outbox, purposes="marketing,orders")
     inbound(context, twilio_event("STOP", sid="SM-t"))
@@ -420,7 +420,7 @@ def test_transactional_after_a_stop_with_stop_scope_all(context, outbox, clock):
     from pathlib import Path
 
     from smsconsent import store, tenants
-    from tests.integration.test_inbound import inbound, twilio_event
+    from tests.fixtures.journeys import inbound, twilio_event
 
     doc = json.loads(Path("local/tenants/demo.json").read_text())
     doc["stop_scope"] = "all"

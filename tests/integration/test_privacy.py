@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import load_event
-from tests.integration.test_retention import sign_up, stop, subject
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import sign_up, stop, subject
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -154,7 +154,7 @@ def _table_text() -> str:
     """Every item of the table as text (the moto table, scanned whole)."""
     import boto3
 
-    from tests.integration.conftest import TABLE
+    from tests.fixtures.aws import TABLE
 
     items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
     return json.dumps(items, ensure_ascii=False)

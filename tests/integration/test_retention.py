@@ -10,26 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import load_event
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import PHONE, sign_up, stop, subject
 
 pytestmark = pytest.mark.usefixtures("aws")
-
-PHONE = "+4915112345678"
-
-
-def sign_up(context: Any, outbox: Any, phone: str = PHONE, confirm: bool = False) -> str:
-    from functions.signup.app import handler
-
-    event = load_event("signup-json.json")
-    event["body"] = json.dumps({"phone": phone, "consent": True, "age_confirmed": True})
-    event["requestContext"]["http"]["sourceIp"] = f"198.51.100.{hash(phone) % 250}"
-    assert handler(event, context)["statusCode"] == 202
-    token = str(outbox.messages()[-1]["body"].split("/c/")[1].split()[0])
-    if confirm:
-        from smsconsent import confirmation
-
-        assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
-    return token
 
 
 def run(context: Any, clock: Any, **changes: Any) -> dict[str, Any]:
@@ -37,20 +21,6 @@ def run(context: Any, clock: Any, **changes: Any) -> dict[str, Any]:
 
     context.remaining_ms = 900_000  # the template gives the retention function 15 minutes
     return handler({"scheduled_time": clock.now.isoformat(), **changes}, context)
-
-
-def subject(phone: str = PHONE) -> Any:
-    from smsconsent import keys, store
-
-    return store.load_subject("demo", keys.subject_hashes("demo", phone))
-
-
-def stop(phone: str = PHONE) -> None:
-    from smsconsent import inbound, tenants
-    from smsconsent.providers.base import InboundMessage
-
-    tenant = tenants.get("demo")
-    inbound.receive(tenant, InboundMessage("twilio", f"SM-{phone}", phone, "+4915790000000", "STOP"))
 
 
 def test_the_scheduler_event_sets_the_runs_now(context, clock):

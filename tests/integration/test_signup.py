@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.integration.conftest import load_event
+from tests.fixtures.events import load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -17,7 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import load_event, queue_in_env
+from tests.fixtures.aws import queue_in_env
+from tests.fixtures.events import load_event
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -16,18 +16,15 @@ import boto3
 from moto import mock_aws
 
 from local import template as local_template
-from tests.integration.conftest import ROOT, TABLE, FakeClock, LambdaContext, _rebind, load_event
+from tests.fixtures.aws import TABLE, FakeClock, rebind
+from tests.fixtures.context import make_context
+from tests.fixtures.events import ROOT, load_event
 
 OUR_NUMBER = "+4915790000000"
 TOKEN = re.compile(r"/c/([A-Za-z0-9_-]{16,64})")
 
 # Filled by the tests, printed by conftest.pytest_terminal_summary.
 STATS: defaultdict[str, Counter[str]] = defaultdict(Counter)
-
-
-def rebind() -> None:
-    """Re-read the environment everywhere, as tests/integration/conftest.py does."""
-    _rebind()
 
 
 class MotoWorld:
@@ -69,7 +66,7 @@ class MotoWorld:
             self._client = boto3.client("dynamodb")
             self._definition = local_template.table_definition(local_template.load(), TABLE)
             rebind()
-            self.context = LambdaContext()
+            self.context = make_context()
             self.reset()
         except BaseException:
             self.close()

@@ -11,7 +11,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from local.stack import LocalStack
-from tests.local.test_local_stack import JSON_ACCEPT, PHONE, call, link_in, move_clock, outbox, signup
+from tests.fixtures.journeys import JSON_ACCEPT, PHONE, call, link_in, move_clock, outbox, signup
 
 pytestmark = pytest.mark.usefixtures("fresh")
 

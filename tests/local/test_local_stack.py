@@ -11,106 +11,23 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.stack import LocalStack
+from tests.fixtures.journeys import JSON_ACCEPT, PHONE, call, link_in, move_clock, outbox, signup
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE = "+4915112345678"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-JSON_ACCEPT = {"Accept": "application/json"}
-
 pytestmark = pytest.mark.usefixtures("fresh")
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: Message
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 303 is an answer to look at, not to follow
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def call(
-    stack: LocalStack,
-    method: str,
-    path: str,
-    *,
-    json_body: Any = None,
-    form: dict[str, Any] | None = None,
-    data: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    headers = dict(headers or {})
-    if json_body is not None:
-        data = json.dumps(json_body).encode()
-        headers.setdefault("Content-Type", "application/json")
-    elif form is not None:
-        data = urllib.parse.urlencode(form, doseq=True).encode()
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    request = urllib.request.Request(stack.url + path, data=data, method=method, headers=headers)
-    try:
-        with _OPENER.open(request, timeout=15) as answer:
-            return Answer(answer.status, answer.headers, answer.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, error.headers, error.read())
-
-
-def signup(stack: LocalStack, **changes: Any) -> Answer:
-    body: dict[str, Any] = {"phone": PHONE, "consent": True, "age_confirmed": True}
-    body.update(changes)
-    body = {k: v for k, v in body.items() if v is not None}
-    return call(stack, "POST", "/v1/demo/signup", json_body=body, headers=JSON_ACCEPT)
-
-
-def settled(stack: LocalStack) -> None:
-    """Wait (briefly) until the signups queued so far are processed: the stack answers a
-    signup before deciding and sending, as SignupQueue does in AWS."""
-    assert stack.settle(timeout=10), "queued signups were not processed in time"
-
-
-def outbox(stack: LocalStack) -> list[dict[str, Any]]:
-    settled(stack)
-    messages: list[dict[str, Any]] = call(stack, "GET", "/_local/outbox").json()["messages"]
-    return messages
-
-
-def link_in(stack: LocalStack, message: dict[str, Any]) -> str:
-    """The confirmation link's path, checked to point at this stack."""
-    match = re.search(r"(http://127\.0\.0\.1:\d+)(/c/[A-Za-z0-9_-]+)", message["body"])
-    assert match, message["body"]
-    assert match.group(1) == stack.url
-    return match.group(2)
 
 
 def status_of(stack: LocalStack, method: str, path: str) -> tuple[int, str]:
     answer = call(stack, method, path, headers=JSON_ACCEPT)
     return answer.status, answer.json()["status"]
-
-
-def move_clock(stack: LocalStack, **body: Any) -> Answer:
-    return call(stack, "POST", "/_local/clock", json_body=body)
 
 
 # ---- basics and routing ------------------------------------------------------------------------

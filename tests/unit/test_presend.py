@@ -21,7 +21,7 @@ from smsconsent.http import ApiError
 from smsconsent.store import StoreUnavailable, subject_pk
 from smsconsent.store.batch import Contact, Snapshot
 from smsconsent.tenants import Tenant
-from tests.unit.conftest import PEPPER_V1, PEPPER_V2
+from tests.fixtures.tenants import PEPPER_V1, PEPPER_V2
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday: 13:00 in Berlin, 07:00 in New York
 DE = "+4915112345678"
