@@ -60,6 +60,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/smsconsent functions local tools bench
+	$(BIN)/mypy --strict layers/smsconsent functions
+	PYTHONPATH=layers/smsconsent $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .
