@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, clock, pages, signup
-from smsconsent.http import ApiError, Request, html_answer, json_answer, redirect
+from smsconsent import api, clock, errors, pages, signup
+from smsconsent.http import Request, html_answer, json_answer, redirect
 from smsconsent.observability import logger
 
 ACCEPTED = {
@@ -25,8 +25,8 @@ def _http(request: Request) -> dict[str, Any]:
         lang = pages.language_of(request.headers.get("accept-language"))
         return html_answer(200, pages.check_your_phone(lang), head=request.method == "HEAD")
     if not origin_ok:
-        raise ApiError(
-            403, "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
+        raise errors.Forbidden(
+            "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
         )
 
     fields, is_form = request.fields()
@@ -38,7 +38,7 @@ def _http(request: Request) -> dict[str, Any]:
     ip, now = request.source_ip or "unknown", clock.now()
     try:
         form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
-    except ApiError:
+    except errors.Invalid:
         # Only what can cost an SMS counts toward the IP's budget; refusals have their own.
         signup.check_refused_budget(tenant, ip, now)
         raise

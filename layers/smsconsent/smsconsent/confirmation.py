@@ -8,15 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from smsconsent import clock, consent, evidence, keys, metrics, store, tenants
-from smsconsent.http import ApiError
+from smsconsent import clock, consent, errors, evidence, keys, metrics, store, tenants
 from smsconsent.tenants import Tenant
 
 _ATTEMPTS = 5
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-# HTTP status of each outcome (SPEC: Confirmation outcomes).
-STATUS = {"confirmed": 200, "already_confirmed": 200, "unknown_token": 404, "expired": 410, "opted_out": 409}
 
 
 @dataclass
@@ -72,9 +68,7 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
             continue
         metrics.count("ConsentConfirmed", country=subject.region)
         return Result("confirmed", tenant, subject.language, outcome.purposes)
-    raise ApiError(
-        503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+    raise errors.Busy("the subscription is being changed by another request; retry")
 
 
 def confirmed_evidence(

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smsconsent import clock, consent, evidence, store, tenants
-from smsconsent.http import ApiError
+from smsconsent import clock, consent, errors, evidence, store, tenants
 from smsconsent.tenants import Tenant
 
 _ATTEMPTS = 5
@@ -97,9 +96,7 @@ def withdraw(
         except store.Conflict:
             continue
         return changed
-    raise ApiError(
-        503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+    raise errors.Busy("the subscription is being changed by another request; retry")
 
 
 def provider_opted_out(tenant: Tenant, e164: str, detail: str) -> list[str]:

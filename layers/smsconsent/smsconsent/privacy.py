@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from smsconsent import clock, consent, evidence, keys, optout, phone, store
-from smsconsent.http import ApiError
+from smsconsent import clock, consent, errors, evidence, keys, optout, phone, store
 from smsconsent.tenants import Tenant
 
 _ATTEMPTS = 5
@@ -20,7 +19,7 @@ def number_of(raw: str, tenant: Tenant) -> phone.Phone:
     try:
         return phone.normalise(text, tenant.default_country)
     except phone.PhoneError as exc:
-        raise ApiError(422, "invalid_phone", "phone must be an E.164 number", "phone") from exc
+        raise errors.Invalid("invalid_phone", "phone must be an E.164 number", "phone") from exc
 
 
 def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
@@ -112,9 +111,7 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
         except store.Conflict:
             continue
         return {"erased": True, "held": True, "suppression_kept": suppress}
-    raise ApiError(
-        503, "busy", "the subject is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+    raise errors.Busy("the subject is being changed by another request; retry")
 
 
 def _only_a_marker(subject: store.Subject) -> bool:
