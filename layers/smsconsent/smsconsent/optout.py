@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smsconsent import clock, consent, errors, evidence, store, tenants
+from smsconsent import clock, consent, evidence, store, tenants
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
-_ATTEMPTS = 5
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -69,7 +69,8 @@ def withdraw(
     """Opt the subject out of everything in the tenant's STOP scope on every channel;
     returns the consents changed (empty when it was opted out already). With ``new_key``,
     a number we hold nothing on gets a suppression marker under that key."""
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> list[str]:
         now = clock.now()
         subject = load()
         if subject is None:
@@ -91,12 +92,10 @@ def withdraw(
             },
             pii={**pii, "reason": (reason or "")[:1000]},
         )
-        try:
-            store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
-        except store.Conflict:
-            continue
+        store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
         return changed
-    raise errors.Busy("the subscription is being changed by another request; retry")
+
+    return retry_on_conflict(attempt, "the subscription is being changed by another request; retry")
 
 
 def provider_opted_out(tenant: Tenant, e164: str, detail: str) -> list[str]:

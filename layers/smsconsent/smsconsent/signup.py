@@ -35,11 +35,11 @@ from smsconsent import (
     tenants,
 )
 from smsconsent.observability import logger, mask
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import CHANNELS, Tenant
 
 AFFIRMATIVE = {"true", "on", "yes", "1"}
 _MAX_TEXT = 500
-_ATTEMPTS = 5
 # Refused signups (typos, missing consent) one IP may make per valid one of its budget.
 REFUSED_PER_VALID = 10
 
@@ -326,7 +326,11 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
     source = public_source(form.source)
     version = keys.pepper().current
     token = _request_token(request, version)
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> str | dict[str, Any] | _Opened:
+        """Read, decide, write: what happened, the stored answer of a concurrent delivery
+        of this request that committed first, or the opt-in opened (its SMS not sent yet:
+        nothing goes out while the write may still be tried again)."""
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
         # The number is held only for open requests (none before, or only for such):
@@ -394,15 +398,30 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
             store.commit(change, now)
         except store.Conflict:
             done = store.message_answer(message_keys, clock.now())
-            if done is not None:  # a concurrent delivery of this request committed it
-                return _again(tenant, request, done, hashes, cooldown_key)
-            continue  # someone else changed the subject: decide again on what is there now
+            if done is None:
+                raise  # someone else changed the subject: decide again on what is there now
+            return done  # a concurrent delivery of this request committed it
         if decision.action == "cooldown":
             return "cooldown"
-        if _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha):
+        return _Opened(subject, decision.purposes, token_sha)
+
+    settled = retry_on_conflict(attempt, "the number is being changed by another request; retry")
+    if isinstance(settled, dict):
+        return _again(tenant, request, settled, hashes, cooldown_key)
+    if isinstance(settled, _Opened):
+        if _send_confirmation(tenant, settled.subject, form, settled.purposes, token, settled.token_sha):
             _note_sms(tenant, cooldown_key)
         return "sent"
-    raise errors.Busy("the number is being changed by another request; retry")
+    return settled
+
+
+@dataclass
+class _Opened:
+    """An opt-in committed with its token, whose confirmation SMS is still to send."""
+
+    subject: store.Subject
+    purposes: list[str]
+    token_sha: str
 
 
 def _again(
