@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from smsconsent import api, clock, errors, inbound, providers, settings, store, tenants
+from smsconsent import api, clock, errors, inbound, providers, settings, sqs, store, tenants
 from smsconsent.http import Request
 from smsconsent.observability import logger
 from smsconsent.providers.base import InboundMessage, Malformed, Webhook
@@ -111,25 +111,22 @@ def _sns(event: dict[str, Any]) -> dict[str, Any]:
     return {"handled": handled, "skipped": skipped}
 
 
-def _queued(event: dict[str, Any]) -> dict[str, Any]:
-    """Webhook messages queued while DynamoDB was unavailable (``InboundRetryQueue``):
+def _queued(record: dict[str, Any]) -> None:
+    """A webhook message queued while DynamoDB was unavailable (``InboundRetryQueue``):
     applied now, replies through the sender; one still failing goes back to SQS alone."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            tenant, message = inbound.from_queue(record["body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("queued inbound message is malformed; dropped")
-            continue
-        if tenant is None:
-            logger.warning("queued inbound message for a tenant that is gone; dropped")
-            continue
-        try:
-            inbound.send_reply(tenant, message, inbound.receive(tenant, message))
-        except Exception:
-            logger.exception("queued inbound message failed; it is retried")
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-    return {"batchItemFailures": failures}
+    try:
+        tenant, message = inbound.from_queue(record["body"])
+    except (KeyError, TypeError, ValueError):
+        logger.error("queued inbound message is malformed; dropped")
+        return
+    if tenant is None:
+        logger.warning("queued inbound message for a tenant that is gone; dropped")
+        return
+    try:
+        inbound.send_reply(tenant, message, inbound.receive(tenant, message))
+    except Exception:
+        logger.exception("queued inbound message failed; it is retried")
+        raise
 
 
 @logger.inject_lambda_context
@@ -137,6 +134,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "Records" in event:
         first = (event["Records"] or [None])[0] if isinstance(event["Records"], list) else None
         if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
-            return _queued(event)
+            return sqs.partial_batch(event, _queued)
         return _sns(event)
     return http_handler(event, context)

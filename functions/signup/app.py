@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, clock, errors, pages, signup
+from smsconsent import api, clock, errors, pages, signup, sqs
 from smsconsent.http import Request, html_answer, json_answer, redirect
 from smsconsent.observability import logger
 
@@ -62,26 +62,22 @@ def _accepted(thank_you_url: str | None, request: Request, browser: bool) -> dic
 http_handler = api.entrypoint(_http, inject_context=False)
 
 
-def _queued(event: dict[str, Any]) -> dict[str, Any]:
-    """Signups from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
+def _queued(record: dict[str, Any]) -> None:
+    """A signup from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
     back to SQS alone and is retried, a redelivery of one already done changes nothing."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            outcome = signup.process(record["body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("queued signup is malformed; dropped")
-            continue
-        except Exception:
-            logger.exception("queued signup failed; it is retried")
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-            continue
-        logger.info("queued signup", extra={"outcome": outcome})
-    return {"batchItemFailures": failures}
+    try:
+        outcome = signup.process(record["body"])
+    except (KeyError, TypeError, ValueError):
+        logger.error("queued signup is malformed; dropped")
+        return
+    except Exception:
+        logger.exception("queued signup failed; it is retried")
+        raise
+    logger.info("queued signup", extra={"outcome": outcome})
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        return _queued(event)
+        return sqs.partial_batch(event, _queued)
     return http_handler(event, context)
