@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, confirmation, optout, pages
-from smsconsent.http import ApiError, Request, html_answer, json_answer
+from smsconsent import api, confirmation, errors, optout, pages
+from smsconsent.http import Request, html_answer, json_answer
 from smsconsent.observability import logger
 
+# HTTP status of each outcome (SPEC: Confirmation outcomes): answers, not refusals.
+CONFIRM_STATUS = {
+    "confirmed": 200,
+    "already_confirmed": 200,
+    "unknown_token": 404,
+    "expired": 410,
+    "opted_out": 409,
+}
 OPTOUT_STATUS = {"pending": 200, "opted_out": 200, "already_opted_out": 200, "unknown_code": 404}
 
 
@@ -24,9 +32,7 @@ def handler(request: Request) -> dict[str, Any]:
         result = confirmation.confirm(token, request.source_ip, request.user_agent)
         tenant_id = result.tenant.id if result.tenant else None
         logger.info("confirmation", extra={"outcome": result.status, "tenant": tenant_id})
-        return _answer(
-            request, result.status, confirmation.STATUS[result.status], result.tenant, result.language
-        )
+        return _answer(request, result.status, CONFIRM_STATUS[result.status], result.tenant, result.language)
     result = confirmation.look(token)
     if result.status == "confirmed":
         # Confirmable: show the button. Only its POST confirms.
@@ -38,7 +44,7 @@ def handler(request: Request) -> dict[str, Any]:
         what = ", ".join(purposes[p].description.get(lang, p) for p in result.purposes or [] if p in purposes)
         page = pages.confirm_prompt(lang, result.tenant.name, what or result.tenant.name)
         return html_answer(200, page, head=request.method == "HEAD")
-    return _answer(request, result.status, confirmation.STATUS[result.status], result.tenant, result.language)
+    return _answer(request, result.status, CONFIRM_STATUS[result.status], result.tenant, result.language)
 
 
 def _optout(request: Request, code: str) -> dict[str, Any]:
@@ -46,7 +52,7 @@ def _optout(request: Request, code: str) -> dict[str, Any]:
         fields = request.fields()[0] if request.raw_body else {}
         reason = fields.get("reason")
         if reason is not None and not isinstance(reason, str):
-            raise ApiError(422, "invalid_field", "reason must be text", "reason")
+            raise errors.Invalid("invalid_field", "reason must be text", "reason")
         result = optout.by_link(code, reason, request.source_ip, request.user_agent)
         logger.info("opt-out by link", extra={"outcome": result.status})
     else:

@@ -7,24 +7,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import optout, sender, tenants
+from smsconsent import optout, sender, sqs, tenants
 from smsconsent.observability import logger, mask
+
+
+class _SendAgain(Exception):
+    """The provider did not take the SMS this time: SQS delivers it again."""
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failures = []
-    for record in (event or {}).get("Records") or []:
-        try:
-            retry = _dispatch(record)
-        except Exception:
-            # One record's trouble (DynamoDB busy while recording a provider opt-out, say)
-            # is that record's: the others are not sent twice nor left untried.
-            logger.exception("queued SMS failed; it is retried")
-            retry = True
-        if retry:
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-    return {"batchItemFailures": failures}
+    return sqs.partial_batch(event, _record)
+
+
+def _record(record: dict[str, Any]) -> None:
+    try:
+        retry = _dispatch(record)
+    except Exception:
+        # One record's trouble (DynamoDB busy while recording a provider opt-out, say)
+        # is that record's: the others are not sent twice nor left untried.
+        logger.exception("queued SMS failed; it is retried")
+        raise
+    if retry:
+        raise _SendAgain(record.get("messageId", ""))
 
 
 def _dispatch(record: dict[str, Any]) -> bool:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from smsconsent import api, clock, inbound, providers, settings, store, tenants
-from smsconsent.http import ApiError, Request
+from smsconsent import api, clock, errors, inbound, providers, settings, sqs, store, tenants
+from smsconsent.http import Request
 from smsconsent.observability import logger
 from smsconsent.providers.base import InboundMessage, Malformed, Webhook
 
@@ -21,37 +22,37 @@ def _webhook(request: Request) -> dict[str, Any]:
     module = providers.get(name)
     conf = tenant.providers.get(name)
     if module is None or conf is None:
-        raise ApiError(404, "unknown_provider", "this tenant has no such provider configured", "provider")
+        raise errors.NotFound("unknown_provider", "this tenant has no such provider configured", "provider")
     if len(request.raw_body) > settings.get().max_body_bytes:
-        raise ApiError(413, "body_too_large", "body is over 64 KiB")
+        raise errors.TooLarge("body is over 64 KiB")
+    respond: Callable[..., dict[str, Any]] = module.respond
     hook = Webhook.from_request(request, conf)
     now = clock.now()
     if not module.verify(hook, conf, now):
         stale = getattr(module, "stale", None)  # providers whose signature carries a time
         if stale is not None and stale(hook, conf, now):
             logger.warning("inbound timestamp stale", extra={"tenant": tenant.id, "provider": name})
-            raise ApiError(
-                403, "stale_timestamp", "the request's signed timestamp is outside the window", "timestamp"
+            raise errors.Forbidden(
+                "stale_timestamp", "the request's signed timestamp is outside the window", "timestamp"
             )
         logger.warning("inbound signature refused", extra={"tenant": tenant.id, "provider": name})
-        raise ApiError(403, "invalid_signature", "the request signature is missing or wrong", "signature")
+        raise errors.Forbidden("invalid_signature", "the request signature is missing or wrong", "signature")
     message = module.parse(hook)
     if message is None:
-        return module.respond(None)  # not an inbound message (a receipt, a ping): acknowledge
+        return respond(None)  # not an inbound message (a receipt, a ping): acknowledge
     validate = getattr(module, "validate", None)  # ids whose shape the provider fixes
     try:
         if validate is not None:
             validate(hook, message)
     except Malformed as exc:
         logger.warning("inbound message id malformed", extra={"tenant": tenant.id, "provider": name})
-        raise ApiError(400, "invalid_message_id", str(exc), exc.field) from exc
+        raise errors.Malformed("invalid_message_id", str(exc), exc.field) from exc
     if not inbound.owns_recipient(tenant, message.recipient):
         # A message signed for another tenant's number (same provider account): not ours.
         logger.warning(
             "inbound to a number the tenant does not own", extra={"tenant": tenant.id, "provider": name}
         )
-        raise ApiError(
-            403,
+        raise errors.Forbidden(
             "unknown_recipient",
             "the message's recipient is not one of the tenant's numbers",
             "recipient",
@@ -67,11 +68,11 @@ def _webhook(request: Request) -> dict[str, Any]:
         if not inbound.queue_for_later(tenant, message):
             raise  # 503: the provider's retry is all that is left
         logger.warning("store unavailable: inbound message queued", extra={"provider": name})
-        return module.respond(None)  # taken: applied from the queue, any reply sent from there
+        return respond(None)  # taken: applied from the queue, any reply sent from there
     if module.INLINE_REPLY:
-        return module.respond(outcome.reply, message=message)
+        return respond(outcome.reply, message=message)
     inbound.send_reply(tenant, message, outcome)
-    return module.respond(None)
+    return respond(None)
 
 
 http_handler = api.entrypoint(_webhook, inject_context=False)
@@ -110,25 +111,22 @@ def _sns(event: dict[str, Any]) -> dict[str, Any]:
     return {"handled": handled, "skipped": skipped}
 
 
-def _queued(event: dict[str, Any]) -> dict[str, Any]:
-    """Webhook messages queued while DynamoDB was unavailable (``InboundRetryQueue``):
+def _queued(record: dict[str, Any]) -> None:
+    """A webhook message queued while DynamoDB was unavailable (``InboundRetryQueue``):
     applied now, replies through the sender; one still failing goes back to SQS alone."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            tenant, message = inbound.from_queue(record["body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("queued inbound message is malformed; dropped")
-            continue
-        if tenant is None:
-            logger.warning("queued inbound message for a tenant that is gone; dropped")
-            continue
-        try:
-            inbound.send_reply(tenant, message, inbound.receive(tenant, message))
-        except Exception:
-            logger.exception("queued inbound message failed; it is retried")
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-    return {"batchItemFailures": failures}
+    try:
+        tenant, message = inbound.from_queue(record["body"])
+    except (KeyError, TypeError, ValueError):
+        logger.error("queued inbound message is malformed; dropped")
+        return
+    if tenant is None:
+        logger.warning("queued inbound message for a tenant that is gone; dropped")
+        return
+    try:
+        inbound.send_reply(tenant, message, inbound.receive(tenant, message))
+    except Exception:
+        logger.exception("queued inbound message failed; it is retried")
+        raise
 
 
 @logger.inject_lambda_context
@@ -136,6 +134,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "Records" in event:
         first = (event["Records"] or [None])[0] if isinstance(event["Records"], list) else None
         if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
-            return _queued(event)
+            return sqs.partial_batch(event, _queued)
         return _sns(event)
     return http_handler(event, context)

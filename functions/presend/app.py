@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from smsconsent import api, clock, presend, store, tenants
+from smsconsent import api, clock, errors, presend, tenants
 from smsconsent.http import ApiError, Request, error_answer, json_answer
 from smsconsent.observability import logger
 from smsconsent.presend import check as _check_loaded  # noqa: F401 - the check loads at init, not per request
-from smsconsent.tenants import TenantError
 
 # 10,000 recipients in any common format fit easily (E.164: ~180 KB); the public routes'
 # 64 KiB limit would refuse them. Lambda's own limit for a synchronous payload is 6 MB.
@@ -34,10 +33,10 @@ MAX_BODY_BYTES = 1024 * 1024
 def _check(request: Request) -> dict[str, Any]:
     tenant = api.tenant_of(request)
     if request.method != "POST":
-        raise ApiError(405, "method_not_allowed", "use POST")
+        raise errors.MethodNotAllowed("use POST")
     fields, is_form = request.fields(max_bytes=MAX_BODY_BYTES)
     if is_form:
-        raise ApiError(415, "unsupported_media_type", "send application/json", "content-type")
+        raise errors.UnsupportedMedia("send application/json")
     return json_answer(200, _answer(tenant, fields))
 
 
@@ -85,33 +84,19 @@ def _error(error: ApiError) -> dict[str, Any]:
 
 
 def direct(event: Any, invoked_function_arn: str | None = None) -> dict[str, Any]:
-    """A direct invocation through ``invoked_function_arn``: the answer body, or ``{"error": {...}}``."""
+    """A direct invocation through ``invoked_function_arn``: the answer body, or ``{"error": {...}}``
+    (what ``api.answer_for``, the HTTP routes' table, makes of the failure)."""
     try:
         if not isinstance(event, dict):
-            raise ApiError(400, "malformed_event", "the event must be a JSON object")
+            raise errors.Malformed("malformed_event", "the event must be a JSON object")
         tenant_id = event.get("tenant")
         presend.bind(invoked_function_arn, tenant_id)
         tenant = tenants.get(tenant_id) if isinstance(tenant_id, str) else None
         if tenant is None:
-            raise ApiError(404, "unknown_tenant", "no such tenant", "tenant")
+            raise errors.NotFound("unknown_tenant", "no such tenant", "tenant")
         return _answer(tenant, event)
-    except ApiError as exc:
-        return _error(exc)
-    except store.StoreUnavailable as exc:
-        logger.warning("store unavailable", extra={"error": str(exc)})
-        return _error(
-            ApiError(503, "service_unavailable", "storage is busy; retry", None, {"Retry-After": "2"})
-        )
-    except TenantError as exc:
-        logger.error("tenant settings are invalid", extra={"error": str(exc)})
-        return _error(
-            ApiError(
-                503, "tenant_misconfigured", "this tenant's settings are invalid", None, {"Retry-After": "60"}
-            )
-        )
-    except Exception:
-        logger.exception("unexpected failure")
-        return _error(ApiError(500, "internal_error", "internal error"))
+    except Exception as exc:  # every failure gets its answer from the table
+        return _error(api.answer_for(exc))
 
 
 @logger.inject_lambda_context
@@ -128,8 +113,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         if bound is not None and named != bound:
             logger.warning("presend refused: tenant not bound", extra={"tenant": bound})
-            return error_answer(
-                ApiError(403, "tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant")
+            refusal = errors.Forbidden(
+                "tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant"
             )
+            return error_answer(api.answer_for(refusal))
         return http_handler(event, context)
     return direct(event, arn)

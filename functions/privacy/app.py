@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, privacy
-from smsconsent.http import ApiError, Request, json_answer
+from smsconsent import api, errors, privacy
+from smsconsent.http import Request, json_answer
 from smsconsent.observability import logger, mask
 
 
@@ -26,11 +26,11 @@ def handler(request: Request) -> dict[str, Any]:
         fields = request.fields()[0] if request.raw_body.strip() else {}
         reason = fields.get("reason")
         if reason is not None and not isinstance(reason, str):
-            raise ApiError(422, "invalid_field", "reason must be text", "reason")
+            raise errors.Invalid("invalid_field", "reason must be text", "reason")
         result = privacy.opt_out(tenant, number, reason)
         logger.info(
             "opt-out on behalf",
             extra={"tenant": tenant.id, "phone": mask(number.e164), "status": result["status"]},
         )
         return json_answer(200, result)
-    raise ApiError(405, "method_not_allowed", "use GET, DELETE or POST .../optout")
+    raise errors.MethodNotAllowed("use GET, DELETE or POST .../optout")

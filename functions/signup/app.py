@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, clock, pages, signup
-from smsconsent.http import ApiError, Request, html_answer, json_answer, redirect
+from smsconsent import api, clock, errors, pages, signup, sqs
+from smsconsent.http import Request, html_answer, json_answer, redirect
 from smsconsent.observability import logger
 
 ACCEPTED = {
@@ -25,8 +25,8 @@ def _http(request: Request) -> dict[str, Any]:
         lang = pages.language_of(request.headers.get("accept-language"))
         return html_answer(200, pages.check_your_phone(lang), head=request.method == "HEAD")
     if not origin_ok:
-        raise ApiError(
-            403, "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
+        raise errors.Forbidden(
+            "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
         )
 
     fields, is_form = request.fields()
@@ -38,7 +38,7 @@ def _http(request: Request) -> dict[str, Any]:
     ip, now = request.source_ip or "unknown", clock.now()
     try:
         form = signup.parse_form(tenant, fields, request.headers.get("accept-language"))
-    except ApiError:
+    except errors.Invalid:
         # Only what can cost an SMS counts toward the IP's budget; refusals have their own.
         signup.check_refused_budget(tenant, ip, now)
         raise
@@ -62,26 +62,22 @@ def _accepted(thank_you_url: str | None, request: Request, browser: bool) -> dic
 http_handler = api.entrypoint(_http, inject_context=False)
 
 
-def _queued(event: dict[str, Any]) -> dict[str, Any]:
-    """Signups from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
+def _queued(record: dict[str, Any]) -> None:
+    """A signup from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
     back to SQS alone and is retried, a redelivery of one already done changes nothing."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            outcome = signup.process(record["body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("queued signup is malformed; dropped")
-            continue
-        except Exception:
-            logger.exception("queued signup failed; it is retried")
-            failures.append({"itemIdentifier": record.get("messageId", "")})
-            continue
-        logger.info("queued signup", extra={"outcome": outcome})
-    return {"batchItemFailures": failures}
+    try:
+        outcome = signup.process(record["body"])
+    except (KeyError, TypeError, ValueError):
+        logger.error("queued signup is malformed; dropped")
+        return
+    except Exception:
+        logger.exception("queued signup failed; it is retried")
+        raise
+    logger.info("queued signup", extra={"outcome": outcome})
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        return _queued(event)
+        return sqs.partial_batch(event, _queued)
     return http_handler(event, context)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.events import load_event
+from tests.fixtures.journeys import visit
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -29,16 +30,6 @@ def sign_up(context: Any, outbox: Any, **extra: Any) -> str:
     event["body"] = json.dumps(body)
     assert handler(event, context)["statusCode"] == 202
     return str(outbox.messages()[-1]["body"].split("/c/")[1].split()[0])
-
-
-def visit(context: Any, method: str, token: str, accept: str = "application/json") -> dict[str, Any]:
-    from functions.confirm.app import handler
-
-    name = "confirm-post.json" if method == "POST" else "confirm-get.json"
-    event = load_event(name, rawPath=f"/c/{token}", pathParameters={"token": token})
-    event["requestContext"]["http"].update(method=method, path=f"/c/{token}")
-    event["headers"]["accept"] = accept
-    return handler(event, context)
 
 
 def status_of(answer: dict[str, Any]) -> tuple[int, str]:

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from tests.fixtures.events import load_event
-from tests.fixtures.journeys import PHONE, sign_up, stop, subject
+from tests.fixtures.journeys import PHONE, run, sign_up, stop, subject
 
 pytestmark = pytest.mark.usefixtures("aws")
-
-
-def run(context: Any, clock: Any, **changes: Any) -> dict[str, Any]:
-    from functions.expiry.app import handler
-
-    context.remaining_ms = 900_000  # the template gives the retention function 15 minutes
-    return handler({"scheduled_time": clock.now.isoformat(), **changes}, context)
 
 
 def test_the_scheduler_event_sets_the_runs_now(context, clock):

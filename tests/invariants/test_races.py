@@ -197,8 +197,8 @@ def _race(world: MotoWorld, phone: str, names: list[str], token: str, round_no: 
 def _answer(name: str, result: Any) -> str | None:
     """The model's name for an answer; None for a documented 503 (the operation did not
     happen: the caller retries). Anything else that went wrong fails the test."""
-    from smsconsent import store
-    from smsconsent.http import ApiError
+    from smsconsent import api, store
+    from smsconsent.errors import Refusal
 
     if name == "confirm":
         code, status = result
@@ -208,7 +208,7 @@ def _answer(name: str, result: Any) -> str | None:
         return str(status)
     if isinstance(result, store.StoreUnavailable) and name == "stop":
         return None  # the inbound handler answers 503: the provider retries
-    if isinstance(result, ApiError) and result.status == 503 and name == "erase":
+    if isinstance(result, Refusal) and api.answer_for(result).status == 503 and name == "erase":
         return None
     assert not isinstance(result, BaseException), f"{name} raised {result!r}"
     if name == "stop":

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from smsconsent import pages
+from smsconsent import api, pages
+from smsconsent.errors import Refusal
 from smsconsent.http import FORM, JSON, ApiError, Request, error_answer, html_answer, json_answer, redirect
 
 LIMIT = 64 * 1024
@@ -52,9 +53,10 @@ def _fields(event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 
 def _refusal(event: dict[str, Any]) -> ApiError:
-    with pytest.raises(ApiError) as refused:
+    """The answer (``api.answer_for``, the one table) to the refusal reading the body raises."""
+    with pytest.raises(Refusal) as refused:
         _fields(event)
-    return refused.value
+    return api.answer_for(refused.value)
 
 
 # ---- the request ----------------------------------------------------------------------------
@@ -102,10 +104,10 @@ def test_from_event_without_body_or_optional_parts() -> None:
 def test_missing_request_context_is_400(event: Any) -> None:
     # Given something that is not a payload 2.0 event
     # When it is read
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         Request.from_event(event)
     # Then it is a 400, not a crash
-    assert refused.value.status == 400
+    assert api.answer_for(refused.value).status == 400
 
 
 def test_base64_json_body_is_decoded() -> None:
@@ -208,10 +210,11 @@ def test_json_that_is_not_an_object_is_400(body: str) -> None:
 @pytest.mark.parametrize("body", ["not base64!", "====", "YQ", "YW Jj"])
 def test_bad_base64_is_400(body: str) -> None:
     # Given a body flagged base64 that is not valid base64
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         Request.from_event(_event(body, JSON, b64=True))
     # Then it is 400 malformed_body
-    assert (refused.value.status, refused.value.code) == (400, "malformed_body")
+    error = api.answer_for(refused.value)
+    assert (error.status, error.code) == (400, "malformed_body")
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe{}", b'{"a": "\xc3"}', b"phone=\xe9"])

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from smsconsent import consent, keys, messages, phone, presend
+from smsconsent import api, consent, keys, messages, phone, presend
 from smsconsent.clock import iso
-from smsconsent.http import ApiError
+from smsconsent.errors import Refusal
 from smsconsent.store import StoreUnavailable, subject_pk
 from smsconsent.store.batch import Contact, Snapshot
 from smsconsent.tenants import Tenant
@@ -277,9 +277,10 @@ def test_the_category_follows_the_purpose_unless_given(demo: Tenant) -> None:
 
 def test_marketing_under_a_transactional_purpose_is_refused(demo: Tenant) -> None:
     # A STOP leaves the transactional "orders" purpose active: marketing must not ride on it
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         run(demo, FakeStore(), [DE], category="marketing", purpose="orders")
-    assert (refused.value.status, refused.value.code, refused.value.field) == (
+    error = api.answer_for(refused.value)
+    assert (error.status, error.code, error.field) == (
         422,
         "invalid_field",
         "category",
@@ -608,9 +609,10 @@ def test_a_subject_that_keeps_changing_makes_the_check_unavailable(demo: Tenant)
 )
 def test_bad_requests_name_their_field(demo: Tenant, change: dict[str, Any], code: str, field: str) -> None:
     data = {"recipients": [DE], **change}
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Refusal) as caught:
         presend.parse_request(demo, data, NOW)
-    assert (caught.value.status, caught.value.code, caught.value.field) == (422, code, field)
+    error = api.answer_for(caught.value)
+    assert (error.status, error.code, error.field) == (422, code, field)
 
 
 def test_ten_thousand_recipients_and_a_naive_send_at_are_fine(demo: Tenant) -> None:

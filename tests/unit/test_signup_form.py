@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsconsent import signup
+from smsconsent import api, signup
+from smsconsent.errors import Refusal
 from smsconsent.http import ApiError
 from smsconsent.tenants import Tenant
 
@@ -20,10 +21,11 @@ def _form(demo: Tenant, accept_language: str | None = None, **fields: Any) -> si
 
 
 def _refused(demo: Tenant, fields: dict[str, Any], accept_language: str | None = None) -> ApiError:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         signup.parse_form(demo, fields, accept_language)
-    assert refused.value.status == 422
-    return refused.value
+    error = api.answer_for(refused.value)
+    assert error.status == 422
+    return error
 
 
 # ---- what is accepted ------------------------------------------------------------------------
@@ -365,8 +367,9 @@ def test_arbitrary_fields_give_a_form_or_a_422(
     # Given any JSON-like fields and any Accept-Language
     try:
         form = signup.parse_form(demo, fields, accept_language)
-    except ApiError as exc:
+    except Refusal as refusal:
         # Then a refusal is always a 422 with a code and a field
+        exc = api.answer_for(refusal)
         assert exc.status == 422
         assert exc.code in {
             "invalid_phone",

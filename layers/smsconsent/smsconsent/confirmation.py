@@ -9,14 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from smsconsent import clock, consent, evidence, keys, metrics, store, tenants
-from smsconsent.http import ApiError
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
-_ATTEMPTS = 5
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-# HTTP status of each outcome (SPEC: Confirmation outcomes).
-STATUS = {"confirmed": 200, "already_confirmed": 200, "unknown_token": 404, "expired": 410, "opted_out": 409}
 
 
 @dataclass
@@ -51,9 +47,11 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
     sha, item, tenant = _lookup(token)
     if item is None or tenant is None:
         return Result("unknown_token")
-    for _ in range(_ATTEMPTS):
+    subject_pk = item.subject_pk
+
+    def attempt() -> Result:
         now = clock.now()
-        subject = store.load_subject_by_pk(item.subject_pk)
+        subject = store.load_subject_by_pk(subject_pk)
         outcome = consent.confirm(subject, tenant, sha, now)
         if outcome.status != "confirmed" or subject is None:
             return Result(outcome.status, tenant, subject.language if subject else None, outcome.purposes)
@@ -64,17 +62,11 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
             {"purposes": outcome.purposes, "channel": outcome.channel, "via": "link"},
             pii={"ip": ip, "user_agent": user_agent[:500]},
         )
-        try:
-            store.commit(
-                store.Change(subject, [event], code=code, due=consent.next_due(subject, tenant)), now
-            )
-        except store.Conflict:
-            continue
+        store.commit(store.Change(subject, [event], code=code, due=consent.next_due(subject, tenant)), now)
         metrics.count("ConsentConfirmed", country=subject.region)
         return Result("confirmed", tenant, subject.language, outcome.purposes)
-    raise ApiError(
-        503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+
+    return retry_on_conflict(attempt, "the subscription is being changed by another request; retry")
 
 
 def confirmed_evidence(

@@ -1,5 +1,6 @@
-"""HTTP API (payload 2.0) requests and answers: one place maps domain refusals to
-status codes and error bodies, so no handler can answer with a stack trace."""
+"""HTTP API (payload 2.0) requests and answers. A request that cannot be read is refused
+with the domain's refusals (``smsconsent.errors``); ``api.answer_for`` turns any failure
+into an ``ApiError``, the error answer, so no handler can answer with a stack trace."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from smsconsent import settings
+from smsconsent import errors, settings
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -29,7 +30,10 @@ PAGE_HEADERS = {
 }
 
 
-class ApiError(Exception):
+class ApiError:
+    """An error answer: status, the JSON error body and its headers (``Retry-After``).
+    ``api.answer_for`` makes it from a failure; the domain raises ``errors.Refusal``."""
+
     def __init__(
         self,
         status: int,
@@ -38,7 +42,6 @@ class ApiError(Exception):
         field: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
@@ -71,7 +74,7 @@ class Request:
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Request:
         if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
-            raise ApiError(400, "malformed_event", "not an HTTP API payload 2.0 event")
+            raise errors.Malformed("malformed_event", "not an HTTP API payload 2.0 event")
         context = event["requestContext"]
         http = context.get("http") or {}
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
@@ -80,7 +83,7 @@ class Request:
             try:
                 raw = base64.b64decode(body, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise ApiError(400, "malformed_body", "body is not valid base64") from exc
+                raise errors.Malformed("malformed_body", "body is not valid base64") from exc
         else:
             raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
         path = str(http.get("path") or event.get("rawPath") or "/")
@@ -93,7 +96,7 @@ class Request:
         try:
             urlsplit(f"{scheme}://{host}/").port  # noqa: B018 - raises for a broken host or port
         except ValueError as exc:
-            raise ApiError(400, "malformed_request", "the request's host is not valid", "host") from exc
+            raise errors.Malformed("malformed_request", "the request's host is not valid", "host") from exc
         return cls(
             method=str(http.get("method", "GET")).upper(),
             path=path,
@@ -124,17 +127,17 @@ class Request:
         ``max_bytes``: a route's own body limit (default the settings' 64 KiB)."""
         limit = settings.get().max_body_bytes if max_bytes is None else max_bytes
         if len(self.raw_body) > limit:
-            raise ApiError(413, "body_too_large", f"body is over {limit} bytes")
+            raise errors.TooLarge(f"body is over {limit} bytes")
         try:
             text = self.raw_body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ApiError(400, "malformed_body", "body is not UTF-8") from exc
+            raise errors.Malformed("malformed_body", "body is not UTF-8") from exc
         kind = self.content_type
         if kind == FORM:
             try:
                 pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=200)
             except ValueError as exc:
-                raise ApiError(400, "malformed_body", "too many form fields") from exc
+                raise errors.Malformed("malformed_body", "too many form fields") from exc
             form: dict[str, Any] = {}
             for name, value in pairs:
                 # A repeated field (checkbox list) becomes a list.
@@ -147,18 +150,15 @@ class Request:
             try:
                 data = json.loads(text) if text.strip() else None
             except (ValueError, RecursionError) as exc:
-                raise ApiError(400, "malformed_body", "body is not valid JSON") from exc
+                raise errors.Malformed("malformed_body", "body is not valid JSON") from exc
             if not isinstance(data, dict):
-                raise ApiError(400, "malformed_body", "body must be a JSON object")
+                raise errors.Malformed("malformed_body", "body must be a JSON object")
             if "\\ud" in text.lower():
                 _refuse_lone_surrogates(data)
             return data, False
-        raise ApiError(
-            415 if kind else 400,
-            "unsupported_media_type" if kind else "malformed_body",
-            f"send {JSON} or {FORM}",
-            "content-type",
-        )
+        if kind:
+            raise errors.UnsupportedMedia(f"send {JSON} or {FORM}")
+        raise errors.Malformed("malformed_body", f"send {JSON} or {FORM}", "content-type")
 
 
 def _refuse_lone_surrogates(data: Any) -> None:
@@ -167,7 +167,7 @@ def _refuse_lone_surrogates(data: Any) -> None:
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ApiError(400, "malformed_body", "body holds an unpaired UTF-16 surrogate") from exc
+        raise errors.Malformed("malformed_body", "body holds an unpaired UTF-16 surrogate") from exc
 
 
 def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:

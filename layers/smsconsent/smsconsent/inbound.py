@@ -17,6 +17,7 @@ from smsconsent import (
     clock,
     confirmation,
     consent,
+    errors,
     evidence,
     keys,
     keywords,
@@ -30,9 +31,9 @@ from smsconsent import (
 )
 from smsconsent.observability import logger, mask
 from smsconsent.providers.base import InboundMessage
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
-_ATTEMPTS = 5
 _REMEMBER = timedelta(days=30)  # providers retry for hours at most; a month is ample
 # A message whose signature never goes stale (Twilio and Plivo sign no time; a URL secret,
 # an SNS delivery neither) can be replayed by whoever captured it, at any time: its record
@@ -127,7 +128,8 @@ def _settle(
 ) -> tuple[Outcome, Outcome | None]:
     """Decide and write, re-deciding after a lost race. Returns the outcome, and the
     stored answer instead when a concurrent delivery of the same message won."""
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> tuple[Outcome, Outcome | None]:
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes)
         decision = _apply(tenant, message, kind, subject, hashes[0], now)
@@ -145,7 +147,7 @@ def _settle(
                     keys_of_message
                     and store.remember_message(keys_of_message, answer, keep_until, now) is not None
                 ):
-                    break  # a concurrent delivery of the same message won: use its answer
+                    return _stored(keys_of_message)  # a concurrent delivery of the same message won
             else:
                 store.commit(
                     store.Change(
@@ -159,11 +161,19 @@ def _settle(
                 )
         except store.Conflict:
             if keys_of_message and store.message_answer(keys_of_message, clock.now()) is not None:
-                break
-            continue
+                return _stored(keys_of_message)
+            raise
         return outcome, None
-    else:
-        raise store.StoreUnavailable("inbound message kept conflicting")
+
+    try:
+        return retry_on_conflict(attempt, "inbound message kept conflicting")
+    except errors.Busy as exc:
+        # Not a refusal to the provider: a store outage, so the message is queued or retried.
+        raise store.StoreUnavailable(exc.message) from exc
+
+
+def _stored(keys_of_message: tuple[str, ...]) -> tuple[Outcome, Outcome | None]:
+    """The answer a concurrent delivery of the message stored, as ``_settle`` returns it."""
     stored = store.message_answer(keys_of_message, clock.now()) if keys_of_message else None
     return Outcome("none", None), Outcome(**stored, replay=True) if stored else Outcome("none", None)
 

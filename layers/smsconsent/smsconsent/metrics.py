@@ -6,13 +6,13 @@ finding where a problem is."""
 
 from __future__ import annotations
 
-import os
+from smsconsent import settings
 
 
 def count(name: str, value: float = 1, **dimensions: str | None) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric  # lazy: only on writes
 
-    service = {"service": os.environ.get("POWERTOOLS_SERVICE_NAME", "sms-consent")}
+    service = {"service": settings.get().service_name}
     finer = {k: v for k, v in dimensions.items() if v}
     for extra in ({}, finer) if finer else ({},):
         with single_metric(

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smsconsent import clock, consent, evidence, store, tenants
-from smsconsent.http import ApiError
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
-_ATTEMPTS = 5
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -70,7 +69,8 @@ def withdraw(
     """Opt the subject out of everything in the tenant's STOP scope on every channel;
     returns the consents changed (empty when it was opted out already). With ``new_key``,
     a number we hold nothing on gets a suppression marker under that key."""
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> list[str]:
         now = clock.now()
         subject = load()
         if subject is None:
@@ -92,14 +92,10 @@ def withdraw(
             },
             pii={**pii, "reason": (reason or "")[:1000]},
         )
-        try:
-            store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
-        except store.Conflict:
-            continue
+        store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
         return changed
-    raise ApiError(
-        503, "busy", "the subscription is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+
+    return retry_on_conflict(attempt, "the subscription is being changed by another request; retry")
 
 
 def provider_opted_out(tenant: Tenant, e164: str, detail: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Literal
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -17,7 +18,7 @@ _MAX_INPUT = 40
 class PhoneError(ValueError):
     """``code`` is ``invalid_phone`` or ``not_mobile``."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Literal["invalid_phone", "not_mobile"], message: str) -> None:
         super().__init__(message)
         self.code = code
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from smsconsent import clock, consent, evidence, keys, optout, phone, store
-from smsconsent.http import ApiError
+from smsconsent import clock, consent, errors, evidence, keys, optout, phone, store
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
-
-_ATTEMPTS = 5
 
 
 def number_of(raw: str, tenant: Tenant) -> phone.Phone:
@@ -20,7 +18,7 @@ def number_of(raw: str, tenant: Tenant) -> phone.Phone:
     try:
         return phone.normalise(text, tenant.default_country)
     except phone.PhoneError as exc:
-        raise ApiError(422, "invalid_phone", "phone must be an E.164 number", "phone") from exc
+        raise errors.Invalid("invalid_phone", "phone must be an E.164 number", "phone") from exc
 
 
 def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
@@ -91,7 +89,8 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
     suppression marker (its keyed hash and the opt-out), and the evidence of it without
     personal data until the evidence period ends; anything else is deleted entirely."""
     hashes = keys.subject_hashes(tenant.id, number.e164)
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes)
         if subject is None:
@@ -100,22 +99,18 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
         if suppress and _only_a_marker(subject):
             # Erased before (or never held more): nothing to erase, no second "erased" event.
             return {"erased": False, "held": True, "suppression_kept": True}
-        try:
-            if not suppress:
-                store.rewrite(subject, now, delete_subject=True)
-            else:
-                code = subject.optout_code
-                consent.reduce_to_suppression(subject, now)
-                event = evidence.append(subject, "erased", now, {"via": "privacy", "suppression_kept": True})
-                store.rewrite(subject, now, due=consent.next_due(subject, tenant), new_events=[event])
-                if code:
-                    store.delete_code(code)
-        except store.Conflict:
-            continue
+        if not suppress:
+            store.rewrite(subject, now, delete_subject=True)
+        else:
+            code = subject.optout_code
+            consent.reduce_to_suppression(subject, now)
+            event = evidence.append(subject, "erased", now, {"via": "privacy", "suppression_kept": True})
+            store.rewrite(subject, now, due=consent.next_due(subject, tenant), new_events=[event])
+            if code:
+                store.delete_code(code)
         return {"erased": True, "held": True, "suppression_kept": suppress}
-    raise ApiError(
-        503, "busy", "the subject is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+
+    return retry_on_conflict(attempt, "the subject is being changed by another request; retry")
 
 
 def _only_a_marker(subject: store.Subject) -> bool:

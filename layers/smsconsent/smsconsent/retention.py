@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from smsconsent import clock, consent, evidence, store, tenants
+from smsconsent import clock, consent, errors, evidence, store, tenants
 from smsconsent.observability import logger
+from smsconsent.retry import retry_on_conflict
 
 JOB = "expiry"
 # Without a cursor (the first run ever) the job looks back this far. Due times are
@@ -59,23 +60,28 @@ def run(now: datetime, seconds_left: Callable[[], float], reserve_seconds: float
 
 
 def _process(subject: store.Subject | None, now: datetime, summary: Summary) -> None:
-    for _ in range(_ATTEMPTS):
-        if subject is None:
-            return
-        try:
-            tenant = tenants.get(subject.tenant)
-        except tenants.TenantError:
-            tenant = None
-        if tenant is None:
-            logger.warning("due subject of an unknown or broken tenant", extra={"tenant": subject.tenant})
-            summary.skipped += 1
-            return
-        try:
-            _apply(subject, tenant, now, summary)
-            return
-        except store.Conflict:
-            subject = store.load_subject_by_pk(subject.pk)  # changed meanwhile: decide again
-    logger.warning("due subject kept changing; left for the next run")
+    if subject is None:
+        return
+    try:
+        tenant = tenants.get(subject.tenant)
+    except tenants.TenantError:
+        tenant = None
+    if tenant is None:
+        logger.warning("due subject of an unknown or broken tenant", extra={"tenant": subject.tenant})
+        summary.skipped += 1
+        return
+    pk, first = subject.pk, [subject]
+
+    def attempt() -> None:
+        # The subject as the due-index query read it, then as it is now (changed meanwhile).
+        current = first.pop() if first else store.load_subject_by_pk(pk)
+        if current is not None:
+            _apply(current, tenant, now, summary)
+
+    try:
+        retry_on_conflict(attempt, "due subject kept changing", attempts=_ATTEMPTS)
+    except errors.Busy:
+        logger.warning("due subject kept changing; left for the next run")
 
 
 # Evidence of a signup request: what carries the IP and user agent of one.

@@ -1,12 +1,19 @@
 """Process settings read once from the environment (the template sets them in AWS,
 the local stack and the tests set them locally). Logic takes values from here,
-never from ``os.environ`` directly."""
+never from ``os.environ`` directly: this is the only module of the layer and the
+functions that reads it."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from functools import cache
+
+DEFAULT_TABLE = "sms-consent"
+
+
+class SettingsError(RuntimeError):
+    """The environment lacks or garbles a setting the process cannot do without."""
 
 
 @dataclass(frozen=True)
@@ -35,23 +42,57 @@ class Settings:
     # the tests set ALLOW_PLAIN_SECRETS=true. AWS never does: the template does not set it,
     # and a Lambda function on AWS's DynamoDB (no DYNAMODB_ENDPOINT) refuses them anyway.
     allow_plain_secrets: bool = False
+    # The service dimension of business metrics (Powertools reads the same variable).
+    service_name: str = "sms-consent"
+    # SMS_SENDER=twilio: the account, and the Secrets Manager secret with its auth token.
+    twilio_account_sid: str = ""
+    twilio_auth_token_secret_arn: str | None = None
+
+
+def _text(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def _seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+
+
+def _table_name(in_lambda: bool) -> str:
+    table = _text("TABLE_NAME")
+    if table is None and in_lambda:
+        # A default table here would be another stack's, or none: refuse to start instead.
+        raise SettingsError("TABLE_NAME is not set: a Lambda function must be told its DynamoDB table")
+    return table or DEFAULT_TABLE
 
 
 @cache
 def get() -> Settings:
+    """The settings, read at first use; raises ``SettingsError`` (every call, until the
+    environment is fixed) when a required one is missing or malformed."""
+    in_lambda = _text("AWS_LAMBDA_FUNCTION_NAME") is not None
+    endpoint = _text("DYNAMODB_ENDPOINT")
     return Settings(
-        table_name=os.environ.get("TABLE_NAME", "sms-consent"),
-        dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
-        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-central-1",
+        table_name=_table_name(in_lambda),
+        dynamodb_endpoint=endpoint,
+        region=_text("AWS_REGION") or _text("AWS_DEFAULT_REGION") or "eu-central-1",
         sms_sender=os.environ.get("SMS_SENDER", "aws"),
-        pepper_secret_arn=os.environ.get("PEPPER_SECRET_ARN") or None,
-        pepper_json=os.environ.get("PEPPER_JSON") or None,
-        tenant_cache_seconds=int(os.environ.get("TENANT_CACHE_SECONDS", "60")),
-        sms_queue_url=os.environ.get("SMS_QUEUE_URL") or None,
-        inbound_queue_url=os.environ.get("INBOUND_QUEUE_URL") or None,
+        pepper_secret_arn=_text("PEPPER_SECRET_ARN"),
+        pepper_json=_text("PEPPER_JSON"),
+        tenant_cache_seconds=_seconds("TENANT_CACHE_SECONDS", 60),
+        sms_queue_url=_text("SMS_QUEUE_URL"),
+        inbound_queue_url=_text("INBOUND_QUEUE_URL"),
         allow_plain_secrets=os.environ.get("ALLOW_PLAIN_SECRETS", "").lower() == "true"
-        and not (os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not os.environ.get("DYNAMODB_ENDPOINT")),
-        signup_queue_url=os.environ.get("SIGNUP_QUEUE_URL") or None,
+        and not (in_lambda and endpoint is None),
+        signup_queue_url=_text("SIGNUP_QUEUE_URL"),
+        service_name=os.environ.get("POWERTOOLS_SERVICE_NAME", "sms-consent"),
+        twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        twilio_auth_token_secret_arn=_text("TWILIO_AUTH_TOKEN_SECRET_ARN"),
     )
 
 

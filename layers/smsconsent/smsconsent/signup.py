@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from smsconsent import (
     clock,
     consent,
+    errors,
     evidence,
     keys,
     messages,
@@ -33,13 +34,12 @@ from smsconsent import (
     store,
     tenants,
 )
-from smsconsent.http import ApiError
 from smsconsent.observability import logger, mask
+from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import CHANNELS, Tenant
 
 AFFIRMATIVE = {"true", "on", "yes", "1"}
 _MAX_TEXT = 500
-_ATTEMPTS = 5
 # Refused signups (typos, missing consent) one IP may make per valid one of its budget.
 REFUSED_PER_VALID = 10
 
@@ -81,23 +81,19 @@ def public_source(source: str | None) -> str | None:
     return None
 
 
-def _refuse(code: str, message: str, field: str) -> ApiError:
-    return ApiError(422, code, message, field)
-
-
 def _text(fields: dict[str, Any], name: str, required: bool = False) -> str | None:
     value = fields.get(name)
     if value is None or value == "":
         if required:
-            raise _refuse(
+            raise errors.Invalid(
                 "invalid_phone" if name == "phone" else "invalid_field", f"{name} is required", name
             )
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ApiError(422, "invalid_field", f"{name} must be a string", name)
+        raise errors.Invalid("invalid_field", f"{name} must be a string", name)
     text = str(value).strip()
     if len(text) > _MAX_TEXT:
-        raise ApiError(422, "invalid_field", f"{name} is longer than {_MAX_TEXT} characters", name)
+        raise errors.Invalid("invalid_field", f"{name} is longer than {_MAX_TEXT} characters", name)
     return text
 
 
@@ -114,18 +110,18 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
     raw_phone = _text(fields, "phone", required=True)
     country = (_text(fields, "country") or tenant.default_country).upper()
     if len(country) != 2 or not country.isalpha():
-        raise ApiError(422, "invalid_field", "country must be a two-letter ISO code", "country")
+        raise errors.Invalid("invalid_field", "country must be a two-letter ISO code", "country")
     try:
         number = phone.normalise_mobile(raw_phone or "", country)
     except phone.PhoneError as exc:
-        raise _refuse(exc.code, str(exc), "phone") from exc
+        raise errors.Invalid(exc.code, str(exc), "phone") from exc
     if number.region not in tenant.allowed_countries:
-        raise _refuse("country_not_allowed", f"numbers from {number.region} are not accepted", "phone")
+        raise errors.Invalid("country_not_allowed", f"numbers from {number.region} are not accepted", "phone")
 
     if not affirmative(fields.get("consent")):
-        raise _refuse("consent_required", "consent must be given explicitly", "consent")
+        raise errors.Invalid("consent_required", "consent must be given explicitly", "consent")
     if tenant.min_age and not affirmative(fields.get("age_confirmed")):
-        raise _refuse(
+        raise errors.Invalid(
             "age_confirmation_required", f"confirm that you are at least {tenant.min_age}", "age_confirmed"
         )
 
@@ -137,23 +133,27 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
     elif isinstance(raw_purposes, list) and all(isinstance(p, str) for p in raw_purposes):
         purposes = [p.strip() for item in raw_purposes for p in item.split(",") if p.strip()]
     else:
-        raise ApiError(
-            422, "invalid_field", "purposes must be a list of names or a comma-separated string", "purposes"
+        raise errors.Invalid(
+            "invalid_field", "purposes must be a list of names or a comma-separated string", "purposes"
         )
     purposes = list(dict.fromkeys(purposes))
     unknown = [p for p in purposes if p not in tenant.purposes]
     if unknown or not purposes:
-        raise _refuse("unknown_purpose", f"unknown purpose: {(unknown or ['(none)'])[0][:40]}", "purposes")
+        raise errors.Invalid(
+            "unknown_purpose", f"unknown purpose: {(unknown or ['(none)'])[0][:40]}", "purposes"
+        )
     purposes = sorted(set(purposes))
 
     channel = (_text(fields, "channel") or "sms").lower()
     if channel not in CHANNELS:
-        raise ApiError(422, "invalid_field", f"channel must be one of {', '.join(CHANNELS)}", "channel")
+        raise errors.Invalid("invalid_field", f"channel must be one of {', '.join(CHANNELS)}", "channel")
 
     language = tenant.language(_text(fields, "language") or accept_language)
     shown = tenant.consent_text(_text(fields, "consent_text"))
     if shown is None or language not in shown.wording:
-        raise _refuse("unknown_consent_text", "consent_text names no text of this tenant", "consent_text")
+        raise errors.Invalid(
+            "unknown_consent_text", "consent_text names no text of this tenant", "consent_text"
+        )
     return SignupForm(
         phone=number,
         purposes=purposes,
@@ -171,7 +171,7 @@ def parse_form(tenant: Tenant, fields: dict[str, Any], accept_language: str | No
 
 def check_ip_budget(tenant: Tenant, ip: str, now: datetime) -> None:
     """The per-IP budget of valid signups (those that can cost an SMS): a typo, refused
-    with 422, never uses it up (see ``check_refused_budget``)."""
+    (``errors.Invalid``), never uses it up (see ``check_refused_budget``)."""
     _check_ip(tenant, "ip", ip, tenant.signups_per_ip_per_hour, now)
 
 
@@ -192,7 +192,7 @@ def _check_ip(tenant: Tenant, scope: str, ip: str, budget: int, now: datetime) -
 def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> None:
     """SMS-pumping defence: hourly budgets per number prefix (the number less its last four
     digits) and per country, and a daily one per number. They count every valid signup,
-    whether or not it leads to an SMS, so a 429 never tells whether a number is known."""
+    whether or not it leads to an SMS, so being over one never tells whether a number is known."""
     hour, day = timedelta(hours=1), timedelta(days=1)
     by_number = _number_key(tenant, number)
     by_prefix = keys.keyed_digest(f"{tenant.id}|{number.e164[:-4]}".encode())[:32]
@@ -214,11 +214,9 @@ def _number_key(tenant: Tenant, number: phone.Phone) -> str:
     return keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
 
 
-def _rate_limited(until: datetime, now: datetime) -> ApiError:
+def _rate_limited(until: datetime, now: datetime) -> errors.RateLimited:
     seconds = max(1, int((until - now).total_seconds()))
-    return ApiError(
-        429, "rate_limited", "too many signups, try again later", None, {"Retry-After": str(seconds)}
-    )
+    return errors.RateLimited("too many signups, try again later", seconds)
 
 
 @dataclass
@@ -276,8 +274,8 @@ def submit(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str,
             sender.queue_client().send_message(QueueUrl=url, MessageBody=request.to_json())
         except (BotoCoreError, ClientError) as exc:
             logger.warning("signup could not be queued", extra={"error": type(exc).__name__})
-            raise ApiError(
-                503, "service_unavailable", "the signup could not be taken; retry", None, {"Retry-After": "2"}
+            raise errors.Unavailable(
+                "service_unavailable", "the signup could not be taken; retry", retry_after=2
             ) from exc
         return "queued"
     if _local_queue is not None:
@@ -328,7 +326,11 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
     source = public_source(form.source)
     version = keys.pepper().current
     token = _request_token(request, version)
-    for _ in range(_ATTEMPTS):
+
+    def attempt() -> str | dict[str, Any] | _Opened:
+        """Read, decide, write: what happened, the stored answer of a concurrent delivery
+        of this request that committed first, or the opt-in opened (its SMS not sent yet:
+        nothing goes out while the write may still be tried again)."""
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes) or store.new_subject(tenant.id, hashes[0], now)
         # The number is held only for open requests (none before, or only for such):
@@ -396,17 +398,30 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
             store.commit(change, now)
         except store.Conflict:
             done = store.message_answer(message_keys, clock.now())
-            if done is not None:  # a concurrent delivery of this request committed it
-                return _again(tenant, request, done, hashes, cooldown_key)
-            continue  # someone else changed the subject: decide again on what is there now
+            if done is None:
+                raise  # someone else changed the subject: decide again on what is there now
+            return done  # a concurrent delivery of this request committed it
         if decision.action == "cooldown":
             return "cooldown"
-        if _send_confirmation(tenant, subject, form, decision.purposes, token, token_sha):
+        return _Opened(subject, decision.purposes, token_sha)
+
+    settled = retry_on_conflict(attempt, "the number is being changed by another request; retry")
+    if isinstance(settled, dict):
+        return _again(tenant, request, settled, hashes, cooldown_key)
+    if isinstance(settled, _Opened):
+        if _send_confirmation(tenant, settled.subject, form, settled.purposes, token, settled.token_sha):
             _note_sms(tenant, cooldown_key)
         return "sent"
-    raise ApiError(
-        503, "busy", "the number is being changed by another request; retry", None, {"Retry-After": "1"}
-    )
+    return settled
+
+
+@dataclass
+class _Opened:
+    """An opt-in committed with its token, whose confirmation SMS is still to send."""
+
+    subject: store.Subject
+    purposes: list[str]
+    token_sha: str
 
 
 def _again(
@@ -466,17 +481,13 @@ def _send_confirmation(
         # Neither sent nor queued: the pending consent stays without "sms_at", so the
         # caller's retry opens a new token and sends again; nothing is lost.
         logger.warning("confirmation SMS failed", extra={"to": mask(form.phone.e164), "error": str(exc)})
-        raise ApiError(
-            503,
-            "sms_unavailable",
-            "the confirmation SMS could not be sent; retry",
-            None,
-            {"Retry-After": "30"},
+        raise errors.Unavailable(
+            "sms_unavailable", "the confirmation SMS could not be sent; retry", retry_after=30
         ) from exc
     try:
         store.mark_sms_sent(subject, form.channel, token_sha, clock.now())
     except store.StoreUnavailable as exc:
-        # The SMS went out and its link works; a 503 now would make the caller retry and
+        # The SMS went out and its link works; a refusal now would make the caller retry and
         # send a second SMS whose new link voids this one. Only a YES reply to this SMS
         # goes unrecognised (nothing records that it went out).
         logger.warning("confirmation SMS sent but not recorded as sent", extra={"error": str(exc)})

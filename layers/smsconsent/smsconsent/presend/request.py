@@ -1,4 +1,4 @@
-"""The check request, validated field by field (an ``ApiError`` 422 names the field at
+"""The check request, validated field by field (``errors.Invalid`` names the field at
 fault), and which tenant a direct invocation is bound to."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from smsconsent import errors
 from smsconsent.clock import parse_iso
-from smsconsent.http import ApiError
 from smsconsent.tenants import CATEGORIES, CHANNELS, SLUG, Tenant
 
 MAX_RECIPIENTS = 10_000
@@ -46,30 +46,29 @@ def alias_tenant(invoked_function_arn: str | None) -> str | None:
 
 
 def bind(invoked_function_arn: str | None, named: Any) -> None:
-    """Refuse (403 ``tenant_not_bound``) a direct invocation that did not come through the alias
+    """Refuse (``tenant_not_bound``) a direct invocation that did not come through the alias
     of the tenant it names, before anything is read or written."""
     bound = alias_tenant(invoked_function_arn)
     if bound is None:
-        raise ApiError(
-            403,
+        raise errors.Forbidden(
             "tenant_not_bound",
             f"invoke through the tenant's alias, {TENANT_ALIAS_PREFIX}<tenant id>; "
             "this invocation is bound to no tenant",
             "tenant",
         )
     if isinstance(named, str) and named != bound:
-        raise ApiError(403, "tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant")
+        raise errors.Forbidden("tenant_not_bound", f"this alias is bound to the tenant {bound!r}", "tenant")
 
 
 # ---- the request ----------------------------------------------------------------------------
 
 
-def _invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
-    return ApiError(422, code, message, field)
+def _invalid(field: str, message: str, code: errors.InvalidCode = "invalid_field") -> errors.Invalid:
+    return errors.Invalid(code, message, field)
 
 
 def parse_request(tenant: Tenant, data: Mapping[str, Any], now: datetime) -> CheckRequest:
-    """Validate the check request; an ``ApiError`` (422) names the field at fault."""
+    """Validate the check request; ``errors.Invalid`` names the field at fault."""
     recipients = _recipients(data)
     purpose = _purpose(tenant, data)
     category = _category(tenant, data, purpose)

@@ -1,19 +1,20 @@
 """Twilio Programmable Messaging (``POST /2010-04-01/Accounts/{sid}/Messages.json``).
 
 The account SID comes from ``TWILIO_ACCOUNT_SID`` and the auth token from the Secrets
-Manager secret ``TWILIO_AUTH_TOKEN_SECRET_ARN`` (never from the template). The stdlib's
+Manager secret ``TWILIO_AUTH_TOKEN_SECRET_ARN`` (never from the template), both through
+``settings``. The stdlib's
 urllib is enough for one form post; the Twilio SDK would add megabytes to the layer."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from smsconsent import settings
 from smsconsent.sender.base import CONNECT_SECONDS, READ_SECONDS, SendError, SmsMessage
 
 API = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
@@ -22,14 +23,19 @@ OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient": the number rep
 
 class TwilioSender:
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
-        self._sid = account_sid or os.environ.get("TWILIO_ACCOUNT_SID", "")
+        self._sid = account_sid or settings.get().twilio_account_sid
         self._token = auth_token
 
     def _auth(self) -> str:
         if self._token is None:
             from smsconsent import aws  # lazy: only AWS reads secrets
 
-            self._token = aws.secret(os.environ["TWILIO_AUTH_TOKEN_SECRET_ARN"], max_age=300)
+            arn = settings.get().twilio_auth_token_secret_arn
+            if arn is None:
+                raise settings.SettingsError(
+                    "TWILIO_AUTH_TOKEN_SECRET_ARN is not set: SMS_SENDER=twilio needs it"
+                )
+            self._token = aws.secret(arn, max_age=300)
         return base64.b64encode(f"{self._sid}:{self._token}".encode()).decode()
 
     def send(self, message: SmsMessage) -> str:
