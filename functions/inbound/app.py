@@ -115,14 +115,15 @@ def _queued(record: dict[str, Any]) -> None:
     """A webhook message queued while DynamoDB was unavailable (``InboundRetryQueue``):
     applied now, replies through the sender; one still failing goes back to SQS alone."""
     try:
-        tenant, message = inbound.from_queue(record["body"])
+        tenant_id, message = inbound.from_queue(record["body"])
     except (KeyError, TypeError, ValueError):
         logger.error("queued inbound message is malformed; dropped")
         return
-    if tenant is None:
-        logger.warning("queued inbound message for a tenant that is gone; dropped")
-        return
     try:
+        tenant = tenants.get(tenant_id)  # a misconfigured tenant raises: retried, not dropped
+        if tenant is None:
+            logger.warning("queued inbound message for a tenant that is gone; dropped")
+            return
         inbound.send_reply(tenant, message, inbound.receive(tenant, message))
     except Exception:
         logger.exception("queued inbound message failed; it is retried")

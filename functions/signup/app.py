@@ -66,10 +66,12 @@ def _queued(record: dict[str, Any]) -> None:
     """A signup from SignupQueue; one that fails (DynamoDB or the SMS provider busy) goes
     back to SQS alone and is retried, a redelivery of one already done changes nothing."""
     try:
-        outcome = signup.process(record["body"])
+        request = signup.SignupRequest.from_json(record["body"])
     except (KeyError, TypeError, ValueError):
         logger.error("queued signup is malformed; dropped")
         return
+    try:
+        outcome = signup.process(request)
     except Exception:
         logger.exception("queued signup failed; it is retried")
         raise

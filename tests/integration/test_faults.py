@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,6 +170,11 @@ def test_the_pre_send_check_answers_503_not_a_partial_answer(context, outbox, fa
 
 
 @pytest.fixture
+def signup_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    yield from queue_in_env(monkeypatch, "signup-queue", "SIGNUP_QUEUE_URL")
+
+
+@pytest.fixture
 def inbound_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield from queue_in_env(monkeypatch, "inbound-retry", "INBOUND_QUEUE_URL")
 
@@ -248,3 +254,80 @@ def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing
     again = handler(load_event("privacy-erase.json"), context)
     assert json.loads(again["body"]) == {"erased": True, "held": True, "suppression_kept": False}
     assert subject() is None and store.evidence_of(pk) == []
+
+
+def _break_and_mend_demo(clock: Any) -> tuple[Any, Any]:
+    """Two steps: store the demo tenant with a misspelt key (a TenantError on load), and
+    store it as it was."""
+    from smsconsent import store, tenants
+
+    good = json.loads(Path("local/tenants/demo.json").read_text())
+
+    def put(doc: dict[str, Any]) -> None:
+        store.TenantItem(
+            "TENANT#demo", "CONFIG", doc=json.dumps(doc), updated_at=clock.now.isoformat()
+        ).save()
+        tenants.clear_cache()
+
+    return (lambda: put({**good, "quiet_hour": {"start": "21:00", "end": "08:00"}})), (lambda: put(good))
+
+
+def test_a_queued_stop_for_a_tenant_misconfigured_for_now_is_retried_not_dropped(
+    context, outbox, faults, inbound_queue, clock
+):
+    import boto3
+
+    from functions.inbound.app import handler
+
+    # Given a STOP queued during throttling
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    faults.inject("TransactWriteItems")
+    assert handler(twilio_event("STOP", sid="SM-misconf"), context)["statusCode"] == 200
+    faults.clear()
+    received = boto3.client("sqs").receive_message(QueueUrl=inbound_queue, VisibilityTimeout=0)
+    [queued] = [
+        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
+        for m in received["Messages"]
+    ]
+    # When the queue delivers it while the tenant's stored settings fail validation
+    break_demo, mend_demo = _break_and_mend_demo(clock)
+    break_demo()
+    # Then SQS keeps it (a STOP is never dropped as "malformed") and nothing changed yet
+    assert handler({"Records": [queued]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": queued["messageId"]}]
+    }
+    assert subject().consents["sms:marketing"]["state"] == "active"
+    # When the settings are mended, Then the redelivery applies it
+    mend_demo()
+    assert handler({"Records": [queued]}, context) == {"batchItemFailures": []}
+    assert subject().consents["sms:marketing"]["state"] == "opted_out"
+
+
+def test_a_queued_signup_for_a_tenant_misconfigured_for_now_is_retried_not_dropped(
+    context, outbox, signup_queue, clock
+):
+    import boto3
+
+    from functions.signup.app import handler
+
+    # Given a signup waiting in SignupQueue
+    url = signup_queue
+    event = load_event("signup-json.json")
+    assert handler(event, context)["statusCode"] == 202
+    received = boto3.client("sqs").receive_message(QueueUrl=url, VisibilityTimeout=0)
+    [queued] = [
+        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
+        for m in received["Messages"]
+    ]
+    # When it is delivered while the tenant's stored settings fail validation
+    break_demo, mend_demo = _break_and_mend_demo(clock)
+    break_demo()
+    # Then SQS keeps it, and no SMS went out
+    assert handler({"Records": [queued]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": queued["messageId"]}]
+    }
+    assert outbox.messages() == []
+    # When the settings are mended, Then the redelivery sends its confirmation SMS
+    mend_demo()
+    assert handler({"Records": [queued]}, context) == {"batchItemFailures": []}
+    assert [m["kind"] for m in outbox.messages()] == ["confirmation"]

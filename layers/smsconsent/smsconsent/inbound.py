@@ -350,12 +350,13 @@ def queue_for_later(tenant: Tenant, message: InboundMessage) -> bool:
     return True
 
 
-def from_queue(body: str) -> tuple[Tenant | None, InboundMessage]:
-    """A queued message and its tenant (None when it is gone); raises ValueError,
-    TypeError or KeyError on anything else."""
+def from_queue(body: str) -> tuple[str, InboundMessage]:
+    """A queued message and its tenant's id; raises ValueError, TypeError or KeyError on
+    a malformed one. The tenant is loaded by the caller, apart: a tenant whose settings
+    fail validation right now (a ``TenantError``, a ValueError too) is a reason to try
+    again later, never to drop a STOP as malformed."""
     data = json.loads(body)
-    message = InboundMessage(**data["message"])
-    return tenants.get(str(data["tenant"])), message
+    return str(data["tenant"]), InboundMessage(**data["message"])
 
 
 def send_reply(tenant: Tenant, message: InboundMessage, outcome: Outcome) -> None:

@@ -284,11 +284,10 @@ def submit(tenant: Tenant, form: SignupForm, ip: str, user_agent: str, via: str,
     return sign_up(tenant, request)
 
 
-def process(body: str) -> str:
-    """A queued signup: what ``sign_up`` returns, ``dropped`` for one that no longer can
-    be done. Raises ValueError, TypeError or KeyError on a malformed message, and what
-    ``sign_up`` raises when it should be tried again."""
-    request = SignupRequest.from_json(body)
+def process(request: SignupRequest) -> str:
+    """A queued signup (``SignupRequest.from_json`` of the message): what ``sign_up``
+    returns, ``dropped`` for one that no longer can be done. Whatever it raises (a tenant
+    whose settings fail validation right now included) means: try again later."""
     tenant = tenants.get(request.tenant)
     if tenant is None:
         logger.warning("queued signup for a tenant that is gone; dropped")
