@@ -27,7 +27,6 @@ from smsconsent import (
     sender,
     settings,
     store,
-    tenants,
 )
 from smsconsent.observability import logger, mask
 from smsconsent.providers.base import InboundMessage
