@@ -757,6 +757,7 @@ def test_plain_secrets_are_refused_unless_the_process_allows_them(
         # ... and so does a Lambda function talking to AWS's DynamoDB, whatever it is told.
         monkeypatch.setenv("ALLOW_PLAIN_SECRETS", "true")
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "SignupFunction")
+        monkeypatch.setenv("TABLE_NAME", "consent")  # a Lambda function is told its table
         monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
         settings.reset()
         with pytest.raises(TenantError):
