@@ -256,6 +256,19 @@ def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing
     assert subject() is None and store.evidence_of(pk) == []
 
 
+def _the_one_queued(url: str) -> dict[str, Any]:
+    """The one message waiting in the queue, as the SQS event source hands it over."""
+    import boto3
+
+    [message] = boto3.client("sqs").receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
+    return {"messageId": message["MessageId"], "body": message["Body"], "eventSource": "aws:sqs"}
+
+
+def _kept(record: dict[str, Any]) -> dict[str, Any]:
+    """The partial batch answer that gives ``record`` back to SQS."""
+    return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+
 def _break_and_mend_demo(clock: Any) -> tuple[Any, Any]:
     """Two steps: store the demo tenant with a misspelt key (a TenantError on load), and
     store it as it was."""
@@ -275,7 +288,6 @@ def _break_and_mend_demo(clock: Any) -> tuple[Any, Any]:
 def test_a_queued_stop_for_a_tenant_misconfigured_for_now_is_retried_not_dropped(
     context, outbox, faults, inbound_queue, clock
 ):
-    import boto3
 
     from functions.inbound.app import handler
 
@@ -284,18 +296,12 @@ def test_a_queued_stop_for_a_tenant_misconfigured_for_now_is_retried_not_dropped
     faults.inject("TransactWriteItems")
     assert handler(twilio_event("STOP", sid="SM-misconf"), context)["statusCode"] == 200
     faults.clear()
-    received = boto3.client("sqs").receive_message(QueueUrl=inbound_queue, VisibilityTimeout=0)
-    [queued] = [
-        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
-        for m in received["Messages"]
-    ]
+    queued = _the_one_queued(inbound_queue)
     # When the queue delivers it while the tenant's stored settings fail validation
     break_demo, mend_demo = _break_and_mend_demo(clock)
     break_demo()
     # Then SQS keeps it (a STOP is never dropped as "malformed") and nothing changed yet
-    assert handler({"Records": [queued]}, context) == {
-        "batchItemFailures": [{"itemIdentifier": queued["messageId"]}]
-    }
+    assert handler({"Records": [queued]}, context) == _kept(queued)
     assert subject().consents["sms:marketing"]["state"] == "active"
     # When the settings are mended, Then the redelivery applies it
     mend_demo()
@@ -306,7 +312,6 @@ def test_a_queued_stop_for_a_tenant_misconfigured_for_now_is_retried_not_dropped
 def test_a_queued_signup_for_a_tenant_misconfigured_for_now_is_retried_not_dropped(
     context, outbox, signup_queue, clock
 ):
-    import boto3
 
     from functions.signup.app import handler
 
@@ -314,18 +319,12 @@ def test_a_queued_signup_for_a_tenant_misconfigured_for_now_is_retried_not_dropp
     url = signup_queue
     event = load_event("signup-json.json")
     assert handler(event, context)["statusCode"] == 202
-    received = boto3.client("sqs").receive_message(QueueUrl=url, VisibilityTimeout=0)
-    [queued] = [
-        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}
-        for m in received["Messages"]
-    ]
+    queued = _the_one_queued(url)
     # When it is delivered while the tenant's stored settings fail validation
     break_demo, mend_demo = _break_and_mend_demo(clock)
     break_demo()
     # Then SQS keeps it, and no SMS went out
-    assert handler({"Records": [queued]}, context) == {
-        "batchItemFailures": [{"itemIdentifier": queued["messageId"]}]
-    }
+    assert handler({"Records": [queued]}, context) == _kept(queued)
     assert outbox.messages() == []
     # When the settings are mended, Then the redelivery sends its confirmation SMS
     mend_demo()
