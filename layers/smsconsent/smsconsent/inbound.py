@@ -185,11 +185,10 @@ def _give_back(may_reply: dict[str, str | None]) -> None:
 
 def _reply_budget(tenant: Tenant, message: InboundMessage, reply_kind: str, now: datetime) -> str | None:
     """The budget key a reply was counted under, or None when it is withheld: only a mobile
-    in the tenant's countries,
-    and one reply of each kind per number a day. Anyone can text a keyword from anywhere
-    (or sign a webhook with a leaked secret), and each reply is an SMS paid for: premium
-    and satellite ranges would be pumped through HELP and STOP replies. The opt-out itself
-    is recorded either way; only the answer is withheld."""
+    in the tenant's countries, and one reply of each kind per number a day. Anyone can
+    text a keyword from anywhere (or sign a webhook with a leaked secret), and each reply
+    is an SMS paid for: premium and satellite ranges would be pumped through HELP and STOP
+    replies. The opt-out itself is recorded either way; only the answer is withheld."""
     try:
         number = phone.normalise_mobile(message.sender, tenant.default_country)
     except phone.PhoneError:
@@ -198,9 +197,7 @@ def _reply_budget(tenant: Tenant, message: InboundMessage, reply_kind: str, now:
     if number.region not in tenant.allowed_countries:
         _withheld(tenant, message, reply_kind, "country_not_allowed")
         return None
-    # Keyed like the signup budgets (never the number itself), one counter per kind and day.
-    by_number = keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
-    key = f"{tenant.id}#reply#{reply_kind}#{by_number}"
+    key = f"{tenant.id}#reply#{reply_kind}#{keys.counter_key(tenant.id, number.e164)}"
     if store.count_hit(key, _DAY, now) > 1:
         _withheld(tenant, message, reply_kind, "daily_budget")
         return None

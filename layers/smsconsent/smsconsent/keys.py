@@ -84,6 +84,12 @@ def keyed_digest(data: bytes, version: str | None = None) -> str:
     return f"{ver}.{hmac.new(pep.keys[ver], data, hashlib.sha256).hexdigest()}"
 
 
+def counter_key(tenant_id: str, text: str) -> str:
+    """A number (or its prefix) as it appears in the keys of counters and cooldowns:
+    keyed, short, never the number itself."""
+    return keyed_digest(f"{tenant_id}|{text}".encode())[:32]
+
+
 def new_token() -> str:
     """A confirmation token: 144 random bits, URL-safe, 24 characters."""
     return secrets.token_urlsafe(18)

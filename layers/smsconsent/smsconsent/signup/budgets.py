@@ -38,7 +38,7 @@ def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> 
     whether or not it leads to an SMS, so being over one never tells whether a number is known."""
     hour, day = timedelta(hours=1), timedelta(days=1)
     by_number = _number_key(tenant, number)
-    by_prefix = keys.keyed_digest(f"{tenant.id}|{number.e164[:-4]}".encode())[:32]
+    by_prefix = keys.counter_key(tenant.id, number.e164[:-4])
     country_budget = tenant.sms_per_country_per_hour.get(
         number.region, tenant.sms_per_country_per_hour["default"]
     )
@@ -54,7 +54,7 @@ def check_number_budgets(tenant: Tenant, number: phone.Phone, now: datetime) -> 
 
 def _number_key(tenant: Tenant, number: phone.Phone) -> str:
     """The number in keys of counters: keyed, never the number itself."""
-    return keys.keyed_digest(f"{tenant.id}|{number.e164}".encode())[:32]
+    return keys.counter_key(tenant.id, number.e164)
 
 
 def _rate_limited(until: datetime, now: datetime) -> errors.RateLimited:
