@@ -192,6 +192,31 @@ def test_an_unsigned_time_replay_is_remembered_for_years(context, outbox, clock)
     assert domain.receive(demo, _message("start-old", "START", "e" * 64, window=None)).replay
 
 
+def test_a_start_replayed_a_decade_later_cannot_undo_a_later_stop(context, outbox, clock):
+    # Given a captured Twilio START (its signature carries no time), and a STOP since
+    sid = twilio_sid("captured-long-ago")
+    start = [
+        ("AccountSid", "AC" + "1" * 32),
+        ("Body", "START"),
+        ("From", PHONE),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("To", OUR_NUMBER),
+    ]
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    inbound(context, twilio_event("STOP", sid="first-stop"))
+    inbound(context, _twilio_signed(start, start))
+    inbound(context, twilio_event("STOP", sid="second-stop"))
+    assert states()["sms:marketing"] == "opted_out"
+    # When the byte-identical START comes back after more than ten years
+    clock.advance(days=3660)
+    inbound(context, _twilio_signed(start, start))
+    # Then it is a replay: the later STOP stands
+    assert states()["sms:marketing"] == "opted_out"
+    assert evidence_types().count("optin_restored") == 1
+
+
 # ---- 2. tenant binding ------------------------------------------------------------------
 
 

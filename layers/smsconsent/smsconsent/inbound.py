@@ -34,11 +34,6 @@ from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
 _REMEMBER = timedelta(days=30)  # providers retry for hours at most; a month is ample
-# A message whose signature never goes stale (Twilio and Plivo sign no time; a URL secret,
-# an SNS delivery neither) can be replayed by whoever captured it, at any time: its record
-# is kept ten years, the longest any tenant keeps evidence (evidence_retention_days).
-# About 200 bytes per inbound message, and nothing personal: keys are digests.
-_REMEMBER_UNBOUNDED = timedelta(days=3650)
 _DAY = timedelta(days=1)
 
 
@@ -69,9 +64,14 @@ def message_keys(message: InboundMessage) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _keep_until(message: InboundMessage, now: datetime) -> datetime:
+def _keep_until(message: InboundMessage, now: datetime) -> datetime | None:
+    """How long a message's record counts. A signature that never goes stale (Twilio and
+    Plivo sign no time; neither does a URL secret or an SNS delivery) lets whoever captured
+    the message replay it at any time, and a START replayed after any later STOP would
+    restore consent (a STOP can come years after the START): such records are kept for
+    good (None). About 200 bytes per inbound message, nothing personal: keys are digests."""
     if message.replay_window is None:
-        return now + _REMEMBER_UNBOUNDED
+        return None
     return now + max(_REMEMBER, timedelta(seconds=message.replay_window))
 
 

@@ -90,7 +90,10 @@ def delete_code(code: str) -> None:
 # ---- provider messages already handled -----------------------------------------------------
 
 
-def message_item(key: str, answer: dict[str, Any], keep_until: datetime) -> MessageItem:
+def message_item(key: str, answer: dict[str, Any], keep_until: datetime | None) -> MessageItem:
+    """``keep_until`` None: kept for good (neither expiry nor ttl)."""
+    if keep_until is None:
+        return MessageItem(f"MSG#{key}", "MSG", answer=json.dumps(answer))
     # ttl a day after the expiry: DynamoDB's deletion is a backstop, never the rule.
     return MessageItem(
         f"MSG#{key}",
@@ -112,7 +115,7 @@ def message_free(now: datetime) -> Condition:
 
 
 def remember_message(
-    message_keys: tuple[str, ...], answer: dict[str, Any], keep_until: datetime, now: datetime
+    message_keys: tuple[str, ...], answer: dict[str, Any], keep_until: datetime | None, now: datetime
 ) -> dict[str, Any] | None:
     """Record a handled provider message that changed nothing, under all its keys at once;
     returns the earlier answer instead when one of them was already recorded."""

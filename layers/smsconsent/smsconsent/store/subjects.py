@@ -131,7 +131,7 @@ class Change:
     code: str | None = None  # a new opt-out code to register
     due: datetime | None = None
     # (provider message keys, answer, keep until): a replay under any key fails the write.
-    message: tuple[tuple[str, ...], dict[str, Any], datetime] | None = None
+    message: tuple[tuple[str, ...], dict[str, Any], datetime | None] | None = None
 
 
 def commit(change: Change, now: datetime) -> None:
@@ -157,9 +157,9 @@ def commit(change: Change, now: datetime) -> None:
                 condition=TokenItem.pk.does_not_exist(),
             )
         if change.message:
-            message_keys, answer, keep_until = change.message
+            message_keys, answer, keep_message = change.message
             for key in message_keys:
-                tx.save(message_item(key, answer, keep_until), condition=message_free(now))
+                tx.save(message_item(key, answer, keep_message), condition=message_free(now))
         if change.code:
             tx.save(
                 CodeItem(f"OPTOUT#{change.code}", "CODE", subject_pk=subject.pk, tenant=subject.tenant),
