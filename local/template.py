@@ -204,7 +204,8 @@ def table_definition(
     The kwargs are for boto3's ``dynamodb.create_table`` as they are: ``TableName`` (given,
     since the template lets CloudFormation name it), ``AttributeDefinitions``,
     ``KeySchema``, ``GlobalSecondaryIndexes`` / ``LocalSecondaryIndexes`` when present and
-    ``BillingMode="PAY_PER_REQUEST"``. Enable TTL separately with
+    ``BillingMode="PAY_PER_REQUEST"`` and ``StreamSpecification`` when the table has a stream.
+    Enable TTL separately with
     ``update_time_to_live(TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})``.
     Pure: reads nothing but its arguments.
     """
@@ -229,6 +230,12 @@ def table_definition(
                 }
                 for index in indexes
             ]
+    stream = props.get("StreamSpecification")
+    if stream:
+        definition["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
     ttl = props.get("TimeToLiveSpecification") or {}
     ttl_attribute = ttl.get("AttributeName") if ttl.get("Enabled", True) else None
     return definition, ttl_attribute

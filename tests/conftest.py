@@ -37,4 +37,5 @@ pytest_plugins = [
     "tests.fixtures.context",
     "tests.fixtures.tenants",
     "tests.fixtures.stack",
+    "tests.fixtures.consent_events",
 ]

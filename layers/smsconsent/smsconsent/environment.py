@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def reload() -> None:
-    from smsconsent import aws, keys, sender, settings, store, tenants
+    from smsconsent import aws, keys, publishing, sender, settings, store, tenants
 
     settings.reset()
     aws.reset()
@@ -17,3 +17,4 @@ def reload() -> None:
     sender.get.cache_clear()
     sender.queue_client.cache_clear()
     tenants.clear_cache()
+    publishing.reset()

@@ -100,7 +100,9 @@ def erase(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
             # Erased before (or never held more): nothing to erase, no second "erased" event.
             return {"erased": False, "held": True, "suppression_kept": True}
         if not suppress:
-            store.rewrite(subject, now, delete_subject=True)
+            # The chain goes with the subject; its last event waits outside it for the stream.
+            farewell = evidence.append(subject, "erased", now, {"via": "privacy", "suppression_kept": False})
+            store.rewrite(subject, now, delete_subject=True, farewell=farewell)
         else:
             code = subject.optout_code
             consent.reduce_to_suppression(subject, now)

@@ -100,7 +100,8 @@ def _apply(subject: store.Subject, tenant: tenants.Tenant, now: datetime, summar
     purge = consent.purge_at(subject, tenant)
     if not subject.consents:
         # Only an expired request was ever held: nothing to prove, nothing to suppress.
-        store.rewrite(subject, now, delete_subject=True)
+        farewell = evidence.append(subject, "optin_expired", now, {"consents": expired}) if expired else None
+        store.rewrite(subject, now, delete_subject=True, farewell=farewell)
         summary.pending_expired += len(expired)
         summary.deleted += 1
         return

@@ -47,6 +47,14 @@ class Settings:
     # SMS_SENDER=twilio: the account, and the Secrets Manager secret with its auth token.
     twilio_account_sid: str = ""
     twilio_auth_token_secret_arn: str | None = None
+    # Consent events: the stack's EventBridge bus, and the FIFO queue of webhook deliveries
+    # (unset: that way out is off; the local stack hands deliveries to its own worker).
+    event_bus_name: str | None = None
+    webhook_queue_url: str | None = None
+    webhook_dead_letter_queue_url: str | None = None
+    # Webhooks may go to http on loopback (the local stack's own sink): LOCAL_WEBHOOKS=true,
+    # never honoured by a Lambda function on AWS's DynamoDB, as plain secrets.
+    allow_loopback_webhooks: bool = False
 
 
 def _text(name: str) -> str | None:
@@ -93,6 +101,11 @@ def get() -> Settings:
         service_name=os.environ.get("POWERTOOLS_SERVICE_NAME", "sms-consent"),
         twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID", ""),
         twilio_auth_token_secret_arn=_text("TWILIO_AUTH_TOKEN_SECRET_ARN"),
+        event_bus_name=_text("EVENT_BUS_NAME"),
+        webhook_queue_url=_text("WEBHOOK_QUEUE_URL"),
+        webhook_dead_letter_queue_url=_text("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
+        allow_loopback_webhooks=os.environ.get("LOCAL_WEBHOOKS", "").lower() == "true"
+        and not (in_lambda and endpoint is None),
     )
 
 

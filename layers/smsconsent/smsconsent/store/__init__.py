@@ -4,7 +4,8 @@ patterns the domain needs. Everything callers use is here (``store.load_subject`
 The modules: ``models`` (the items, the shared connection, ``bind``), ``errors`` (the
 domain's exceptions and the one guard mapping pynamodb's onto them), ``subjects``
 (subjects and their evidence: load, commit, rewrite, due), ``lookups`` (tenant documents,
-inbound numbers, tokens, opt-out codes, provider messages handled), ``counters`` (rate
+inbound numbers, tokens, opt-out codes, provider messages handled), ``webhooks``
+(subscriptions and delivery attempts), ``counters`` (rate
 counters, the resend cooldown, the retention job's cursor) and ``batch`` (the pre-send
 check's bulk reader, in plain botocore). The domain records themselves are
 ``smsconsent.records``, re-exported here.
@@ -35,6 +36,7 @@ from smsconsent.store.models import (
     MODELS,
     CodeItem,
     CounterItem,
+    DeliveryItem,
     DueIndex,
     EvidenceItem,
     InboundNumberItem,
@@ -44,6 +46,7 @@ from smsconsent.store.models import (
     SubjectItem,
     TenantItem,
     TokenItem,
+    WebhookItem,
     bind,
 )
 from smsconsent.store.subjects import (
@@ -54,16 +57,29 @@ from smsconsent.store.subjects import (
     load_subject,
     load_subject_by_pk,
     mark_sms_sent,
+    phones_of,
     rewrite,
+)
+from smsconsent.store.webhooks import (
+    Attempt,
+    Subscription,
+    add_webhook,
+    delete_webhook,
+    recent_attempts,
+    record_attempt,
+    webhook,
+    webhooks_of,
 )
 
 __all__ = [
     "MODELS",
+    "Attempt",
     "Change",
     "CodeItem",
     "Conflict",
     "ConsentRecord",
     "CounterItem",
+    "DeliveryItem",
     "DueIndex",
     "Evidence",
     "EvidenceItem",
@@ -76,13 +92,17 @@ __all__ = [
     "StoreUnavailable",
     "Subject",
     "SubjectItem",
+    "Subscription",
     "TenantItem",
     "TokenItem",
+    "WebhookItem",
+    "add_webhook",
     "bind",
     "commit",
     "count_hit",
     "count_undo",
     "delete_code",
+    "delete_webhook",
     "due_subjects",
     "evidence_of",
     "get_code",
@@ -95,12 +115,17 @@ __all__ = [
     "mark_sms_sent",
     "message_answer",
     "new_subject",
+    "phones_of",
     "put_tenant_doc",
+    "recent_attempts",
+    "record_attempt",
     "remember_message",
     "rewrite",
     "set_job_cursor",
     "set_last_sms",
     "subject_pk",
     "tenant_of_number",
+    "webhook",
+    "webhooks_of",
     "window_end",
 ]

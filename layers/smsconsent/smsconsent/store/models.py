@@ -5,6 +5,10 @@ Keys (``pk`` / ``sk``):
   TENANT#<id>            / CONFIG     tenant settings document
   SUBJ#<tenant>#<hash>   / SUBJECT    one number at one tenant (keyed hash, never the number)
   SUBJ#<tenant>#<hash>   / EV#<seq>   its evidence events, a hash chain
+  SUBJ#<tenant>#<hash>   / OUT#<id>   the last event of a subject deleted whole (expired,
+                                      erased): no chain left to hold it, only the stream
+  WEBHOOK#<tenant>       / WH#<id>    a webhook subscription (its signing secret)
+  DELIVERY#<tenant>#<id> / <at>#...   one delivery attempt of a subscription (kept 30 days)
   TOKEN#<sha256>         / TOKEN      a confirmation token (only its SHA-256)
   OPTOUT#<code>          / CODE       a per-recipient opt-out code
   MSG#<key>              / MSG        a provider message already handled, with its answer
@@ -115,6 +119,33 @@ class EvidenceItem(_Item):
     pii_digest = UnicodeAttribute(null=True)
     prev = UnicodeAttribute()
     hash = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class WebhookItem(_Item):
+    """A tenant's webhook subscription. The secret signs its deliveries; it is shown once
+    when the subscription is made and never listed (the table is encrypted with ConsentKey)."""
+
+    Meta = _meta()
+    url = UnicodeAttribute()
+    events = UnicodeAttribute()  # JSON list of event types, or ["*"]
+    description = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class DeliveryItem(_Item):
+    """One attempt to deliver one event to one subscription (what the deliveries route lists)."""
+
+    Meta = _meta()
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    attempt = NumberAttribute()
+    status = UnicodeAttribute()  # delivered | failed | dead
+    http_status = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    next_attempt_at = UnicodeAttribute(null=True)
     ttl = TTLAttribute(null=True)
 
 

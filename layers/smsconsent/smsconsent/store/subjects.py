@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -80,6 +80,19 @@ def load_subject(tenant: str, key_hashes: list[str]) -> Subject | None:
     return None
 
 
+def phones_of(pks: list[str]) -> dict[str, str | None]:
+    """The stored number of each subject (None: none held, or no such subject any more), in
+    BatchGetItem requests of 100, strongly consistent."""
+    found: dict[str, str | None] = dict.fromkeys(pks)
+    unique = list(dict.fromkeys(pks))
+    with guard():
+        for item in SubjectItem.batch_get(
+            [(pk, "SUBJECT") for pk in unique], consistent_read=True, attributes_to_get=["pk", "phone"]
+        ):
+            found[item.pk] = item.phone
+    return found
+
+
 def load_subject_by_pk(pk: str) -> Subject | None:
     item = get_or_none(SubjectItem, pk, "SUBJECT")
     return _to_subject(item) if item is not None else None
@@ -106,10 +119,16 @@ def evidence_of(pk: str) -> list[Evidence]:
     ]
 
 
-def _evidence_item(pk: str, ev: Evidence) -> EvidenceItem:
+# A deleted subject's last event waits this long for the stream's publisher (which reads
+# it from the stream itself, within 24 hours): nothing personal, but no reason to keep it.
+_KEEP_FAREWELL = timedelta(days=7)
+
+
+def _evidence_item(pk: str, ev: Evidence, farewell_at: datetime | None = None) -> EvidenceItem:
     return EvidenceItem(
         pk,
-        f"EV#{ev.seq:08d}",
+        f"OUT#{ev.hash[:32]}" if farewell_at else f"EV#{ev.seq:08d}",
+        ttl=farewell_at + _KEEP_FAREWELL if farewell_at else None,
         seq=ev.seq,
         type=ev.type,
         at=ev.at,
@@ -218,10 +237,15 @@ def rewrite(
     strip_seqs: set[int] | None = None,
     due: datetime | None = None,
     new_events: list[Evidence] | None = None,
+    farewell: Evidence | None = None,
 ) -> None:
     """Retention and erasure in one place: delete the subject or save it as it now is,
     and delete its evidence or strip the personal part (``pii``) of some or all events
     (``strip_seqs`` None: all).
+
+    ``farewell``: the event of a deletion (an erasure, an expiry), written beside the
+    subject's deletion outside its chain (``OUT#``), so that its consent event is published
+    if and only if the deletion committed.
 
     Evidence goes first, as many transactions as it takes; the subject's own write,
     conditional on its version, goes last with the final part. A failure midway leaves the
@@ -233,7 +257,7 @@ def rewrite(
         todo = events
     else:
         todo = [e for e in events if e.pii is not None and (strip_seqs is None or int(e.seq) in strip_seqs)]
-    if not todo and not new_events:
+    if not todo and not new_events and not farewell:
         _write_subject_alone(subject, now, due, delete_subject)
         return
     chunks = [todo[i : i + _EVIDENCE_PER_TRANSACTION] for i in range(0, len(todo), _EVIDENCE_PER_TRANSACTION)]
@@ -244,6 +268,8 @@ def rewrite(
         with guard(), TransactWrite(connection=models.connection()) as tx:
             if last:
                 _write_subject(tx, subject, now, due, delete_subject, new_events or [])
+                if farewell is not None:
+                    tx.save(_evidence_item(subject.pk, farewell, now))
             for event in chunk:
                 if delete_evidence or delete_subject:
                     tx.delete(event)

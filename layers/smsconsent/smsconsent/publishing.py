@@ -1,0 +1,215 @@
+"""Consent events out: the table's stream in, EventBridge and webhook deliveries out.
+
+The stream carries every evidence item as its change's own transaction wrote it, so an
+event goes out if and only if its change committed; a change rolled back left nothing in
+the stream. Records are published in stream order (per subject: in ``seq`` order). When
+something fails, everything from the first record not fully published on is handed back
+(the stream's checkpoint), so the retry republishes it: at least once, never skipped, and
+a record after a failed one never overtakes it in a subscription's delivery queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from smsconsent import aws, clock, events, metrics, settings, store
+from smsconsent.observability import logger
+
+SOURCE = events.SOURCE
+_CHUNK = 10  # PutEvents takes 10 entries, SendMessageBatch 10 messages
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event for one subscription, as queued for the delivery worker."""
+
+    tenant: str
+    webhook_id: str
+    event: dict[str, Any]
+    queued_at: str
+
+    @property
+    def group(self) -> str:
+        """The FIFO group: one subscription's events of one subject go out in order."""
+        return f"{self.webhook_id}#{self.event['subject']}"[:128]
+
+    @property
+    def dedupe_id(self) -> str:
+        return hashlib.sha256(f"{self.webhook_id}:{self.event['id']}".encode()).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "tenant": self.tenant,
+                "webhook_id": self.webhook_id,
+                "event": self.event,
+                "queued_at": self.queued_at,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Delivery:
+        data = json.loads(text)
+        return cls(data["tenant"], data["webhook_id"], data["event"], data["queued_at"])
+
+
+# The local stack's delivery worker stands in for the queue when set.
+_local_deliveries: Callable[[Delivery], None] | None = None
+
+
+def set_local_deliveries(take: Callable[[Delivery], None] | None) -> None:
+    global _local_deliveries
+    _local_deliveries = take
+
+
+@dataclass(frozen=True)
+class _Found:
+    index: int  # the record's place in the batch
+    tenant: str
+    pk: str
+    evidence: dict[str, Any]
+
+
+def _value(attribute: dict[str, Any]) -> Any:
+    if "N" in attribute:
+        return int(attribute["N"])
+    return attribute.get("S")
+
+
+def _evidence_of(index: int, record: dict[str, Any]) -> _Found | None:
+    """The evidence event a stream record inserted (None: any other record)."""
+    if record.get("eventName") != "INSERT":
+        return None
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    pk, sk = _value(image.get("pk") or {}), _value(image.get("sk") or {})
+    if not (isinstance(pk, str) and pk.startswith("SUBJ#") and isinstance(sk, str)):
+        return None
+    if not sk.startswith(("EV#", "OUT#")):
+        return None
+    fields = {name: _value(image.get(name) or {}) for name in ("type", "at", "seq", "data", "hash")}
+    if fields["type"] not in events.TYPES:
+        return None
+    try:
+        fields["data"] = json.loads(fields["data"] or "{}")
+    except ValueError:
+        logger.error("evidence with unreadable data skipped", extra={"sk": sk})
+        return None
+    tenant = pk.split("#")[1]
+    return _Found(index, tenant, pk, fields)
+
+
+def publish(records: list[dict[str, Any]]) -> int | None:
+    """Publish the batch's events; the index of the first record not published (None: all)."""
+    found = [f for i, r in enumerate(records) if (f := _evidence_of(i, r)) is not None]
+    for start in range(0, len(found), _CHUNK):
+        chunk = found[start : start + _CHUNK]
+        try:
+            failed = _publish_chunk(chunk)
+        except Exception:  # an outage of the table, the bus or the queue: retry from here
+            logger.exception("publishing failed; the batch is retried from this record")
+            failed = chunk[0].index
+        if failed is not None:
+            return failed
+    return None
+
+
+def _publish_chunk(chunk: list[_Found]) -> int | None:
+    phones = store.phones_of([f.pk for f in chunk])
+    cloud = [
+        events.cloud_event(f.tenant, f.pk.rsplit("#", 1)[-1], f.evidence, phones.get(f.pk)) for f in chunk
+    ]
+    published = [(f, e) for f, e in zip(chunk, cloud, strict=True) if e is not None]
+    failed = [_put_on_bus(published), _queue_deliveries(published)]
+    first = min((i for i in failed if i is not None), default=None)
+    ok = len([f for f, _ in published if first is None or f.index < first])
+    if ok:
+        metrics.count("EventsPublished", ok)
+    return first
+
+
+def _put_on_bus(published: list[tuple[_Found, dict[str, Any]]]) -> int | None:
+    bus = settings.get().event_bus_name
+    if not bus or not published:
+        return None
+    answer = _events_client().put_events(
+        Entries=[
+            {
+                "Source": SOURCE,
+                "DetailType": event["type"],
+                "Detail": json.dumps(event, separators=(",", ":")),
+                "EventBusName": bus,
+                "Time": clock.parse_iso(event["time"]),
+            }
+            for _, event in published
+        ]
+    )
+    if not answer.get("FailedEntryCount"):
+        return None
+    for (found, _), entry in zip(published, answer["Entries"], strict=False):
+        if entry.get("ErrorCode"):
+            logger.warning("event not taken by the bus", extra={"error": entry["ErrorCode"]})
+            return found.index
+    return published[0][0].index
+
+
+def _queue_deliveries(published: list[tuple[_Found, dict[str, Any]]]) -> int | None:
+    subscriptions: dict[str, list[store.Subscription]] = {}
+    queued_at = clock.iso(clock.now())
+    todo: list[tuple[int, Delivery]] = []
+    for found, event in published:
+        if found.tenant not in subscriptions:
+            subscriptions[found.tenant] = store.webhooks_of(found.tenant)
+        for sub in subscriptions[found.tenant]:
+            if events.wanted(sub.events, event["type"]):
+                todo.append((found.index, Delivery(found.tenant, sub.id, event, queued_at)))
+    if not todo:
+        return None
+    if _local_deliveries is not None:
+        for _, delivery in todo:
+            _local_deliveries(delivery)
+        return None
+    url = settings.get().webhook_queue_url
+    if not url:
+        logger.warning("webhook subscriptions exist but no WEBHOOK_QUEUE_URL is set")
+        return todo[0][0]
+    return _send(url, todo)
+
+
+def _send(url: str, todo: list[tuple[int, Delivery]]) -> int | None:
+    from smsconsent import sender
+
+    for start in range(0, len(todo), _CHUNK):
+        part = todo[start : start + _CHUNK]
+        answer = sender.queue_client().send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {
+                    "Id": str(n),
+                    "MessageBody": delivery.to_json(),
+                    "MessageGroupId": delivery.group,
+                    "MessageDeduplicationId": delivery.dedupe_id,
+                }
+                for n, (_, delivery) in enumerate(part)
+            ],
+        )
+        failed = sorted(int(f["Id"]) for f in answer.get("Failed") or [])
+        if failed:
+            logger.warning("webhook deliveries not queued", extra={"count": len(failed)})
+            return part[failed[0]][0]
+    return None
+
+
+@cache
+def _events_client() -> Any:
+    return aws.client("events")
+
+
+def reset() -> None:
+    """Forget the bus client (tests and the local stack move the endpoint)."""
+    _events_client.cache_clear()
