@@ -7,6 +7,7 @@ AWS. ``load()`` accepts CloudFormation's short tags (``!Ref``, ``!Sub``, ``!GetA
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,46 @@ def layer_paths(template: Mapping[str, Any], root: Path = ROOT) -> list[Path]:
         if isinstance(uri, str):
             paths.append((root / uri).resolve())
     return paths
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A ``DynamoDB`` event of a function: the table's stream fed to it as Lambda's event
+    source mapping would, ``filters`` being its ``FilterCriteria`` patterns (parsed)."""
+
+    function: str  # logical id
+    table: str  # the table's logical id
+    batch_size: int = 100
+    filters: tuple[dict[str, Any], ...] = ()
+
+
+def stream_sources(template: Mapping[str, Any]) -> list[StreamSource]:
+    """Every function fed by a table's stream (``Stream: !GetAtt Table.StreamArn``)."""
+    found: list[StreamSource] = []
+    for logical_id, resource in _resources(template, "AWS::Serverless::Function").items():
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for name, event in events.items():
+            if not isinstance(event, dict) or event.get("Type") != "DynamoDB":
+                continue
+            props = event.get("Properties") or {}
+            stream = props.get("Stream")
+            target = stream.get("Fn::GetAtt") if isinstance(stream, dict) else None
+            if not (isinstance(target, list) and len(target) == 2 and target[1] == "StreamArn"):
+                raise TemplateError(f"{logical_id}.Events.{name}: Stream must be !GetAtt <Table>.StreamArn")
+            patterns = []
+            for entry in (props.get("FilterCriteria") or {}).get("Filters") or []:
+                pattern = entry.get("Pattern") if isinstance(entry, dict) else None
+                try:
+                    parsed = json.loads(pattern) if isinstance(pattern, str) else None
+                except ValueError:
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    raise TemplateError(f"{logical_id}.Events.{name}: a filter Pattern must be a JSON object")
+                patterns.append(parsed)
+            found.append(
+                StreamSource(logical_id, str(target[0]), int(props.get("BatchSize") or 100), tuple(patterns))
+            )
+    return found
 
 
 # ---- the table --------------------------------------------------------------------------
