@@ -1,7 +1,9 @@
-"""HTML of the local-only pages: the demo signup form and the outbox."""
+"""HTML of the local-only pages: the demo signup form, the outbox, the webhook attempts and
+the demo sink."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from html import escape
@@ -20,6 +22,9 @@ _STYLE = (
     "color:#fff;cursor:pointer}.hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;"
     "overflow:hidden}.muted{color:#666;font-size:.9rem}li{margin:.8rem 0}"
     "li .meta{color:#666;font-size:.85rem}"
+    "table{border-collapse:collapse;font-size:.85rem}th,td{text-align:left;vertical-align:top;"
+    "padding:.3rem .5rem;border-bottom:1px solid #ddd}pre{margin:0;white-space:pre-wrap;"
+    "word-break:break-all}body.wide{max-width:72rem}"
 )
 
 TEXT = {
@@ -34,6 +39,15 @@ TEXT = {
         "outbox_title": "Local outbox",
         "outbox_empty": "No messages yet.",
         "back": "Demo signup form",
+        "events": "what a CRM subscribed to consent events gets",
+        "attempts": "the webhook delivery attempts",
+        "sink_title": "Local webhook sink",
+        "sink_lead": "Consent events the demo tenant's webhook subscription delivered here, newest last.",
+        "sink_empty": "Nothing received yet.",
+        "attempts_title": "Local webhook deliveries",
+        "attempts_empty": "No attempts yet.",
+        "waiting": "waiting",
+        "dead": "given up on",
     },
     "de": {
         "title": "Demo-Anmeldung",
@@ -47,15 +61,27 @@ TEXT = {
         "outbox_title": "Lokaler Postausgang",
         "outbox_empty": "Noch keine Nachrichten.",
         "back": "Demo-Anmeldeformular",
+        "events": "was ein CRM mit Abo auf Einwilligungsereignisse erhält",
+        "attempts": "die Zustellversuche der Webhooks",
+        "sink_title": "Lokaler Webhook-Empfänger",
+        "sink_lead": "Einwilligungsereignisse, die das Webhook-Abo des Demo-Mandanten hierher "
+        "zugestellt hat, "
+        "neueste zuletzt.",
+        "sink_empty": "Noch nichts empfangen.",
+        "attempts_title": "Lokale Webhook-Zustellungen",
+        "attempts_empty": "Noch keine Versuche.",
+        "waiting": "wartend",
+        "dead": "aufgegeben",
     },
 }
 
 
-def _page(lang: str, title: str, body: str) -> str:
+def _page(lang: str, title: str, body: str, wide: bool = False) -> str:
+    opening = '<body class="wide">' if wide else "<body>"
     return (
         f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>{opening}{body}</body></html>"
     )
 
 
@@ -80,6 +106,8 @@ def demo_form(tenant: Tenant, lang: str) -> str:
         f"<h1>{escape(t['title'])}</h1>"
         f"<p>{escape(t['lead'].format(name=tenant.name))} "
         f'<a href="/_local/outbox">{escape(t["outbox"])}</a>.</p>'
+        f'<p class="muted">Webhooks: <a href="/_local/sink">{escape(t["events"])}</a>, '
+        f'<a href="/_local/webhooks">{escape(t["attempts"])}</a>.</p>'
         f'<form method="post" action="/v1/{escape(tenant.id)}/signup">'
         f'<label for="phone">{escape(t["phone"])}</label>'
         '<input type="tel" id="phone" name="phone" autocomplete="tel" required '
@@ -125,6 +153,68 @@ def outbox(messages: Iterable[dict[str, Any]], lang: str = "en") -> str:
     listing = f"<ol>{items}</ol>" if items else f'<p class="muted">{escape(t["outbox_empty"])}</p>'
     body = f'<h1>{escape(t["outbox_title"])}</h1>{listing}<p><a href="/">{escape(t["back"])}</a></p>'
     return _page(lang, t["outbox_title"], body)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    """A table of already escaped cells."""
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else escape(str(value))
+
+
+def sink(received: Iterable[dict[str, Any]], lang: str = "en") -> str:
+    """What the demo sink received: time, whether it verified, the event as sent."""
+    t = TEXT.get(lang, TEXT["en"])
+    rows = []
+    for entry in received:
+        event = entry["event"]
+        kind = event.get("type") if isinstance(event, dict) else None
+        verified = {True: "yes", False: "NO", None: "not checked"}[entry["verified"]]
+        shown = json.dumps(event, indent=2, ensure_ascii=False) if isinstance(event, dict) else str(event)
+        rows.append(
+            [
+                _text(entry["received_at"]),
+                _text(kind),
+                _text(verified),
+                _text(entry["headers"].get("webhook-id")),
+                f"<pre>{escape(shown)}</pre>",
+            ]
+        )
+    listing = (
+        _table(["received", "type", "verified", "webhook-id", "event"], rows)
+        if rows
+        else f'<p class="muted">{escape(t["sink_empty"])}</p>'
+    )
+    body = (
+        f"<h1>{escape(t['sink_title'])}</h1><p>{escape(t['sink_lead'])}</p>{listing}"
+        f'<p><a href="/_local/webhooks">{escape(t["attempts"])}</a> &middot; '
+        f'<a href="/">{escape(t["back"])}</a></p>'
+    )
+    return _page(lang, t["sink_title"], body, wide=True)
+
+
+def webhook_attempts(report: dict[str, Any], lang: str = "en") -> str:
+    """Every delivery attempt of the local stack, oldest first."""
+    t = TEXT.get(lang, TEXT["en"])
+    fields = ["at", "webhook_id", "url", "type", "event_id", "attempt", "status", "http_status", "error"]
+    rows = [[_text(a.get(f)) for f in [*fields, "next_attempt_at"]] for a in report["attempts"]]
+    listing = (
+        _table([*fields, "next_attempt_at"], rows)
+        if rows
+        else f'<p class="muted">{escape(t["attempts_empty"])}</p>'
+    )
+    body = (
+        f"<h1>{escape(t['attempts_title'])}</h1>"
+        f"<p>{escape(t['waiting'])}: {int(report['waiting'])} &middot; "
+        f"{escape(t['dead'])}: {int(report['dead'])}</p>{listing}"
+        f'<p><a href="/_local/sink">{escape(t["events"])}</a> &middot; '
+        f'<a href="/">{escape(t["back"])}</a></p>'
+    )
+    return _page(lang, t["attempts_title"], body, wide=True)
 
 
 def prefers_html(accept: str | None) -> bool:

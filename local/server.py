@@ -34,6 +34,16 @@ class MovableClock(Protocol):
     def advance(self, seconds: float) -> datetime: ...
 
 
+class DeliveryLog(Protocol):
+    def report(self) -> dict[str, Any]: ...
+
+
+class SinkLog(Protocol):
+    def receive(self, headers: dict[str, str], body: bytes) -> None: ...
+
+    def received(self) -> list[dict[str, Any]]: ...
+
+
 class Backend(Protocol):
     @property
     def router(self) -> Router: ...
@@ -47,13 +57,19 @@ class Backend(Protocol):
     @property
     def ready(self) -> threading.Event: ...
 
+    @property
+    def deliveries(self) -> DeliveryLog: ...
+
+    @property
+    def sink(self) -> SinkLog: ...
+
     def function(self, name: str) -> Function | None: ...
 
     def invoke(
         self, function: Function, event: Any, request_id: str, qualifier: str | None = None
     ) -> Any: ...
 
-    def settle(self, timeout: float = 10.0) -> bool: ...
+    def settle(self, timeout: float = 10.0, *, webhooks: bool = True) -> bool: ...
 
     def reset(self) -> None: ...
 
@@ -280,7 +296,7 @@ class Handler(BaseHTTPRequestHandler):
 
             # Signups are answered before their SMS is sent (SignupQueue): a look at the
             # outbox right after one shows its SMS, as a person would expect.
-            stack.settle(timeout=2.0)
+            stack.settle(timeout=2.0, webhooks=False)
             messages = [
                 {key: m[key] for key in ("to", "body", "tenant", "kind", "sent_at")}
                 for m in OUTBOX.messages()
@@ -304,12 +320,17 @@ class Handler(BaseHTTPRequestHandler):
             return json_response(200, {"status": "reset"}, [_NO_STORE])
         if path.startswith("/_local/invoke/") and method == "POST":
             return self._invoke(stack, path.removeprefix("/_local/invoke/"), request.body)
+        webhooks = self._webhooks(stack, request, path, method)
+        if webhooks is not None:
+            return webhooks
         known = {
             "/": "GET, HEAD",
             "/_local/health": "GET, HEAD",
             "/_local/outbox": "GET, HEAD",
             "/_local/clock": "GET, HEAD, POST",
             "/_local/reset": "POST",
+            "/_local/webhooks": "GET, HEAD",
+            "/_local/sink": "GET, HEAD, POST",
         }
         allow = known.get(path) or ("POST" if path.startswith("/_local/invoke/") else None)
         if allow:
@@ -317,6 +338,28 @@ class Handler(BaseHTTPRequestHandler):
             response.headers.append(("Allow", allow))
             return response
         return json_response(404, apigw.NOT_FOUND)
+
+    @staticmethod
+    def _webhooks(stack: Backend, request: HttpRequest, path: str, method: str) -> HttpResponse | None:
+        """``/_local/webhooks`` (the delivery attempts) and ``/_local/sink`` (the demo
+        receiver); None for any other path or method."""
+        html = pages.prefers_html(request.header("accept"))
+        if path == "/_local/sink" and method == "POST":
+            stack.sink.receive(dict(request.headers), request.body)
+            return HttpResponse(204, [_NO_STORE], b"")
+        if path not in ("/_local/webhooks", "/_local/sink") or method != "GET":
+            return None
+        # A look right after a change shows its deliveries (the stack delivers within 2 s).
+        stack.settle(timeout=1.0)
+        if path == "/_local/sink":
+            received = stack.sink.received()
+            if html:
+                return _html(200, pages.sink(received, _page_language(request)))
+            return json_response(200, {"received": received}, [_NO_STORE])
+        report = stack.deliveries.report()
+        if html:
+            return _html(200, pages.webhook_attempts(report, _page_language(request)))
+        return json_response(200, report, [_NO_STORE])
 
     def _demo_form(self, stack: Backend, request: HttpRequest) -> HttpResponse:
         from smsconsent import tenants

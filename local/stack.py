@@ -1,4 +1,6 @@
-"""The local stack's state: environment, embedded DynamoDB, functions, clock and tenants.
+"""The local stack's state: environment, embedded DynamoDB (and EventBridge bus), functions,
+clock, tenants, and the consent events path (the table's stream fed to the publisher, the
+webhook delivery worker, the demo sink).
 
 ``start()`` brings it all up on a free port (tests) or a given one (``python -m local``)::
 
@@ -17,8 +19,10 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,15 +34,29 @@ from local.apigw import Router
 from local.context import LambdaContext, arn
 from local.errors import StackError
 from local.queue import LocalQueue
+from local.streams import StreamPump, TableStream
+from local.webhooks import SINK_DESCRIPTION, SINK_PATH, LocalDeliveries, Sink
 
 ROOT = tpl.ROOT
 TENANTS = Path(__file__).resolve().parent / "tenants"
 TABLE_NAME = "sms-consent-local"
+EVENT_BUS_NAME = "sms-consent-local-events"
+DEMO_TENANT = "demo"
 REGION = "eu-central-1"
 # Local only, never used in AWS (there the pepper is a generated Secrets Manager secret).
 LOCAL_PEPPER = '{"current": "local1", "local1": "local-pepper-0123456789abcdef"}'
 # Variables the stack decides itself; the template's values for them are AWS-only.
-_OWN_ENV = ("TABLE_NAME", "SMS_SENDER", "PEPPER_SECRET_ARN", "DYNAMODB_ENDPOINT", "ALLOW_PLAIN_SECRETS")
+_OWN_ENV = (
+    "TABLE_NAME",
+    "SMS_SENDER",
+    "PEPPER_SECRET_ARN",
+    "DYNAMODB_ENDPOINT",
+    "ALLOW_PLAIN_SECRETS",
+    "EVENT_BUS_NAME",
+    "WEBHOOK_QUEUE_URL",
+    "WEBHOOK_DEAD_LETTER_QUEUE_URL",
+    "LOCAL_WEBHOOKS",
+)
 
 
 # ---- the one clock -------------------------------------------------------------------------
@@ -147,6 +165,11 @@ class LocalStack:
         self._thread: threading.Thread | None = None
         # SignupQueue: valid signups wait here for SignupFunction's worker, as in AWS.
         self.signup_queue: LocalQueue | None = None
+        # The table's stream fed to PublisherFunction, its webhook deliveries made here
+        # (WebhookQueue and DeliveryFunction in AWS), and the demo tenant's receiver.
+        self.stream_pump: StreamPump | None = None
+        self.deliveries = LocalDeliveries(self.clock.now)
+        self.sink = Sink(self._sink_secrets, self.clock.now)
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -176,7 +199,12 @@ class LocalStack:
             aws_request_id=request_id,
             invoked_function_arn=arn(function.logical_id, qualifier, REGION),
         )
-        return self.handler(function)(event, context)
+        try:
+            return self.handler(function)(event, context)
+        finally:
+            pump = self.stream_pump
+            if pump is not None and function.logical_id != pump.name:
+                pump.poke()  # what it wrote is in the stream: publish it now
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -210,6 +238,11 @@ class LocalStack:
                     env.setdefault(name, str(value).lower() if isinstance(value, bool) else str(value))
         env.pop("PEPPER_SECRET_ARN", None)
         env.pop("SIGNUP_QUEUE_URL", None)  # the in-process queue stands in for SignupQueue
+        # The worker of local.webhooks stands in for WebhookQueue; the bus is moto's, when
+        # moto is embedded (start sets it), else none.
+        for name in ("WEBHOOK_QUEUE_URL", "WEBHOOK_DEAD_LETTER_QUEUE_URL", "EVENT_BUS_NAME"):
+            env.pop(name, None)
+        env["LOCAL_WEBHOOKS"] = "true"  # webhooks may go to http on loopback (the demo sink)
         env.setdefault("PEPPER_JSON", LOCAL_PEPPER)
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         env["TABLE_NAME"] = TABLE_NAME
@@ -232,11 +265,17 @@ class LocalStack:
                 self._moto.start()
                 moto_host, moto_port = self._moto.get_host_and_port()
                 self.dynamodb_endpoint = f"http://{moto_host}:{moto_port}"
+                # Consent events go to an EventBridge bus in the same moto, as in AWS
+                # (botocore names the variable after the service id, EventBridge).
+                os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.dynamodb_endpoint
+                os.environ["EVENT_BUS_NAME"] = EVENT_BUS_NAME
             else:
                 self.dynamodb_endpoint = external
             os.environ["DYNAMODB_ENDPOINT"] = self.dynamodb_endpoint
             self._rebind()
             self._ensure_table()
+            if external is None:
+                self._ensure_bus()
 
             # Imported here: the server's pages import the domain layer, on sys.path only now.
             from local.server import make_server
@@ -254,8 +293,10 @@ class LocalStack:
             from smsconsent import clock
 
             clock.set_source(self.clock.now)
+            self._start_deliveries()
             self.seed()
             self._start_signup_queue()
+            self._start_stream_pump()
         except BaseException:
             self.stop()
             raise
@@ -274,9 +315,48 @@ class LocalStack:
         self.signup_queue = LocalQueue("SignupQueue", deliver).start()
         signup.set_local_queue(self.signup_queue.send)
 
-    def settle(self, timeout: float = 10.0) -> bool:
-        """Wait until the queued signups are processed (their SMS in the outbox)."""
-        return self.signup_queue.idle(timeout) if self.signup_queue else True
+    def _start_deliveries(self) -> None:
+        from smsconsent import publishing
+
+        self.deliveries.start()
+        publishing.set_local_deliveries(self.deliveries.take)
+
+    def _start_stream_pump(self) -> None:
+        """Feed the table's stream to the function the template feeds it to, from now on."""
+        source = next((s for s in tpl.stream_sources(self.template) if s.table == "ConsentTable"), None)
+        function = self.function(source.function) if source else None
+        if source is None or function is None:
+            return
+        import boto3
+
+        streams = boto3.client(
+            "dynamodbstreams", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
+        )
+        try:
+            stream = TableStream(self._client(), streams, TABLE_NAME, batch_size=source.batch_size)
+        except KeyError:  # a table made before it had a stream (DynamoDB Local, say)
+            print(
+                f"Local stack: {TABLE_NAME} has no stream: consent events are not published",
+                file=sys.stderr,
+            )
+            return
+
+        def publish(event: dict[str, Any]) -> Any:
+            return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+        self.stream_pump = StreamPump(stream, publish, source.filters, name=function.logical_id).start()
+
+    def settle(self, timeout: float = 10.0, *, webhooks: bool = True) -> bool:
+        """Wait until the queued signups are processed (their SMS in the outbox) and, with
+        ``webhooks``, until what the table's stream holds is published and the webhook
+        deliveries due now are attempted. False when that took longer than ``timeout``."""
+        deadline = time.monotonic() + timeout
+        done = self.signup_queue.idle(timeout) if self.signup_queue else True
+        if not webhooks:
+            return done
+        if self.stream_pump is not None:
+            done = self.stream_pump.pump(max(0.0, deadline - time.monotonic())) and done
+        return self.deliveries.idle(max(0.0, deadline - time.monotonic())) and done
 
     def stop(self) -> None:
         """Stop serving, stop the embedded DynamoDB, put the environment back."""
@@ -285,6 +365,16 @@ class LocalStack:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.stream_pump is not None:
+            self.stream_pump.stop()
+            self.stream_pump = None
+        with contextlib.suppress(ImportError):
+            from smsconsent import publishing
+
+            publishing.set_local_deliveries(None)
+        self.deliveries.stop()
+        self.deliveries.clear()
+        self.sink.clear()
         if self.signup_queue is not None:
             with contextlib.suppress(ImportError):
                 from smsconsent import signup
@@ -330,6 +420,17 @@ class LocalStack:
             )
         return self._dynamodb
 
+    def _ensure_bus(self) -> None:
+        import boto3
+
+        events = boto3.client(
+            "events", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
+        )
+        try:
+            events.describe_event_bus(Name=EVENT_BUS_NAME)
+        except events.exceptions.ResourceNotFoundException:
+            events.create_event_bus(Name=EVENT_BUS_NAME)
+
     def _ensure_table(self) -> None:
         client = self._client()
         definition, ttl_attribute = tpl.table_definition(self.template, TABLE_NAME)
@@ -359,7 +460,42 @@ class LocalStack:
         for doc in docs:
             store.put_tenant_doc(doc, self.clock.now())
         tenants.clear_cache()
-        return [doc["id"] for doc in docs]
+        ids = [doc["id"] for doc in docs]
+        if DEMO_TENANT in ids:
+            self._subscribe_sink()
+        return ids
+
+    def _subscribe_sink(self) -> None:
+        """The demo tenant's one subscription to this stack's sink (a previous run's, on
+        another port, is dropped), so events show at /_local/sink without any setup."""
+        from smsconsent import clock, store
+        from smsconsent.webhooks import signing
+
+        url = self.url + SINK_PATH
+        ours = [s for s in store.webhooks_of(DEMO_TENANT) if s.description == SINK_DESCRIPTION]
+        kept = next((s for s in ours if s.url == url), None)
+        for subscription in ours:
+            if subscription is not kept:
+                store.delete_webhook(DEMO_TENANT, subscription.id)
+        if kept is None:
+            store.add_webhook(
+                store.Subscription(
+                    tenant=DEMO_TENANT,
+                    id="wh_" + secrets.token_hex(12),
+                    url=url,
+                    events=["*"],
+                    description=SINK_DESCRIPTION,
+                    secret=signing.new_secret(),
+                    created_at=clock.iso(self.clock.now()),
+                )
+            )
+
+    def _sink_secrets(self) -> list[str]:
+        """The secrets of the demo tenant's subscriptions to the sink."""
+        from smsconsent import store
+
+        url = self.url + SINK_PATH
+        return [s.secret for s in store.webhooks_of(DEMO_TENANT) if s.url == url]
 
     def wipe(self) -> int:
         """Delete every item of the table; returns how many."""
@@ -381,22 +517,30 @@ class LocalStack:
         return count
 
     def reset(self) -> None:
-        """Wipe all data and the outbox, reset the clock, reseed the tenants.
+        """Wipe all data, the outbox, the webhook deliveries and the sink, reset the clock,
+        reseed the tenants (and the demo tenant's sink subscription).
 
         The tenant files are read first: a broken one raises ``StackError`` and nothing
-        is wiped."""
+        is wiped. Nothing written before the reset is published after it: the stream is
+        read from the reset on. (An attempt still waiting on a slow receiver may record
+        itself in the table once it ends; it is not retried.)"""
         from smsconsent import tenants
         from smsconsent.sender.outbox import OUTBOX
 
         docs = read_tenants(self.tenants_dir, self.url)
         self.settle()  # nothing queued before the reset lands after it
-        if self.signup_queue is not None:
-            self.signup_queue.clear()
-        self.wipe()
-        OUTBOX.clear()
-        self.clock.reset()
-        tenants.clear_cache()
-        self.seed(docs)
+        with self.stream_pump.paused() if self.stream_pump else contextlib.nullcontext() as stream:
+            if self.signup_queue is not None:
+                self.signup_queue.clear()
+            self.deliveries.clear()
+            self.wipe()
+            OUTBOX.clear()
+            self.sink.clear()
+            self.clock.reset()
+            tenants.clear_cache()
+            self.seed(docs)
+            if stream is not None:
+                stream.skip_to_now()  # what was written before the reset is never published
 
 
 def start(

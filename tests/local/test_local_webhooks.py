@@ -1,0 +1,362 @@
+"""Consent events on the local stack: real signed deliveries from its worker within 2 s of
+the change, retries on the local clock, one subscription's events of one subject in
+order, slow receivers holding up only themselves, /_local/webhooks, the demo sink and
+what a reset does to them. Every receiver listens on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import boto3
+import pytest
+
+from local import template as tpl
+from local.stack import EVENT_BUS_NAME, LocalStack
+from local.streams import check_pattern, matches
+from tests.fixtures.journeys import JSON_ACCEPT, PHONE, call, link_in, move_clock, outbox, signup
+
+pytestmark = pytest.mark.usefixtures("fresh")
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+T = TypeVar("T")
+
+
+# ---- receivers on loopback ----------------------------------------------------------------------
+
+
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 answering ``status``; while ``held`` is clear (and at
+    most ``hold_seconds``) each request waits before it is answered."""
+
+    def __init__(self, status: int = 204, hold_seconds: float = 10.0) -> None:
+        self.status = status
+        self.hold_seconds = hold_seconds
+        self.held = threading.Event()
+        self.held.set()
+        self.got: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.held.wait(receiver.hold_seconds)
+                receiver.got.append(
+                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "event": json.loads(body)}
+                )
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.held.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    made: list[Receiver] = []
+
+    def make(**options: Any) -> Receiver:
+        made.append(Receiver(**options))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def subscribe(stack: LocalStack, url: str) -> str:
+    answer = call(stack, "POST", "/v1/demo/webhooks", json_body={"url": url, "events": ["*"]})
+    assert answer.status == 201, answer.text
+    webhook_id: str = answer.json()["id"]
+    return webhook_id
+
+
+def wait_for(what: Callable[[], T], timeout: float = 2.0, message: str = "") -> tuple[T, float]:
+    """``what()`` once it is truthy, and the seconds it took; fails after ``timeout``."""
+    started = time.monotonic()
+    while True:
+        value = what()
+        took = time.monotonic() - started
+        if value:
+            return value, took
+        assert took < timeout, message or f"nothing within {timeout} s"
+        time.sleep(0.02)
+
+
+def attempts_of(stack: LocalStack, webhook_id: str) -> list[dict[str, Any]]:
+    return [a for a in stack.deliveries.report()["attempts"] if a["webhook_id"] == webhook_id]
+
+
+def sink(stack: LocalStack) -> list[dict[str, Any]]:
+    answer = call(stack, "GET", "/_local/sink", headers=JSON_ACCEPT)
+    assert answer.status == 200
+    received: list[dict[str, Any]] = answer.json()["received"]
+    return received
+
+
+# ---- the demo sink ------------------------------------------------------------------------------
+
+
+def test_a_signup_reaches_the_demo_sink_signed_within_two_seconds(stack: LocalStack) -> None:
+    # Given the demo tenant's subscription to the sink, made at seed
+    (subscription,) = call(stack, "GET", "/v1/demo/webhooks").json()["webhooks"]
+    assert subscription["url"] == stack.url + "/_local/sink"
+    assert (subscription["events"], subscription["description"]) == (["*"], "local demo sink")
+    # When a number signs up over HTTP
+    assert signup(stack).status == 202
+    # Then within 2 s of the answer the sink has its consent.requested, verified with the
+    # standardwebhooks library against the subscription's secret
+    (got,), took = wait_for(stack.sink.received)
+    assert took < 2.0
+    assert got["verified"] is True
+    event = got["event"]
+    assert (event["type"], event["source"], event["data"]["phone"]) == (
+        "consent.requested",
+        "sms-consent/demo",
+        PHONE,
+    )
+    assert got["headers"]["webhook-id"] == event["id"]
+    assert sink(stack) == [got]
+    # And /_local/webhooks shows the attempt that delivered it
+    report = call(stack, "GET", "/_local/webhooks", headers=JSON_ACCEPT).json()
+    (attempt,) = report["attempts"]
+    assert attempt == {
+        "webhook_id": subscription["id"],
+        "url": stack.url + "/_local/sink",
+        "event_id": event["id"],
+        "type": "consent.requested",
+        "attempt": 1,
+        "status": "delivered",
+        "http_status": 204,
+        "error": None,
+        "at": attempt["at"],
+        "next_attempt_at": None,
+    }
+    assert (report["waiting"], report["dead"]) == (0, 0)
+
+
+def test_the_sink_and_attempts_read_as_pages_and_the_demo_form_links_them(stack: LocalStack) -> None:
+    assert signup(stack).status == 202
+    wait_for(stack.sink.received)
+    page = call(stack, "GET", "/_local/sink", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "consent.requested" in page.text and "&quot;phone&quot;: &quot;+4915112345678&quot;" in page.text
+    page = call(stack, "GET", "/_local/webhooks", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status == 200 and "delivered" in page.text and "/_local/sink" in page.text
+    form = call(stack, "GET", "/", headers={"Accept": BROWSER_ACCEPT}).text
+    assert 'href="/_local/sink"' in form and 'href="/_local/webhooks"' in form
+
+
+def test_the_new_routes_keep_the_local_routes_rules(stack: LocalStack) -> None:
+    # A page of another site can neither post to the sink nor read it through DNS rebinding
+    form = call(stack, "POST", "/_local/sink", data=b"a=1", headers={"Content-Type": "text/plain"})
+    assert form.status == 403
+    rebound = call(stack, "GET", "/_local/webhooks", headers={"Host": "evil.example"})
+    assert rebound.status == 421
+    assert call(stack, "DELETE", "/_local/sink", headers={"X-Requested-With": "tests"}).status == 405
+    # An unsigned post is kept, and shown as not verified
+    assert call(stack, "POST", "/_local/sink", json_body={"type": "forged"}).status == 204
+    (got,) = sink(stack)
+    assert (got["verified"], got["event"]) == (False, {"type": "forged"})
+
+
+# ---- retries on the local clock -----------------------------------------------------------------
+
+
+def test_a_failed_delivery_is_retried_once_the_local_clock_passes_its_time(
+    stack: LocalStack, receivers: Callable[..., Receiver]
+) -> None:
+    # Given a subscription made over HTTP to a receiver that answers 500
+    receiver = receivers(status=500)
+    webhook_id = subscribe(stack, receiver.url)
+    # When a number signs up; Then the failed attempt is shown with its next time
+    assert signup(stack).status == 202
+    (failed,), _ = wait_for(lambda: attempts_of(stack, webhook_id))
+    assert (failed["status"], failed["http_status"], failed["attempt"]) == ("failed", 500, 1)
+    assert failed["url"] == receiver.url and failed["next_attempt_at"] > failed["at"]
+    report = call(stack, "GET", "/_local/webhooks", headers=JSON_ACCEPT).json()
+    assert failed in report["attempts"] and report["waiting"] == 1
+    # ... the same as the deliveries route says
+    deliveries = call(stack, "GET", f"/v1/demo/webhooks/{webhook_id}/deliveries").json()["deliveries"]
+    assert [(d["status"], d["next_attempt_at"]) for d in deliveries] == [
+        ("failed", failed["next_attempt_at"])
+    ]
+    # ... and nothing is sent again before that time
+    assert stack.settle(timeout=2) and len(receiver.got) == 1
+    # When the receiver is fixed and the clock moved past that time
+    receiver.status = 200
+    assert move_clock(stack, now=failed["next_attempt_at"]).status == 200
+    move_clock(stack, advance_seconds=1)
+    # Then it is delivered within 2 s, as attempt 2 of the same event
+    _, took = wait_for(lambda: len(receiver.got) == 2)
+    assert took < 2.0
+    assert receiver.got[0]["event"] == receiver.got[1]["event"]
+    second = wait_for(lambda: attempts_of(stack, webhook_id)[1:])[0][0]
+    assert (second["attempt"], second["status"], second["http_status"]) == (2, "delivered", 200)
+    assert stack.deliveries.report()["waiting"] == 0
+
+
+def test_a_retry_for_a_deleted_subscription_is_dropped(
+    stack: LocalStack, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers(status=503)
+    webhook_id = subscribe(stack, receiver.url)
+    assert signup(stack).status == 202
+    (failed,), _ = wait_for(lambda: attempts_of(stack, webhook_id))
+    deleted = call(stack, "DELETE", f"/v1/demo/webhooks/{webhook_id}", headers={"X-Requested-With": "tests"})
+    assert deleted.status == 204
+    move_clock(stack, now=failed["next_attempt_at"])
+    move_clock(stack, advance_seconds=1)
+    (_, dropped), _ = wait_for(lambda: attempts_of(stack, webhook_id)[1:] and attempts_of(stack, webhook_id))
+    assert (dropped["attempt"], dropped["status"], dropped["http_status"]) == (2, "dropped", None)
+    assert stack.deliveries.report()["waiting"] == 0 and len(receiver.got) == 1
+
+
+def test_a_receiver_that_was_down_gets_one_subjects_events_in_seq_order(
+    stack: LocalStack, receivers: Callable[..., Receiver]
+) -> None:
+    # Given a receiver that is down (500)
+    receiver = receivers(status=500)
+    webhook_id = subscribe(stack, receiver.url)
+    # When three changes of one subject happen: signup, confirmation, opt-out
+    assert signup(stack).status == 202
+    path = link_in(stack, outbox(stack)[-1])
+    assert call(stack, "POST", path, headers=JSON_ACCEPT).json() == {"status": "confirmed"}
+    optout = call(stack, "POST", f"/v1/demo/subjects/{quote(PHONE)}/optout", json_body={})
+    assert optout.status == 200, optout.text
+    assert stack.settle(timeout=5)
+    # Then only the first was attempted; the other two wait behind it
+    (failed,) = attempts_of(stack, webhook_id)
+    assert failed["type"] == "consent.requested"
+    # When it is up again and the clock moved on
+    receiver.status = 204
+    move_clock(stack, now=failed["next_attempt_at"])
+    move_clock(stack, advance_seconds=1)
+    # Then it gets all three within 2 s, in seq order
+    _, took = wait_for(lambda: len(receiver.got) == 4, timeout=3)
+    assert took < 2.0
+    events = [r["event"] for r in receiver.got[1:]]
+    assert [e["data"]["seq"] for e in events] == [1, 2, 3]
+    assert [e["type"] for e in events] == ["consent.requested", "consent.confirmed", "consent.opted_out"]
+    assert len({e["subject"] for e in events}) == 1
+
+
+def test_a_slow_receiver_does_not_hold_up_another_subscription(
+    stack: LocalStack, receivers: Callable[..., Receiver]
+) -> None:
+    # Given a receiver that takes 10 s to answer, and another subscription
+    slow = receivers()
+    slow.held.clear()
+    fast = receivers()
+    subscribe(stack, slow.url)
+    subscribe(stack, fast.url)
+    # When a number signs up; Then the other subscription gets it within 2 s of the answer
+    assert signup(stack).status == 202
+    _, took = wait_for(lambda: fast.got)
+    assert took < 2.0
+    assert fast.got[0]["event"]["type"] == "consent.requested"
+    assert slow.got == []  # still answering
+    slow.held.set()
+    wait_for(lambda: slow.got)
+
+
+# ---- reset ----------------------------------------------------------------------------------
+
+
+def test_reset_clears_attempts_and_sink_and_subscribes_the_demo_sink_again(
+    stack: LocalStack, receivers: Callable[..., Receiver]
+) -> None:
+    # Given a delivered event, and one waiting for a retry
+    receiver = receivers(status=500)
+    webhook_id = subscribe(stack, receiver.url)
+    (before,) = [
+        w for w in call(stack, "GET", "/v1/demo/webhooks").json()["webhooks"] if w["id"] != webhook_id
+    ]
+    assert signup(stack).status == 202
+    wait_for(stack.sink.received)
+    (failed,), _ = wait_for(lambda: attempts_of(stack, webhook_id))
+    # When the stack is reset
+    assert call(stack, "POST", "/_local/reset", json_body={}).status == 200
+    # Then attempts and sink are empty and the demo tenant has one new sink subscription
+    assert call(stack, "GET", "/_local/webhooks", headers=JSON_ACCEPT).json() == {
+        "attempts": [],
+        "waiting": 0,
+        "dead": 0,
+    }
+    assert sink(stack) == []
+    (after,) = call(stack, "GET", "/v1/demo/webhooks").json()["webhooks"]
+    assert after["url"] == before["url"] and after["id"] != before["id"]
+    # And the retry from before the reset never goes out, even with the clock far on
+    move_clock(stack, now=failed["next_attempt_at"])
+    move_clock(stack, advance_seconds=3600)
+    assert stack.settle(timeout=2)
+    assert len(receiver.got) == 1
+    # While a signup after it reaches the new subscription, verified with its secret
+    assert signup(stack).status == 202
+    (got,), _ = wait_for(stack.sink.received)
+    assert got["verified"] is True
+
+
+def test_settle_publishes_what_the_stream_holds(stack: LocalStack) -> None:
+    # A look right after a change sees its deliveries: settle publishes and delivers.
+    assert signup(stack).status == 202
+    assert stack.settle(timeout=5)
+    assert [r["event"]["type"] for r in stack.sink.received()] == ["consent.requested"]
+
+
+# ---- the bus, and the stream's filter -------------------------------------------------------
+
+
+def test_events_go_to_the_bus_in_the_embedded_moto(stack: LocalStack) -> None:
+    # Given a rule copying the stack's bus into a queue, both in the stack's own moto
+    moto = stack.dynamodb_endpoint
+    assert moto.startswith("http://127.0.0.1:")
+    sqs = boto3.client("sqs", endpoint_url=moto, region_name="eu-central-1")
+    events = boto3.client("events", endpoint_url=moto, region_name="eu-central-1")
+    queue_url = sqs.create_queue(QueueName="local-bus-copy")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = json.dumps({"source": ["sms-consent"]})
+    events.put_rule(Name="copy", EventBusName=EVENT_BUS_NAME, EventPattern=pattern)
+    events.put_targets(Rule="copy", EventBusName=EVENT_BUS_NAME, Targets=[{"Id": "q", "Arn": arn}])
+    # When a number signs up; Then its event is on the bus, as in AWS
+    assert signup(stack).status == 202
+    assert stack.settle(timeout=5)
+    (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    envelope = json.loads(message["Body"])
+    assert (envelope["detail-type"], envelope["detail"]["type"]) == ("consent.requested", "consent.requested")
+    events.remove_targets(Rule="copy", EventBusName=EVENT_BUS_NAME, Ids=["q"])
+    events.delete_rule(Name="copy", EventBusName=EVENT_BUS_NAME)
+    sqs.delete_queue(QueueUrl=queue_url)
+
+
+def test_stream_filters_match_as_lambdas_filter_criteria() -> None:
+    (source,) = tpl.stream_sources(tpl.load())
+    (pattern,) = source.filters
+
+    def record(event: str, sk: str) -> dict[str, Any]:
+        return {"eventName": event, "dynamodb": {"Keys": {"pk": {"S": "SUBJ#demo#x"}, "sk": {"S": sk}}}}
+
+    assert matches(pattern, record("INSERT", "EV#00000001"))
+    assert matches(pattern, record("INSERT", "OUT#1"))
+    assert not matches(pattern, record("MODIFY", "EV#00000001"))
+    assert not matches(pattern, record("INSERT", "SUBJECT"))
+    assert not matches(pattern, {"eventName": "INSERT"})
+    assert matches({"a": [{"exists": False}]}, {}) and not matches({"a": [{"exists": False}]}, {"a": 1})
+    with pytest.raises(ValueError, match="unsupported"):
+        check_pattern({"a": [{"anything-but": ["x"]}]})
