@@ -38,4 +38,5 @@ pytest_plugins = [
     "tests.fixtures.tenants",
     "tests.fixtures.stack",
     "tests.fixtures.consent_events",
+    "tests.fixtures.receivers",
 ]
