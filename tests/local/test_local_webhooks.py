@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from local import template as tpl
 from local.stack import EVENT_BUS_NAME, LocalStack
 from local.streams import check_pattern, matches
 from tests.fixtures.journeys import JSON_ACCEPT, PHONE, call, link_in, move_clock, outbox, signup
+from tests.fixtures.receivers import Receiver
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -27,57 +27,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 T = TypeVar("T")
 
 
-# ---- receivers on loopback ----------------------------------------------------------------------
-
-
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 answering ``status``; while ``held`` is clear (and at
-    most ``hold_seconds``) each request waits before it is answered."""
-
-    def __init__(self, status: int = 204, hold_seconds: float = 10.0) -> None:
-        self.status = status
-        self.hold_seconds = hold_seconds
-        self.held = threading.Event()
-        self.held.set()
-        self.got: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.held.wait(receiver.hold_seconds)
-                receiver.got.append(
-                    {"headers": {k.lower(): v for k, v in self.headers.items()}, "event": json.loads(body)}
-                )
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.held.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(**options: Any) -> Receiver:
-        made.append(Receiver(**options))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
+# ---- helpers ----------------------------------------------------------------------------------
 
 
 def subscribe(stack: LocalStack, url: str) -> str:
@@ -180,10 +130,11 @@ def test_the_new_routes_keep_the_local_routes_rules(stack: LocalStack) -> None:
 
 
 def test_a_failed_delivery_is_retried_once_the_local_clock_passes_its_time(
-    stack: LocalStack, receivers: Callable[..., Receiver]
+    stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
     # Given a subscription made over HTTP to a receiver that answers 500
-    receiver = receivers(status=500)
+    receiver = make_receiver()
+    receiver.answer = 500
     webhook_id = subscribe(stack, receiver.url)
     # When a number signs up; Then the failed attempt is shown with its next time
     assert signup(stack).status == 202
@@ -200,22 +151,23 @@ def test_a_failed_delivery_is_retried_once_the_local_clock_passes_its_time(
     # ... and nothing is sent again before that time
     assert stack.settle(timeout=2) and len(receiver.got) == 1
     # When the receiver is fixed and the clock moved past that time
-    receiver.status = 200
+    receiver.answer = 200
     assert move_clock(stack, now=failed["next_attempt_at"]).status == 200
     move_clock(stack, advance_seconds=1)
     # Then it is delivered within 2 s, as attempt 2 of the same event
     _, took = wait_for(lambda: len(receiver.got) == 2)
     assert took < 2.0
-    assert receiver.got[0]["event"] == receiver.got[1]["event"]
+    assert receiver.got[0].body == receiver.got[1].body
     second = wait_for(lambda: attempts_of(stack, webhook_id)[1:])[0][0]
     assert (second["attempt"], second["status"], second["http_status"]) == (2, "delivered", 200)
     assert stack.deliveries.report()["waiting"] == 0
 
 
 def test_a_retry_for_a_deleted_subscription_is_dropped(
-    stack: LocalStack, receivers: Callable[..., Receiver]
+    stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
-    receiver = receivers(status=503)
+    receiver = make_receiver()
+    receiver.answer = 503
     webhook_id = subscribe(stack, receiver.url)
     assert signup(stack).status == 202
     (failed,), _ = wait_for(lambda: attempts_of(stack, webhook_id))
@@ -229,10 +181,11 @@ def test_a_retry_for_a_deleted_subscription_is_dropped(
 
 
 def test_a_receiver_that_was_down_gets_one_subjects_events_in_seq_order(
-    stack: LocalStack, receivers: Callable[..., Receiver]
+    stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
     # Given a receiver that is down (500)
-    receiver = receivers(status=500)
+    receiver = make_receiver()
+    receiver.answer = 500
     webhook_id = subscribe(stack, receiver.url)
     # When three changes of one subject happen: signup, confirmation, opt-out
     assert signup(stack).status == 202
@@ -245,34 +198,41 @@ def test_a_receiver_that_was_down_gets_one_subjects_events_in_seq_order(
     (failed,) = attempts_of(stack, webhook_id)
     assert failed["type"] == "consent.requested"
     # When it is up again and the clock moved on
-    receiver.status = 204
+    receiver.answer = 204
     move_clock(stack, now=failed["next_attempt_at"])
     move_clock(stack, advance_seconds=1)
     # Then it gets all three within 2 s, in seq order
     _, took = wait_for(lambda: len(receiver.got) == 4, timeout=3)
     assert took < 2.0
-    events = [r["event"] for r in receiver.got[1:]]
+    events = receiver.events()[1:]
     assert [e["data"]["seq"] for e in events] == [1, 2, 3]
     assert [e["type"] for e in events] == ["consent.requested", "consent.confirmed", "consent.opted_out"]
     assert len({e["subject"] for e in events}) == 1
 
 
 def test_a_slow_receiver_does_not_hold_up_another_subscription(
-    stack: LocalStack, receivers: Callable[..., Receiver]
+    stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
     # Given a receiver that takes 10 s to answer, and another subscription
-    slow = receivers()
-    slow.held.clear()
-    fast = receivers()
+    released = threading.Event()
+
+    def slowly(_: Any) -> int:
+        released.wait(10)
+        return 200
+
+    slow, fast = make_receiver(), make_receiver()
+    slow.answer = slowly
     subscribe(stack, slow.url)
     subscribe(stack, fast.url)
-    # When a number signs up; Then the other subscription gets it within 2 s of the answer
-    assert signup(stack).status == 202
-    _, took = wait_for(lambda: fast.got)
-    assert took < 2.0
-    assert fast.got[0]["event"]["type"] == "consent.requested"
-    assert slow.got == []  # still answering
-    slow.held.set()
+    try:
+        # When a number signs up; Then the other subscription gets it within 2 s of the answer
+        assert signup(stack).status == 202
+        _, took = wait_for(lambda: fast.got)
+        assert took < 2.0
+        assert fast.events()[0]["type"] == "consent.requested"
+        assert slow.got == []  # still answering
+    finally:
+        released.set()
     wait_for(lambda: slow.got)
 
 
@@ -280,10 +240,11 @@ def test_a_slow_receiver_does_not_hold_up_another_subscription(
 
 
 def test_reset_clears_attempts_and_sink_and_subscribes_the_demo_sink_again(
-    stack: LocalStack, receivers: Callable[..., Receiver]
+    stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
     # Given a delivered event, and one waiting for a retry
-    receiver = receivers(status=500)
+    receiver = make_receiver()
+    receiver.answer = 500
     webhook_id = subscribe(stack, receiver.url)
     (before,) = [
         w for w in call(stack, "GET", "/v1/demo/webhooks").json()["webhooks"] if w["id"] != webhook_id
