@@ -30,11 +30,12 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
-def attempt(delivery: Delivery, number: int, now: datetime) -> Outcome:
-    """Attempt ``number`` (1-based) of ``delivery`` at ``now``."""
+def attempt(delivery: Delivery, now: datetime) -> Outcome:
+    """One more attempt of ``delivery`` at ``now`` (its number counted in the table)."""
     subscription = store.webhook(delivery.tenant, delivery.webhook_id)
     if subscription is None:
         return Outcome("dropped")  # deleted since: its events go nowhere
+    number = store.next_attempt_number(delivery.tenant, delivery.webhook_id, delivery.event["id"], now)
     body = json.dumps(delivery.event, separators=(",", ":"), ensure_ascii=False).encode()
     # The signature's timestamp is the real time of sending: the receiver checks it against
     # its own clock to refuse replays (the local stack's moved clock is not the receiver's).
