@@ -300,3 +300,26 @@ def test_the_sample_stream_event_is_published(published: Any, context: Any) -> N
     (event,) = published.received()
     assert event["type"] == "consent.opted_out" and event["data"]["campaign"] == "black-friday"
     assert event["data"]["phone"] is None  # no such subject here
+
+
+def test_a_delivery_retried_after_the_erasure_carries_no_number(
+    webhooks: Any, make_receiver: Any, context: Any, outbox: Any, clock: Any
+) -> None:
+    from smsconsent import phone, privacy, tenants
+
+    # Given a receiver that is down when a person signs up
+    receiver = make_receiver()
+    receiver.answer = 500
+    made = webhooks.subscribe(receiver.url)
+    sign_up(context, outbox)
+    webhooks.run_once()
+    assert _verify(made["secret"], receiver.got[0])["data"]["phone"] == PHONE
+    # When the person is erased before the receiver recovers
+    privacy.erase(tenants.get("demo"), phone.normalise(PHONE, "DE"))
+    receiver.answer = 200
+    webhooks.run(clock)
+    # Then the retried request (same id) and the erasure event carry no number
+    payloads = [_verify(made["secret"], got) for got in receiver.got[1:]]
+    assert [p["type"] for p in payloads] == ["consent.requested", "subject.erased"]
+    assert payloads[0]["id"] == _verify(made["secret"], receiver.got[0])["id"]
+    assert all(p["data"]["phone"] is None for p in payloads)
