@@ -25,7 +25,7 @@ from typing import Any
 from bench import coldstart, memory
 from bench.common import ROOT, progress, write_json
 
-SECTIONS = ("coldstart", "memory", "presend", "retention")
+SECTIONS = ("coldstart", "memory", "presend", "retention", "events")
 RESULTS = ROOT / "bench" / "results.json"
 
 # The goals (issue 7).
@@ -33,6 +33,11 @@ IMPORT_RATIO = 1.25  # each function's cold import, times the floor's
 MEMORY_MB = 128  # peak memory of a function
 PRESEND_US = 25  # pre-send handler CPU per recipient (µs)
 ITEMS_PER_DUE = 1.05  # retention: items read per item due
+# Consent events (issue 13): the writer's own time with the stream on, times off (publishing
+# adds no code to it: the stream publishes; the margin is this machine's noise), and the
+# delivery latency on the local stack.
+WRITER_RATIO = 1.10
+DELIVERY_P99_MS = 2000
 
 
 def _child(module: str) -> dict[str, Any]:
@@ -86,6 +91,8 @@ def _run(section: str, results: dict[str, Any], rounds: int, built_rounds: int) 
         results["presend"] = _child("bench.presend_e2e")
     elif section == "retention":
         results["retention"] = _child("bench.retention_scale")
+    elif section == "events":
+        results["events"] = _child("bench.events_out")
 
 
 # ---- goals -------------------------------------------------------------------------------
@@ -169,6 +176,34 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                 all(r["items_read_per_due"] <= ITEMS_PER_DUE for r in runs),
             )
         )
+    found += _event_goals(results.get("events") or {})
+    return found
+
+
+def _event_goals(events: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    writer = events.get("writer")
+    if writer:
+        found.append(
+            _goal(
+                "publishing's cost in the writer (STOP)",
+                f"time <= {WRITER_RATIO}x without a stream, same requests",
+                f"{writer['ratio_on_to_off']:.2f}x, {writer['requests_per_stop_on']:.1f}"
+                f" vs {writer['requests_per_stop_off']:.1f} requests",
+                writer["ratio_on_to_off"] <= WRITER_RATIO
+                and writer["requests_per_stop_on"] == writer["requests_per_stop_off"],
+            )
+        )
+    latency = events.get("local_delivery")
+    if latency:
+        found.append(
+            _goal(
+                "webhook delivery latency, local stack",
+                f"p99 <= {DELIVERY_P99_MS} ms",
+                f"p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms",
+                latency["p99_ms"] <= DELIVERY_P99_MS,
+            )
+        )
     return found
 
 
@@ -190,6 +225,38 @@ def _rows(headers: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,
 
 def _num(value: Any, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _events_table(events: dict[str, Any]) -> list[str]:
+    if not events:
+        return []
+    out = ["", "Consent events"]
+    writer = events.get("writer")
+    if writer:
+        on, off = writer["ms_outside_dynamodb_stream_on"], writer["ms_outside_dynamodb_stream_off"]
+        out += [
+            "  the writer: a STOP's own time (outside DynamoDB calls, moto in-process),"
+            f" {writer['rounds']} rounds of {writer['stops_per_round']} alternating:",
+            f"    stream on {on:.3f} ms, off {off:.3f} ms ({writer['ratio_on_to_off']:.2f}x);"
+            f" requests per STOP {writer['requests_per_stop_on']:.1f}"
+            f" / {writer['requests_per_stop_off']:.1f}",
+        ]
+    publisher = events.get("publisher")
+    if publisher:
+        out += [
+            f"  the publisher: {publisher['events']:,} stream records in batches of {publisher['batch']},"
+            " AWS answered at the botocore layer:",
+            f"    {publisher['cpu_us_per_event']:.0f} µs CPU per event,"
+            f" {publisher['events_per_second']:,} events/s",
+        ]
+    latency = events.get("local_delivery")
+    if latency:
+        out.append(
+            f"  the local stack: change -> receiver (answering at once), {latency['deliveries']} deliveries:"
+            f" p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms,"
+            f" {latency['events_per_second']:.0f} events/s"
+        )
+    return out
 
 
 def table(results: dict[str, Any]) -> str:
@@ -322,6 +389,7 @@ def table(results: dict[str, Any]) -> str:
             "  moto walks the whole table for every Query, so its run time grows with the table;",
             "  DynamoDB's does not. job's own s: the run less the time inside DynamoDB calls.",
         ]
+    out += _events_table(results.get("events") or {})
     if results.get("goals"):
         out += ["", "Goals"]
         rows = [

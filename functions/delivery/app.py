@@ -34,13 +34,21 @@ def _dead_letter(record: dict[str, Any]) -> bool:
 
 
 def _wait(record: dict[str, Any], seconds: float) -> None:
+    """Show the message again in ``seconds`` (if SQS refuses, it comes back after the
+    queue's visibility timeout instead: later, never lost)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     url = settings.get().webhook_queue_url
-    if url:
+    if not url:
+        return
+    try:
         sender.queue_client().change_message_visibility(
             QueueUrl=url,
             ReceiptHandle=record["receiptHandle"],
             VisibilityTimeout=max(0, min(_MAX_VISIBILITY, math.ceil(seconds))),
         )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("visibility not changed", extra={"error": type(exc).__name__})
 
 
 def _one(record: dict[str, Any]) -> bool:
@@ -50,10 +58,9 @@ def _one(record: dict[str, Any]) -> bool:
     except (ValueError, KeyError, TypeError):
         logger.error("unreadable webhook delivery dead-lettered")
         return _dead_letter(record)
-    number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
     now = clock.now()
     try:
-        outcome = delivery.attempt(job, number, now)
+        outcome = delivery.attempt(job, now)
         if outcome.status == "dead":
             return _dead_letter(record)
         if outcome.status == "retry" and outcome.next_attempt_at is not None:
@@ -68,6 +75,10 @@ def _one(record: dict[str, Any]) -> bool:
 def _group(records: list[dict[str, Any]]) -> list[str]:
     for index, record in enumerate(records):
         if not _one(record):
+            # The rest go back unattempted, visible at once: the group stays blocked behind
+            # its waiting head (FIFO), and comes back with it in order when it is due.
+            for later in records[index + 1 :]:
+                _wait(later, 0)
             return [r["messageId"] for r in records[index:]]
     return []
 

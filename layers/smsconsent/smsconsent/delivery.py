@@ -13,10 +13,12 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from smsconsent import clock, metrics, settings, store
 from smsconsent.observability import logger
 from smsconsent.publishing import Delivery
+from smsconsent.records import subject_pk
 from smsconsent.webhooks import backoff, signing, transport
 
 # A receiver must answer within this (the SPEC's 10 s); the caller runs attempts side by
@@ -30,12 +32,26 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
-def attempt(delivery: Delivery, number: int, now: datetime) -> Outcome:
-    """Attempt ``number`` (1-based) of ``delivery`` at ``now``."""
+def _as_held_now(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with the number as held now: a delivery retried after the subject was
+    erased (or its number dropped on expiry) carries none. The id stays the same."""
+    phone = (event.get("data") or {}).get("phone")
+    if phone is None:
+        return event
+    tenant = event["data"]["tenant"]
+    held = store.phones_of([subject_pk(tenant, event["subject"])]).get(subject_pk(tenant, event["subject"]))
+    if held == phone:
+        return event
+    return {**event, "data": {**event["data"], "phone": None}}
+
+
+def attempt(delivery: Delivery, now: datetime) -> Outcome:
+    """One more attempt of ``delivery`` at ``now`` (its number counted in the table)."""
     subscription = store.webhook(delivery.tenant, delivery.webhook_id)
     if subscription is None:
         return Outcome("dropped")  # deleted since: its events go nowhere
-    body = json.dumps(delivery.event, separators=(",", ":"), ensure_ascii=False).encode()
+    number = store.next_attempt_number(delivery.tenant, delivery.webhook_id, delivery.event["id"], now)
+    body = json.dumps(_as_held_now(delivery.event), separators=(",", ":"), ensure_ascii=False).encode()
     # The signature's timestamp is the real time of sending: the receiver checks it against
     # its own clock to refuse replays (the local stack's moved clock is not the receiver's).
     headers = signing.headers(subscription.secret, delivery.event["id"], int(time.time()), body)

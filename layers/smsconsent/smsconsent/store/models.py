@@ -9,6 +9,7 @@ Keys (``pk`` / ``sk``):
                                       erased): no chain left to hold it, only the stream
   WEBHOOK#<tenant>       / WH#<id>    a webhook subscription (its signing secret)
   DELIVERY#<tenant>#<id> / <at>#...   one delivery attempt of a subscription (kept 30 days)
+  ATTEMPTS#<tenant>#<webhook>#<event> / COUNT  attempts made so far of one delivery
   TOKEN#<sha256>         / TOKEN      a confirmation token (only its SHA-256)
   OPTOUT#<code>          / CODE       a per-recipient opt-out code
   MSG#<key>              / MSG        a provider message already handled, with its answer

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from smsconsent.store.errors import Conflict, guard
-from smsconsent.store.models import DeliveryItem, WebhookItem, get_or_none
+from smsconsent.store.models import CounterItem, DeliveryItem, WebhookItem, get_or_none
 
 # Attempts are kept this long: enough to see a day of retries and what came after.
 KEEP_ATTEMPTS = timedelta(days=30)
@@ -84,6 +84,16 @@ def delete_webhook(tenant: str, webhook_id: str) -> bool:
     except Conflict:
         return False
     return True
+
+
+def next_attempt_number(tenant: str, webhook_id: str, event_id: str, now: datetime) -> int:
+    """Count one more attempt of this event for this subscription; the attempt's number.
+    Counted before the POST, so an attempt cut short by a crash still counts: the queue's
+    receive count cannot say this (a message handed back behind a failed one counts too)."""
+    counter = CounterItem(f"ATTEMPTS#{tenant}#{webhook_id}#{event_id}", "COUNT")
+    with guard():
+        counter.update(actions=[CounterItem.hits.add(1), CounterItem.ttl.set(now + KEEP_ATTEMPTS)])
+    return int(counter.hits)
 
 
 def record_attempt(tenant: str, webhook_id: str, attempt: Attempt, now: datetime) -> None:

@@ -1,0 +1,254 @@
+"""Consent events out: what publishing costs the writer, and what the publisher sustains.
+
+- ``writer``: STOPs (the inbound use case) on moto in this process, in alternating rounds
+  with the table's stream on and off. The figure is each STOP's time outside DynamoDB
+  calls (the writer's own work): publishing adds nothing to it, since the stream, not the
+  writer, publishes; requests per STOP are counted at the botocore layer.
+- ``publisher``: the publisher handler over batches of 100 real-shaped stream records
+  (opt-outs of distinct subjects, one webhook subscription), with DynamoDB, EventBridge and
+  SQS answered at the botocore layer: its own CPU per event, and events per second.
+
+    .venv/bin/python -m bench.events_out [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.calls import counting
+from bench.common import PEPPER_JSON, REGION, ROOT, TABLE_NAME, layer_paths, progress, write_json
+from local.context import LambdaContext
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+ROUNDS = 6
+STOPS_PER_ROUND = 60
+RECORDS = 2000
+
+
+def _environment() -> None:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_SESSION_TOKEN": "bench",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "TABLE_NAME": TABLE_NAME,
+            "PEPPER_JSON": PEPPER_JSON,
+            "SMS_SENDER": "outbox",
+            "POWERTOOLS_SERVICE_NAME": "sms-consent",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "SmsConsentBench",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "ALLOW_PLAIN_SECRETS": "true",
+        }
+    )
+    for name in ("DYNAMODB_ENDPOINT", "PEPPER_SECRET_ARN", "EVENT_BUS_NAME", "WEBHOOK_QUEUE_URL"):
+        os.environ.pop(name, None)
+    for path in reversed([str(ROOT), *(str(p) for p in layer_paths())]):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def _context(name: str) -> LambdaContext:
+    return LambdaContext(
+        function_name=name, aws_request_id="bench", log_stream_name="bench", remaining_ms=60_000
+    )
+
+
+# ---- the writer ----------------------------------------------------------------------------
+
+
+def _stop(number: str, label: str) -> None:
+    from smsconsent import inbound, tenants
+    from smsconsent.providers.base import InboundMessage
+
+    tenant = tenants.get("demo")
+    assert tenant is not None
+    inbound.receive(tenant, InboundMessage("twilio", f"SM{label}", number, "+4915790000000", "STOP"))
+
+
+def writer() -> dict[str, Any]:
+    """Per STOP: ms outside DynamoDB calls and requests, stream on vs off, side by side."""
+    import boto3
+    from moto import mock_aws
+
+    from local import template as tpl
+
+    with mock_aws():
+        from smsconsent import clock, environment, store
+
+        clock.set_source(lambda: NOW)
+        definition, _ = tpl.table_definition(tpl.load(), TABLE_NAME)
+        client = boto3.client("dynamodb", region_name=REGION)
+        tables = {"on": TABLE_NAME, "off": TABLE_NAME + "-no-stream"}
+        for mode, name in tables.items():
+            made = {**definition, "TableName": name}
+            if mode == "off":
+                made.pop("StreamSpecification")
+            client.create_table(**made)
+            os.environ["TABLE_NAME"] = name
+            environment.reload()
+            store.put_tenant_doc(json.loads((ROOT / "local/tenants/demo.json").read_text()), NOW)
+        figures: dict[str, list[float]] = {"on": [], "off": []}
+        requests: dict[str, int] = {"on": 0, "off": 0}
+        count = 0
+        for round_ in range(ROUNDS):
+            for mode in ("on", "off") if round_ % 2 == 0 else ("off", "on"):
+                os.environ["TABLE_NAME"] = tables[mode]
+                environment.reload()
+                _stop("+4915100000000", f"{round_}{mode}warm".encode().hex()[:32].rjust(32, "0"))
+                numbers = [f"+49151{count + i:08d}" for i in range(STOPS_PER_ROUND)]
+                count += STOPS_PER_ROUND
+                with counting() as calls:
+                    started = time.perf_counter()
+                    for i, number in enumerate(numbers):
+                        _stop(number, f"{round_:02d}{int(mode == 'on')}{i:029x}")
+                    took = time.perf_counter() - started
+                figures[mode].append((took - calls.seconds) / STOPS_PER_ROUND * 1000)
+                requests[mode] += calls.requests
+        on, off = statistics.median(figures["on"]), statistics.median(figures["off"])
+        return {
+            "stops_per_round": STOPS_PER_ROUND,
+            "rounds": ROUNDS,
+            "ms_outside_dynamodb_stream_on": round(on, 3),
+            "ms_outside_dynamodb_stream_off": round(off, 3),
+            "ratio_on_to_off": round(on / off, 3),
+            "requests_per_stop_on": requests["on"] / (ROUNDS * STOPS_PER_ROUND),
+            "requests_per_stop_off": requests["off"] / (ROUNDS * STOPS_PER_ROUND),
+        }
+    os.environ["TABLE_NAME"] = TABLE_NAME
+
+
+# ---- the publisher ---------------------------------------------------------------------------
+
+
+def _record(i: int) -> dict[str, Any]:
+    data = {"consents": ["sms:marketing"], "keyword": "STOP", "provider": "twilio", "via": "sms_keyword"}
+    pk = f"SUBJ#demo#b1.{i:064x}"
+    at = (NOW + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    image = {
+        "pk": {"S": pk},
+        "sk": {"S": "EV#00000003"},
+        "seq": {"N": "3"},
+        "type": {"S": "optout"},
+        "at": {"S": at},
+        "data": {"S": json.dumps(data, sort_keys=True, separators=(",", ":"))},
+        "prev": {"S": "0" * 64},
+        "hash": {"S": f"{i:064x}"},
+    }
+    return {
+        "eventID": f"{i:032x}",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image,
+            "SequenceNumber": f"{i:021d}",
+            "StreamViewType": "NEW_IMAGE",
+        },
+    }
+
+
+def _answers(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What DynamoDB, EventBridge and SQS would answer, without asking them."""
+    if operation == "BatchGetItem":
+        keys = next(iter(params["RequestItems"].values()))["Keys"]
+        items = [{"pk": k["pk"], "phone": {"S": "+4915112345678"}} for k in keys]
+        return {"Responses": {TABLE_NAME: items}, "UnprocessedKeys": {}}
+    if operation == "Query":
+        item = {
+            "pk": {"S": "WEBHOOK#demo"},
+            "sk": {"S": "WH#wh_bench"},
+            "url": {"S": "https://crm.example.com/hooks"},
+            "events": {"S": '["*"]'},
+            "secret": {"S": "whsec_" + "A" * 43 + "="},
+            "created_at": {"S": "2026-11-22T10:00:00Z"},
+        }
+        return {"Items": [item], "Count": 1, "ScannedCount": 1}
+    if operation == "PutEvents":
+        return {
+            "FailedEntryCount": 0,
+            "Entries": [{"EventId": str(i)} for i in range(len(params["Entries"]))],
+        }
+    if operation == "SendMessageBatch":
+        return {
+            "Successful": [
+                {"Id": e["Id"], "MessageId": e["Id"], "MD5OfMessageBody": ""} for e in params["Entries"]
+            ]
+        }
+    raise AssertionError(f"unexpected {operation}")
+
+
+def publisher() -> dict[str, Any]:
+    from botocore.client import BaseClient
+
+    os.environ["EVENT_BUS_NAME"] = "bench-bus"
+    os.environ["WEBHOOK_QUEUE_URL"] = "https://sqs.eu-central-1.amazonaws.com/123456789012/bench.fifo"
+    from smsconsent import environment
+
+    environment.reload()
+    from functions.publisher.app import handler
+
+    real = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, not in the stubs
+    inside = [0.0]
+
+    def answered(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        started = time.thread_time()
+        answer = _answers(operation, params)
+        inside[0] += time.thread_time() - started
+        return answer
+
+    records = [_record(i) for i in range(RECORDS)]
+    setattr(BaseClient, "_make_api_call", answered)  # noqa: B010
+    try:
+        handler({"Records": records[:100]}, _context("PublisherFunction"))  # clients made, code loaded
+        rounds = []
+        for _ in range(5):
+            inside[0] = 0.0
+            started_cpu, started = time.process_time(), time.perf_counter()
+            for start in range(0, RECORDS, 100):
+                answer = handler({"Records": records[start : start + 100]}, _context("PublisherFunction"))
+                assert answer == {"batchItemFailures": []}
+            rounds.append((time.process_time() - started_cpu - inside[0], time.perf_counter() - started))
+    finally:
+        setattr(BaseClient, "_make_api_call", real)  # noqa: B010
+    cpu = statistics.median(r[0] for r in rounds)
+    wall = statistics.median(r[1] for r in rounds)
+    return {
+        "events": RECORDS,
+        "batch": 100,
+        "cpu_us_per_event": round(cpu / RECORDS * 1e6, 1),
+        "events_per_second": round(RECORDS / wall),
+    }
+
+
+def measure() -> dict[str, Any]:
+    _environment()
+    progress(f"events: the writer, {ROUNDS} rounds of {STOPS_PER_ROUND} STOPs, stream on and off")
+    figures = {"writer": writer()}
+    progress(f"events: the publisher, {RECORDS} stream records, AWS answered at the botocore layer")
+    figures["publisher"] = publisher()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", help="write the figures here as JSON (default: print them)")
+    args = parser.parse_args()
+    figures = measure()
+    if args.out:
+        write_json(args.out, figures)
+    else:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
