@@ -30,6 +30,7 @@ TIMEOUT_SECONDS = 10.0
 class Outcome:
     status: str  # delivered | retry | dead | dropped
     next_attempt_at: datetime | None = None
+    recorded: store.Attempt | None = None  # the attempt as recorded (None: dropped)
 
 
 def _as_held_now(event: dict[str, Any]) -> dict[str, Any]:
@@ -69,24 +70,20 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
     else:
         following = backoff.next_attempt_at(clock.parse_iso(delivery.queued_at), number, now)
         status = "failed" if following is not None else "dead"
-    store.record_attempt(
-        delivery.tenant,
-        delivery.webhook_id,
-        store.Attempt(
-            event_id=delivery.event["id"],
-            type=delivery.event["type"],
-            attempt=number,
-            status=status,
-            http_status=response.status,
-            error=response.error,
-            at=clock.iso(now),
-            next_attempt_at=clock.iso(following) if following else None,
-        ),
-        now,
+    recorded = store.Attempt(
+        event_id=delivery.event["id"],
+        type=delivery.event["type"],
+        attempt=number,
+        status=status,
+        http_status=response.status,
+        error=response.error,
+        at=clock.iso(now),
+        next_attempt_at=clock.iso(following) if following else None,
     )
+    store.record_attempt(delivery.tenant, delivery.webhook_id, recorded, now)
     metrics.count("WebhookDeliveries" if delivered else "WebhookFailures")
     if delivered:
-        return Outcome("delivered")
+        return Outcome("delivered", recorded=recorded)
     logger.info(
         "webhook delivery failed",
         extra={
@@ -98,5 +95,5 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
     )
     if following is None:
         metrics.count("WebhookDeadLettered")
-        return Outcome("dead")
-    return Outcome("retry", following)
+        return Outcome("dead", recorded=recorded)
+    return Outcome("retry", following, recorded)
