@@ -333,7 +333,9 @@ class LocalStack:
             "dynamodbstreams", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
         )
         try:
-            stream = TableStream(self._client(), streams, TABLE_NAME, batch_size=source.batch_size)
+            stream = TableStream(
+                self._client(), streams, TABLE_NAME, batch_size=source.batch_size, list_shards_every=5.0
+            )
         except KeyError:  # a table made before it had a stream (DynamoDB Local, say)
             print(
                 f"Local stack: {TABLE_NAME} has no stream: consent events are not published",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -19,10 +20,22 @@ Handler = Callable[[dict[str, Any]], Any]
 
 
 class TableStream:
-    def __init__(self, dynamodb: Any, streams: Any, table: str, batch_size: int = 100) -> None:
+    """``list_shards_every``: seconds between two looks at the stream's shards (0: at every
+    read); a shard that opens in between is read from its start once it is seen."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        streams: Any,
+        table: str,
+        batch_size: int = 100,
+        list_shards_every: float = 0.0,
+    ) -> None:
         self._streams = streams
         self._arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         self._iterators: dict[str, str | None] = {}
+        self._list_every = list_shards_every
+        self._listed: tuple[float, list[str]] | None = None  # when, and the shard ids
         self._held: list[dict[str, Any]] = []  # read, not yet published (a failed batch)
         self._batch_size = batch_size
         self._lock = threading.Lock()
@@ -48,9 +61,14 @@ class TableStream:
     def _shards(self) -> list[dict[str, Any]]:
         return list(self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"])
 
+    def _shard_ids(self) -> list[str]:
+        now = time.monotonic()
+        if self._listed is None or now - self._listed[0] >= self._list_every:
+            self._listed = (now, [shard["ShardId"] for shard in self._shards()])
+        return self._listed[1]
+
     def _read(self) -> None:
-        for shard in self._shards():
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self._streams.get_shard_iterator(
                     StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
@@ -156,7 +174,7 @@ class StreamPump:
         stream: TableStream,
         handler: Handler,
         filters: Sequence[Mapping[str, Any]] = (),
-        interval: float = 0.5,
+        interval: float = 1.0,
         name: str = "stream",
     ) -> None:
         for pattern in filters:

@@ -40,7 +40,8 @@ _MAX_ERRORS = 10
 @dataclass
 class _Job:
     delivery: Delivery
-    attempts: int = 0
+    attempts: int = 0  # made here (the table counts them too: its number is shown)
+    errors: int = 0  # attempts that raised
     due: datetime | None = None  # on the local clock; None: now
 
 
@@ -149,13 +150,13 @@ class LocalDeliveries:
     def _run(self) -> None:
         while (picked := self._next()) is not None:
             group, job, generation = picked
-            number = job.attempts + 1
-            outcome, entry = self._attempt(job.delivery, number)
+            # The job is this worker's alone until its group is no longer busy.
+            job.attempts += 1
+            outcome, entry = self._attempt(job)
             with self._changed:
                 if generation == self._generation:
                     self._busy.discard(group)
                     self._attempts.append(entry)
-                    job.attempts = number
                     self._move_on(group, job, outcome)
                 self._changed.notify_all()
 
@@ -171,17 +172,16 @@ class LocalDeliveries:
         if not jobs:
             del self._groups[group]
 
-    def _attempt(self, job: Delivery, number: int) -> tuple[Outcome, dict[str, Any]]:
+    def _attempt(self, job: _Job) -> tuple[Outcome, dict[str, Any]]:
         from smsconsent import clock, delivery
 
         now = self._now()
-        url = self._url(job)
         entry: dict[str, Any] = {
-            "webhook_id": job.webhook_id,
-            "url": url,
-            "event_id": job.event["id"],
-            "type": job.event["type"],
-            "attempt": number,
+            "webhook_id": job.delivery.webhook_id,
+            "url": self._url(job.delivery),
+            "event_id": job.delivery.event["id"],
+            "type": job.delivery.event["type"],
+            "attempt": job.attempts,
             "status": None,
             "http_status": None,
             "error": None,
@@ -189,18 +189,27 @@ class LocalDeliveries:
             "next_attempt_at": None,
         }
         try:
-            outcome = delivery.attempt(job, number, now)
+            outcome = delivery.attempt(job.delivery, now)
         except Exception as exc:  # as DeliveryFunction: the message comes back later
             if not self._stopping:  # (once stopped, the table may be gone: nothing to tell)
                 print(f"local webhooks: an attempt failed: {type(exc).__name__}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
-            retry = number < _MAX_ERRORS
+            job.errors += 1
+            retry = job.errors < _MAX_ERRORS
             outcome = delivery.Outcome("retry", now + _ERROR_PAUSE) if retry else delivery.Outcome("dead")
             entry["error"] = f"the attempt raised {type(exc).__name__}"
             entry["status"] = "failed" if retry else "dead"
         else:
             entry["status"] = "failed" if outcome.status == "retry" else outcome.status
-            entry.update(self._recorded(job, number))
+            if outcome.recorded is not None:  # as the deliveries route shows it
+                recorded = outcome.recorded
+                entry.update(
+                    attempt=recorded.attempt,
+                    status=recorded.status,
+                    http_status=recorded.http_status,
+                    error=recorded.error,
+                    at=recorded.at,
+                )
         if outcome.next_attempt_at is not None:
             entry["next_attempt_at"] = clock.iso(outcome.next_attempt_at)
         return outcome, entry
@@ -219,21 +228,6 @@ class LocalDeliveries:
             self._urls[job.webhook_id] = subscription.url
         return self._urls[job.webhook_id]
 
-    @staticmethod
-    def _recorded(job: Delivery, number: int) -> dict[str, Any]:
-        """The HTTP status and error the attempt recorded in the table (for the deliveries
-        route), so this list says the same."""
-        from smsconsent import store
-
-        try:
-            recent = store.recent_attempts(job.tenant, job.webhook_id, limit=20)
-        except Exception:
-            return {}
-        for attempt in recent:
-            if attempt.event_id == job.event["id"] and attempt.attempt == number:
-                return {"http_status": attempt.http_status, "error": attempt.error}
-        return {}
-
 
 # ---- the demo receiver ----------------------------------------------------------------------
 
@@ -250,6 +244,7 @@ class Sink:
         self._secrets = secrets
         self._now = now
         self._received: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._known: list[str] | None = None  # the secrets last looked up
         self._lock = threading.Lock()
 
     def receive(self, headers: dict[str, str], body: bytes) -> None:
@@ -270,22 +265,30 @@ class Sink:
             self._received.append(entry)
 
     def _verify(self, headers: dict[str, str], body: bytes) -> bool | None:
-        """True when a subscription's secret verifies it; None without the library."""
+        """True when a subscription's secret verifies it; None without the library. The
+        secrets are remembered, and looked up again when none of them verifies."""
         try:
             from standardwebhooks.webhooks import Webhook
         except ImportError:
             return None
+
+        def verifies(secrets: list[str]) -> bool:
+            for secret in secrets:
+                try:
+                    Webhook(secret).verify(body, headers)
+                except Exception:  # noqa: S112 - not this secret (or no valid signature at all)
+                    continue
+                return True
+            return False
+
+        remembered = self._known
+        if remembered is not None and verifies(remembered):
+            return True
         try:
-            secrets = self._secrets()
+            self._known = self._secrets()
         except Exception:  # the table is not there: nothing to verify against
             return False
-        for secret in secrets:
-            try:
-                Webhook(secret).verify(body, headers)
-            except Exception:  # noqa: S112 - not this secret (or no valid signature at all)
-                continue
-            return True
-        return False
+        return verifies(self._known)
 
     def received(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -294,3 +297,4 @@ class Sink:
     def clear(self) -> None:
         with self._lock:
             self._received.clear()
+            self._known = None

@@ -180,6 +180,32 @@ def test_a_retry_for_a_deleted_subscription_is_dropped(
     assert stack.deliveries.report()["waiting"] == 0 and len(receiver.got) == 1
 
 
+def test_an_attempt_that_raises_is_tried_again_a_second_later(
+    stack: LocalStack, make_receiver: Callable[[], Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a subscription whose first attempt fails inside (the table, say)
+    from smsconsent import delivery
+
+    receiver = make_receiver()
+    webhook_id = subscribe(stack, receiver.url)
+    real, calls = delivery.attempt, []
+
+    def flaky(job: Any, now: Any) -> Any:
+        calls.append(job.webhook_id)
+        if job.webhook_id == webhook_id and calls.count(webhook_id) == 1:
+            raise RuntimeError("the table is away")
+        return real(job, now)
+
+    monkeypatch.setattr(delivery, "attempt", flaky)
+    # When a number signs up; Then the failure is shown, and the next try delivers it
+    assert signup(stack).status == 202
+    (first, second), _ = wait_for(
+        lambda: attempts_of(stack, webhook_id)[1:] and attempts_of(stack, webhook_id), 4
+    )
+    assert (first["status"], first["error"]) == ("failed", "the attempt raised RuntimeError")
+    assert (second["status"], second["http_status"]) == ("delivered", 200)
+
+
 def test_a_receiver_that_was_down_gets_one_subjects_events_in_seq_order(
     stack: LocalStack, make_receiver: Callable[[], Receiver]
 ) -> None:
