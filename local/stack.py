@@ -168,6 +168,8 @@ class LocalStack:
         # The table's stream fed to PublisherFunction, its webhook deliveries made here
         # (WebhookQueue and DeliveryFunction in AWS), and the demo tenant's receiver.
         self.stream_pump: StreamPump | None = None
+        self._stream_source: tpl.StreamSource | None = None
+        self._streams: Any = None  # the DynamoDB Streams client
         self.deliveries = LocalDeliveries(self.clock.now)
         self.sink = Sink(self._sink_secrets, self.clock.now)
 
@@ -327,15 +329,9 @@ class LocalStack:
         function = self.function(source.function) if source else None
         if source is None or function is None:
             return
-        import boto3
-
-        streams = boto3.client(
-            "dynamodbstreams", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
-        )
+        self._stream_source = source
         try:
-            stream = TableStream(
-                self._client(), streams, TABLE_NAME, batch_size=source.batch_size, list_shards_every=5.0
-            )
+            stream = self._table_stream()
         except KeyError:  # a table made before it had a stream (DynamoDB Local, say)
             print(
                 f"Local stack: {TABLE_NAME} has no stream: consent events are not published",
@@ -347,6 +343,17 @@ class LocalStack:
             return self.invoke(function, event, f"local-{uuid.uuid4()}")
 
         self.stream_pump = StreamPump(stream, publish, source.filters, name=function.logical_id).start()
+
+    def _table_stream(self) -> TableStream:
+        """The table's stream from now on (LATEST)."""
+        import boto3
+
+        if self._streams is None:
+            self._streams = boto3.client(
+                "dynamodbstreams", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
+            )
+        batch = self._stream_source.batch_size if self._stream_source else 100
+        return TableStream(self._client(), self._streams, TABLE_NAME, batch_size=batch, list_shards_every=5.0)
 
     def settle(self, timeout: float = 10.0, *, webhooks: bool = True) -> bool:
         """Wait until the queued signups are processed (their SMS in the outbox) and, with
@@ -392,6 +399,7 @@ class LocalStack:
                 self._moto.stop()
             self._moto = None
         self._dynamodb = None
+        self._streams = None
         with contextlib.suppress(ImportError):
             from smsconsent import clock
             from smsconsent.sender.outbox import OUTBOX
@@ -531,18 +539,34 @@ class LocalStack:
 
         docs = read_tenants(self.tenants_dir, self.url)
         self.settle()  # nothing queued before the reset lands after it
-        with self.stream_pump.paused() if self.stream_pump else contextlib.nullcontext() as stream:
+        with self.stream_pump.paused() if self.stream_pump else contextlib.nullcontext():
             if self.signup_queue is not None:
                 self.signup_queue.clear()
             self.deliveries.clear()
-            self.wipe()
+            renewed = self._empty_table()
             OUTBOX.clear()
             self.sink.clear()
             self.clock.reset()
             tenants.clear_cache()
             self.seed(docs)
-            if stream is not None:
-                stream.skip_to_now()  # what was written before the reset is never published
+            # What was written before the reset is never published: the stream is read
+            # from here on (a new table's from its start).
+            if self.stream_pump is not None:
+                if renewed:
+                    self.stream_pump.stream = self._table_stream()
+                else:
+                    self.stream_pump.stream.skip_to_now()
+
+    def _empty_table(self) -> bool:
+        """Embedded moto: a new table (True). Moto keeps every stream record of a table and
+        copies the whole table, its stream included, for each transaction, so writes would
+        get slower over the stack's life. Another endpoint: its items deleted (False)."""
+        if self._moto is None:
+            self.wipe()
+            return False
+        self._client().delete_table(TableName=TABLE_NAME)
+        self._ensure_table()
+        return True
 
 
 def start(
