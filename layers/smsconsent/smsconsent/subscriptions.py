@@ -30,7 +30,8 @@ def _event_types(value: Any) -> list[str]:
 def create(tenant: Tenant, fields: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - {"url", "events", "description"})
     if unknown:
-        raise errors.Invalid("invalid_field", f"unknown fields {unknown}", unknown[0])
+        # The field named as sent; one without a name is the body's fault.
+        raise errors.Invalid("invalid_field", f"unknown fields {unknown}", unknown[0] or "body")
     url = fields.get("url")
     if not isinstance(url, str) or not url.strip():
         raise errors.Invalid("invalid_field", "url is required", "url")
