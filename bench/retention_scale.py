@@ -99,8 +99,10 @@ def run(n: int, due: int = DUE, now: datetime = NOW) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
+    from local import moto_transactions
     from local import template as tpl
 
+    moto_transactions.install()  # moto would copy the whole table for each transaction
     with mock_aws():
         from smsconsent import clock, keys, settings, store, tenants
 
