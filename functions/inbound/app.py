@@ -1,4 +1,5 @@
-"""Inbound SMS: provider webhooks (POST /v1/{tenant}/inbound/{provider}, Vonage also GET),
+"""Inbound SMS: provider webhooks (POST /v1/{tenant}/inbound/{provider}, Vonage also GET)
+and their status callbacks for messages we sent (POST /v1/{tenant}/status/{provider}),
 AWS End User Messaging two-way SMS delivered through SNS, and webhook messages queued
 while DynamoDB was unavailable (SQS)."""
 
@@ -10,23 +11,23 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from smsconsent import api, clock, errors, inbound, providers, settings, sqs, store, tenants
+from smsconsent import api, clock, errors, inbound, phone, providers, reports, settings, sqs, store, tenants
 from smsconsent.http import Request
 from smsconsent.observability import logger
-from smsconsent.providers.base import InboundMessage, Malformed, Webhook
+from smsconsent.providers.base import InboundMessage, Malformed, Webhook, ok
 
 
-def _webhook(request: Request) -> dict[str, Any]:
+def _verified(request: Request, status: bool) -> tuple[tenants.Tenant, str, Any, Webhook]:
+    """The tenant, provider name, provider module and the webhook, its signature checked."""
     tenant = api.tenant_of(request)
     name = request.path_params.get("provider", "")
     module = providers.get(name)
     conf = tenant.providers.get(name)
-    if module is None or conf is None:
+    if module is None or conf is None or (status and not hasattr(module, "parse_status")):
         raise errors.NotFound("unknown_provider", "this tenant has no such provider configured", "provider")
     if len(request.raw_body) > settings.get().max_body_bytes:
         raise errors.TooLarge("body is over 64 KiB")
-    respond: Callable[..., dict[str, Any]] = module.respond
-    hook = Webhook.from_request(request, conf)
+    hook = Webhook.status_from_request(request, conf, name) if status else Webhook.from_request(request, conf)
     now = clock.now()
     if not module.verify(hook, conf, now):
         stale = getattr(module, "stale", None)  # providers whose signature carries a time
@@ -37,6 +38,53 @@ def _webhook(request: Request) -> dict[str, Any]:
             )
         logger.warning("inbound signature refused", extra={"tenant": tenant.id, "provider": name})
         raise errors.Forbidden("invalid_signature", "the request signature is missing or wrong", "signature")
+    return tenant, name, module, hook
+
+
+def _not_ours(tenant: tenants.Tenant, name: str) -> errors.Forbidden:
+    # Signed for another tenant's number (same provider account): not ours.
+    logger.warning(
+        "webhook for a number the tenant does not own", extra={"tenant": tenant.id, "provider": name}
+    )
+    return errors.Forbidden(
+        "unknown_recipient", "the message's recipient is not one of the tenant's numbers", "recipient"
+    )
+
+
+def _status(request: Request) -> dict[str, Any]:
+    """A provider's status callback (POST /v1/{tenant}/status/{provider}): a failure that
+    says the recipient opted out or does not exist is applied as a delivery report."""
+    tenant, name, module, hook = _verified(request, status=True)
+    report = module.parse_status(hook)
+    if report is None:
+        return ok("")  # another event (sent, delivered, a ping): acknowledged
+    if not inbound.owns_recipient(tenant, report.sender):
+        raise _not_ours(tenant, name)
+    try:
+        number = phone.normalise(report.recipient, tenant.default_country)
+    except phone.PhoneError:
+        logger.warning("status callback for an unreadable number", extra={"provider": name})
+        return ok("")  # nothing to apply it to; the provider must not retry it
+    action = reports.apply(
+        tenant,
+        reports.Report(
+            phone=number,
+            provider=name,
+            status="failed" if report.failed else "delivered",
+            error_code=report.error_code,
+            message_id=report.message_id,
+            campaign=None,
+        ),
+    )
+    logger.info("status callback", extra={"tenant": tenant.id, "provider": name, "action": action})
+    return ok("")
+
+
+def _webhook(request: Request) -> dict[str, Any]:
+    if "/status/" in request.path:
+        return _status(request)
+    tenant, name, module, hook = _verified(request, status=False)
+    respond: Callable[..., dict[str, Any]] = module.respond
     message = module.parse(hook)
     if message is None:
         return respond(None)  # not an inbound message (a receipt, a ping): acknowledge
@@ -48,15 +96,7 @@ def _webhook(request: Request) -> dict[str, Any]:
         logger.warning("inbound message id malformed", extra={"tenant": tenant.id, "provider": name})
         raise errors.Malformed("invalid_message_id", str(exc), exc.field) from exc
     if not inbound.owns_recipient(tenant, message.recipient):
-        # A message signed for another tenant's number (same provider account): not ours.
-        logger.warning(
-            "inbound to a number the tenant does not own", extra={"tenant": tenant.id, "provider": name}
-        )
-        raise errors.Forbidden(
-            "unknown_recipient",
-            "the message's recipient is not one of the tenant's numbers",
-            "recipient",
-        )
+        raise _not_ours(tenant, name)
     message = replace(
         message,
         signed_digest=hashlib.sha256(hook.signed).hexdigest() if hook.signed is not None else None,

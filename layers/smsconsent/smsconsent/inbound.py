@@ -132,6 +132,8 @@ def _settle(
         now = clock.now()
         subject = store.load_subject(tenant.id, hashes)
         decision = _apply(tenant, message, kind, subject, hashes[0], now)
+        if subject is not None and subject.unreachable:
+            decision = _reachable_again(decision, tenant, message, hashes, now)
         outcome = decision.outcome
         if outcome.reply and outcome.reply_kind:
             if outcome.reply_kind not in may_reply:  # counted once, whatever the retries
@@ -169,6 +171,21 @@ def _settle(
     except errors.Busy as exc:
         # Not a refusal to the provider: a store outage, so the message is queued or retried.
         raise store.StoreUnavailable(exc.message) from exc
+
+
+def _reachable_again(
+    decision: _Decision, tenant: Tenant, message: InboundMessage, hashes: list[str], now: datetime
+) -> _Decision:
+    """A number that texts in exists: a provider's "unreachable" no longer holds. Written
+    with whatever else the message changes (a subject left unchanged is read afresh, so
+    nothing a rule tried and dropped is written)."""
+    target = decision.subject or store.load_subject(tenant.id, hashes)
+    if target is None or not target.unreachable:
+        return decision
+    target.unreachable = None
+    data = {"via": "inbound", "provider": message.provider, "provider_message_id": message.message_id}
+    event = evidence.append(target, "number_reachable", now, data)
+    return _Decision(decision.outcome, target, [*decision.events, event], decision.code)
 
 
 def _stored(keys_of_message: tuple[str, ...]) -> tuple[Outcome, Outcome | None]:

@@ -76,6 +76,9 @@ class Subject:
     created_at: str
     version: int | None = None
     purged_at: str | None = None
+    # A provider said the number does not exist or takes no SMS (``since``, ``provider``,
+    # ``code``): no marketing until it signs up again or texts in.
+    unreachable: dict[str, str] | None = None
 
 
 @dataclass

@@ -18,7 +18,8 @@ Per recipient, in this order, the first rule that refuses gives the reason:
    ``no_consent``, else ``pending``, ``opted_out`` or ``lapsed``. Time-based changes the
    retention job has not made yet count as made at ``send_at``: an active marketing record
    whose lapse is due is ``lapsed``; a pending record whose token expired is what it was
-   before (or ``no_consent``).
+   before (or ``no_consent``). Then ``unreachable``: a provider reported the number as not
+   existing or taking no SMS (a delivery report), until it signs up again or texts in.
 5. ``frequency_cap``: the tenant's cap (at most N sends in any rolling window of D days)
    holds with this send added: the recorded sends count on both sides of ``send_at``, as
    sending systems schedule ahead and check out of order. ``retry_at`` is the first later

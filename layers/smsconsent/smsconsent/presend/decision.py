@@ -18,6 +18,7 @@ from smsconsent.presend.reasons import (
     OPTED_OUT,
     PENDING,
     REASONS,
+    UNREACHABLE,
 )
 from smsconsent.presend.request import CheckRequest
 from smsconsent.presend.schedule import next_allowed, settle
@@ -118,6 +119,8 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
         <= ctx.lapse_cut
     ):
         return _DENIED[LAPSED]
+    if subject.unreachable:
+        return _DENIED[UNREACHABLE]  # marketing only: a receipt to a dead number just fails
 
     send_iso = ctx.send_iso
     already = ctx.req.record and send_iso in subject.sends and subject.last_campaign == ctx.req.campaign

@@ -9,6 +9,7 @@ NO_CONSENT = "no_consent"
 PENDING = "pending"
 OPTED_OUT = "opted_out"
 LAPSED = "lapsed"
+UNREACHABLE = "unreachable"  # a provider said the number does not exist or takes no SMS
 QUIET_HOURS = "quiet_hours"
 FREQUENCY_CAP = "frequency_cap"
 REASONS = (
@@ -19,6 +20,7 @@ REASONS = (
     PENDING,
     OPTED_OUT,
     LAPSED,
+    UNREACHABLE,
     QUIET_HOURS,
     FREQUENCY_CAP,
 )

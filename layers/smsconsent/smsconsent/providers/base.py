@@ -33,6 +33,19 @@ class InboundMessage:
     replay_window: int | None = None
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """A provider's status callback for a message we sent: to whom, from which of our
+    numbers, whether it failed and with which code."""
+
+    provider: str
+    message_id: str
+    recipient: str  # the person's number
+    sender: str  # our number that sent it
+    failed: bool
+    error_code: str | None
+
+
 class Malformed(ValueError):
     """A verified webhook whose message cannot be one the provider sent (an id of the
     wrong shape: a signed field re-cut to make a new id); ``field`` names it."""
@@ -71,6 +84,17 @@ class Webhook:
             raw_query=request.raw_query,
             body=request.raw_body,
         )
+
+    @classmethod
+    def status_from_request(cls, request: Request, conf: dict[str, Any], provider: str) -> Webhook:
+        """A status callback as the provider made it: its URL is the configured inbound URL
+        with ``/status/`` for ``/inbound/`` (one public base for both), else the URL it called."""
+        configured = conf.get("webhook_url")
+        inbound_path = f"/inbound/{provider}"
+        url = request.url
+        if isinstance(configured, str) and inbound_path in configured:
+            url = configured.replace(inbound_path, f"/status/{provider}")
+        return cls(request.method, url, request.headers, request.raw_query, request.raw_body)
 
     @property
     def content_type(self) -> str:

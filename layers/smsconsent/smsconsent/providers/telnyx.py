@@ -15,7 +15,7 @@ import binascii
 from datetime import datetime
 from typing import Any
 
-from smsconsent.providers.base import InboundMessage, Webhook, ok, secret, unix_time
+from smsconsent.providers.base import InboundMessage, StatusReport, Webhook, ok, secret, unix_time
 
 NAME = "telnyx"
 INLINE_REPLY = False
@@ -82,6 +82,45 @@ def parse(hook: Webhook) -> InboundMessage | None:
         sender=number,
         recipient=str(first.get("phone_number") or ""),
         text=text if isinstance(text, str) else "",
+    )
+
+
+_FAILED = {"delivery_failed", "sending_failed"}
+
+
+def _first_code(*lists: Any) -> str | None:
+    for errors in lists:
+        if isinstance(errors, list):
+            for error in errors:
+                code = error.get("code") if isinstance(error, dict) else None
+                if isinstance(code, str | int) and not isinstance(code, bool):
+                    return str(code)
+    return None
+
+
+def parse_status(hook: Webhook) -> StatusReport | None:
+    """A ``message.finalized`` event: the message's final status per recipient (the first:
+    we send to one number at a time). None for any other event."""
+    doc = hook.json()
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or data.get("event_type") != "message.finalized":
+        return None
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    sender, to = payload.get("from"), payload.get("to")
+    first = to[0] if isinstance(to, list) and to and isinstance(to[0], dict) else {}
+    message_id, number = payload.get("id"), first.get("phone_number")
+    ours = sender.get("phone_number") if isinstance(sender, dict) else None
+    if not all(isinstance(v, str) and v for v in (message_id, number, ours)):
+        return None
+    return StatusReport(
+        provider=NAME,
+        message_id=str(message_id),
+        recipient=str(number),
+        sender=str(ours),
+        failed=first.get("status") in _FAILED,
+        error_code=_first_code(first.get("errors"), payload.get("errors")),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
-from smsconsent.providers.base import InboundMessage, Malformed, Webhook, same, secret
+from smsconsent.providers.base import InboundMessage, Malformed, StatusReport, Webhook, same, secret
 
 NAME = "twilio"
 INLINE_REPLY = True
@@ -99,6 +99,26 @@ def parse(hook: Webhook) -> InboundMessage | None:
         text=form.get("Body", ""),
         channel=channel,
         handled=_HANDLED.get(form.get("OptOutType", "").upper()),
+    )
+
+
+_FAILED = {"failed", "undelivered"}
+
+
+def parse_status(hook: Webhook) -> StatusReport | None:
+    """A status callback (``MessageStatus``); None for anything else. The SID must be one
+    Twilio makes: the signature covers the fields but not where one ends (``validate``)."""
+    form = hook.form()
+    status, sid = form.get("MessageStatus", ""), form.get("MessageSid") or form.get("SmsSid") or ""
+    if not status or not _SID.fullmatch(sid):
+        return None
+    return StatusReport(
+        provider=NAME,
+        message_id=sid,
+        recipient=form.get("To", "").removeprefix("whatsapp:"),
+        sender=form.get("From", "").removeprefix("whatsapp:"),
+        failed=status.lower() in _FAILED,
+        error_code=form.get("ErrorCode") or None,
     )
 
 

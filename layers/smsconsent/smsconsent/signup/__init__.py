@@ -198,8 +198,10 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
         )
         decision = consent.request_opt_in(subject, tenant, opt_in, token_sha, now)
         if decision.action == "none":
+            _reachable_again(subject, tenant, now)
             return "active"
         if decision.action == "cooldown" and not decision.purposes:
+            _reachable_again(subject, tenant, now)
             return "cooldown"  # nothing the open opt-in covers: nothing to change or record
         if (
             decision.action == "send"
@@ -213,6 +215,9 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
         if number_from_request and opened is not None:
             opened["number_from_request"] = True  # gone again if this request expires
         subject.phone, subject.region = form.phone.e164, form.phone.region
+        # Signed up again: a provider's earlier "no such number" no longer holds (the
+        # SPEC: unreachable until the number signs up again or texts in).
+        subject.unreachable = None
         event = evidence.append(
             subject,
             "optin_requested" if decision.action == "send" else "optin_repeated",
@@ -262,6 +267,16 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
             _note_sms(tenant, cooldown_key)
         return "sent"
     return settled
+
+
+def _reachable_again(subject: store.Subject, tenant: Tenant, now: datetime) -> None:
+    """A signup that changes nothing else still ends a provider's "unreachable": the number
+    signed up again (a lost race raises Conflict: decided again)."""
+    if not subject.unreachable or subject.version is None:
+        return
+    subject.unreachable = None
+    event = evidence.append(subject, "number_reachable", now, {"via": "signup"})
+    store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
 
 
 @dataclass

@@ -55,6 +55,7 @@ _ATTRIBUTES = (
     "sends",
     "last_campaign",
     "purged_at",
+    "unreachable",
 )
 _NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
@@ -78,6 +79,7 @@ class Snapshot:
     last_campaign: str | None = None
     pending: dict[str, PendingOptIn] | None = None
     purged_at: str | None = None
+    unreachable: str | None = None  # as stored (JSON): set means a provider said so
 
     @classmethod
     def of(cls, subject: Subject) -> Snapshot:
@@ -93,6 +95,7 @@ class Snapshot:
             last_campaign=subject.last_campaign,
             pending=subject.pending,
             purged_at=subject.purged_at,
+            unreachable=json.dumps(subject.unreachable) if subject.unreachable else None,
         )
 
     def as_subject(self, tenant: str) -> Subject:
@@ -115,6 +118,7 @@ class Snapshot:
             created_at="",
             version=self.version,
             purged_at=self.purged_at,
+            unreachable=json.loads(self.unreachable) if self.unreachable else None,
         )
 
 
@@ -225,6 +229,7 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
         get("last_campaign"),
         orjson.loads(pending) if pending else None,
         get("purged_at"),
+        get("unreachable"),
     )
 
 

@@ -102,6 +102,7 @@ class SubjectItem(_Item):
     ev_seq = NumberAttribute(default=0)
     ev_head = UnicodeAttribute(default="")
     purged_at = UnicodeAttribute(null=True)  # evidence purged: only a suppression marker is left
+    unreachable = UnicodeAttribute(null=True)  # JSON: a provider's "no such number", until it texts in
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     due_bucket = UnicodeAttribute(null=True)

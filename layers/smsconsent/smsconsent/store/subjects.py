@@ -41,6 +41,7 @@ def _to_subject(item: SubjectItem) -> Subject:
         created_at=item.created_at,
         version=item.version,
         purged_at=item.purged_at,
+        unreachable=json.loads(item.unreachable) if item.unreachable else None,
     )
 
 
@@ -61,6 +62,7 @@ def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectIt
         ev_seq=subject.ev_seq,
         ev_head=subject.ev_head,
         purged_at=subject.purged_at,
+        unreachable=_compact(subject.unreachable) if subject.unreachable else None,
         created_at=subject.created_at,
         updated_at=iso(now),
         due_bucket=f"due#{due.date().isoformat()}" if due else None,
