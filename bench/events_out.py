@@ -230,12 +230,87 @@ def publisher() -> dict[str, Any]:
     }
 
 
+# ---- the local stack ---------------------------------------------------------------------------
+
+DELIVERIES = 60
+
+
+def _receiver() -> tuple[Any, dict[str, float]]:
+    """A loopback receiver answering at once; when each subject's first event arrived."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrived: dict[str, float] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            arrived.setdefault(json.loads(body)["subject"], time.perf_counter())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, arrived
+
+
+def _request(url: str, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else b""
+    headers = {"content-type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - the local stack
+        return dict(json.loads(answer.read() or b"{}"))
+
+
+def local_delivery() -> dict[str, Any]:
+    """Opt-outs on behalf over HTTP on the local stack, one at a time: from each answer to
+    its consent event at a loopback receiver (answering at once)."""
+    from local import stack as local_stack
+    from smsconsent import keys
+
+    server, arrived = _receiver()
+    stack = local_stack.start(port=0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        _request(stack.url + "/v1/demo/webhooks", "POST", {"url": url, "events": ["consent.opted_out"]})
+        sent: dict[str, float] = {}
+        started = time.perf_counter()
+        for i in range(DELIVERIES):
+            number = f"+49151{40000000 + i:08d}"
+            _request(stack.url + f"/v1/demo/subjects/{number}/optout", "POST", {})
+            sent[keys.subject_hashes("demo", number)[0]] = time.perf_counter()
+            time.sleep(0.05)  # one change at a time, as people make them
+        deadline = time.perf_counter() + 30
+        while len(arrived) < DELIVERIES and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        took = time.perf_counter() - started
+    finally:
+        stack.stop()
+        server.shutdown()
+    latencies = sorted((arrived[k] - at) * 1000 for k, at in sent.items() if k in arrived)
+    if len(latencies) < DELIVERIES:
+        raise RuntimeError(f"only {len(latencies)} of {DELIVERIES} events arrived")
+    return {
+        "deliveries": DELIVERIES,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        "events_per_second": round(DELIVERIES / took, 1),
+    }
+
+
 def measure() -> dict[str, Any]:
     _environment()
     progress(f"events: the writer, {ROUNDS} rounds of {STOPS_PER_ROUND} STOPs, stream on and off")
     figures = {"writer": writer()}
     progress(f"events: the publisher, {RECORDS} stream records, AWS answered at the botocore layer")
     figures["publisher"] = publisher()
+    progress(f"events: the local stack, {DELIVERIES} opt-outs to a loopback receiver")
+    figures["local_delivery"] = local_delivery()
     return figures
 
 

@@ -35,7 +35,9 @@ def test_an_opt_out_across_channels_names_them_all_and_no_single_channel() -> No
     assert event["data"]["channel"] is None
     assert event["data"]["purposes"] == ["marketing", "newsletter"]
     assert event["data"]["consents"] == sorted(data["consents"])
-    assert event["id"] == events.event_id(EVIDENCE["hash"]) and len(event["id"]) == 36
+    assert event["id"] == events.event_id("demo", "key", EVIDENCE["hash"]) and len(event["id"]) == 36
+    other = events.cloud_event("demo", "other-key", {**EVIDENCE, "data": data}, None)
+    assert other is not None and other["id"] != event["id"]  # the same change elsewhere
 
 
 def test_free_text_and_token_hashes_never_reach_an_event() -> None:

@@ -51,7 +51,7 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
     subscription = store.webhook(delivery.tenant, delivery.webhook_id)
     if subscription is None:
         return Outcome("dropped")  # deleted since: its events go nowhere
-    number = store.next_attempt_number(delivery.tenant, delivery.webhook_id, delivery.event["id"], now)
+    number, first_at = store.next_attempt(delivery.tenant, delivery.webhook_id, delivery.event["id"], now)
     body = json.dumps(_as_held_now(delivery.event), separators=(",", ":"), ensure_ascii=False).encode()
     # The signature's timestamp is the real time of sending: the receiver checks it against
     # its own clock to refuse replays (the local stack's moved clock is not the receiver's).
@@ -68,7 +68,7 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
     if delivered:
         status = "delivered"
     else:
-        following = backoff.next_attempt_at(clock.parse_iso(delivery.queued_at), number, now)
+        following = backoff.next_attempt_at(first_at, number, now)
         status = "failed" if following is not None else "dead"
     recorded = store.Attempt(
         event_id=delivery.event["id"],

@@ -12,7 +12,9 @@ free text may hold a name or another number.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 SPECVERSION = "1.0"
@@ -39,14 +41,29 @@ _REASONS = {
     "optin_expired": "not_confirmed",
     "erased": "erasure_request",
 }
+# Events about a number no longer held carry none, whatever is held under its key by the
+# time the event is published (the same number signed up again, say).
+_GONE = {"erased", "optin_expired"}
 # Who or what made the change, when the evidence does not name it.
 _VIA = {"consent_lapsed": "retention", "optin_expired": "retention", "erased": "privacy"}
 
 
-def event_id(evidence_hash: str) -> str:
-    """The event's id: the same on every redelivery, unique per evidence event (its hash
-    covers the subject's whole chain before it)."""
-    return str(uuid.UUID(hex=evidence_hash[:32]))
+def event_id(tenant: str, subject_key: str, evidence_hash: str) -> str:
+    """The event's id: the same on every redelivery, unique per change. The evidence hash
+    alone is not: two new chains (two unknown numbers opted out in the same second) start
+    from the same genesis with the same data, so the tenant and subject go in too."""
+    digest = hashlib.sha256(f"{tenant}|{subject_key}|{evidence_hash}".encode()).hexdigest()
+    return str(uuid.UUID(hex=digest[:32]))
+
+
+def order(at: str, chain_seq: int) -> int:
+    """``seq``: orders one subject's events, and keeps growing when the subject starts a new
+    evidence chain (after an erasure or expiry deleted it, or its evidence was purged), where
+    the chain's own count restarts at 1: the change's time in seconds, then its place in the
+    chain. (Two chains of one number within the same second would still tie; a person who
+    is erased and signs up again needs longer than that.)"""
+    moment = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1000 + chain_seq % 1000
 
 
 def _consents(data: dict[str, Any]) -> list[str]:
@@ -86,7 +103,7 @@ def cloud_event(
     consents = _consents(data)
     return {
         "specversion": SPECVERSION,
-        "id": event_id(evidence["hash"]),
+        "id": event_id(tenant, subject_key, evidence["hash"]),
         "source": f"{SOURCE}/{tenant}",
         "type": event_type,
         "time": evidence["at"],
@@ -94,7 +111,7 @@ def cloud_event(
         "datacontenttype": "application/json",
         "data": {
             "tenant": tenant,
-            "phone": phone,
+            "phone": None if evidence["type"] in _GONE else phone,
             "channel": _channel(data, consents),
             "purposes": _purposes(data, consents),
             "consents": consents or None,
@@ -103,7 +120,7 @@ def cloud_event(
             "campaign": data.get("campaign"),
             "reason": data.get("reason_code") or _REASONS.get(evidence["type"]),
             "provider": data.get("provider"),
-            "seq": int(evidence["seq"]),
+            "seq": order(evidence["at"], int(evidence["seq"])),
         },
     }
 

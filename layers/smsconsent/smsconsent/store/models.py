@@ -207,6 +207,7 @@ class LastSmsItem(_Item):
 class CounterItem(_Item):
     Meta = _meta()
     hits = NumberAttribute(default=0)
+    first_at = UnicodeAttribute(null=True)  # when the first hit came (webhook delivery attempts)
     ttl = TTLAttribute(null=True)
 
 

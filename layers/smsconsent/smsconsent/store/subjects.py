@@ -121,9 +121,10 @@ def evidence_of(pk: str) -> list[Evidence]:
     ]
 
 
-# A deleted subject's last event waits this long for the stream's publisher (which reads
-# it from the stream itself, within 24 hours): nothing personal, but no reason to keep it.
-_KEEP_FAREWELL = timedelta(days=7)
+# A deleted subject's last event waits this long for the stream's publisher, which reads it
+# from the stream itself within the stream's 24 hours: nothing personal, but its key is the
+# number's keyed hash, so not a day longer than that needs (DynamoDB's TTL deletes late).
+_KEEP_FAREWELL = timedelta(days=1)
 
 
 def _evidence_item(pk: str, ev: Evidence, farewell_at: datetime | None = None) -> EvidenceItem:

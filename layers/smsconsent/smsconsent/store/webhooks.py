@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smsconsent.clock import iso, parse_iso
 from smsconsent.store.errors import Conflict, guard
 from smsconsent.store.models import CounterItem, DeliveryItem, WebhookItem, get_or_none
 
@@ -86,14 +87,22 @@ def delete_webhook(tenant: str, webhook_id: str) -> bool:
     return True
 
 
-def next_attempt_number(tenant: str, webhook_id: str, event_id: str, now: datetime) -> int:
-    """Count one more attempt of this event for this subscription; the attempt's number.
+def next_attempt(tenant: str, webhook_id: str, event_id: str, now: datetime) -> tuple[int, datetime]:
+    """Count one more attempt of this event for this subscription: the attempt's number and
+    when the first attempt was made (the retry period runs from then, not from when the
+    event was queued: one queued behind a subscriber's outage gets its own day of retries).
     Counted before the POST, so an attempt cut short by a crash still counts: the queue's
     receive count cannot say this (a message handed back behind a failed one counts too)."""
     counter = CounterItem(f"ATTEMPTS#{tenant}#{webhook_id}#{event_id}", "COUNT")
     with guard():
-        counter.update(actions=[CounterItem.hits.add(1), CounterItem.ttl.set(now + KEEP_ATTEMPTS)])
-    return int(counter.hits)
+        counter.update(
+            actions=[
+                CounterItem.hits.add(1),
+                CounterItem.first_at.set(CounterItem.first_at | iso(now)),
+                CounterItem.ttl.set(now + KEEP_ATTEMPTS),
+            ]
+        )
+    return int(counter.hits), parse_iso(counter.first_at or iso(now))
 
 
 def record_attempt(tenant: str, webhook_id: str, attempt: Attempt, now: datetime) -> None:
