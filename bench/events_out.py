@@ -279,7 +279,6 @@ def local_delivery() -> dict[str, Any]:
         url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
         _request(stack.url + "/v1/demo/webhooks", "POST", {"url": url, "events": ["consent.opted_out"]})
         sent: dict[str, float] = {}
-        started = time.perf_counter()
         for i in range(DELIVERIES):
             number = f"+49151{40000000 + i:08d}"
             _request(stack.url + f"/v1/demo/subjects/{number}/optout", "POST", {})
@@ -288,18 +287,17 @@ def local_delivery() -> dict[str, Any]:
         deadline = time.perf_counter() + 30
         while len(arrived) < DELIVERIES and time.perf_counter() < deadline:
             time.sleep(0.02)
-        took = time.perf_counter() - started
     finally:
         stack.stop()
         server.shutdown()
-    latencies = sorted((arrived[k] - at) * 1000 for k, at in sent.items() if k in arrived)
+    got = dict(arrived)
+    latencies = sorted((got[k] - at) * 1000 for k, at in sent.items() if k in got)
     if len(latencies) < DELIVERIES:
         raise RuntimeError(f"only {len(latencies)} of {DELIVERIES} events arrived")
     return {
         "deliveries": DELIVERIES,
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
-        "events_per_second": round(DELIVERIES / took, 1),
     }
 
 

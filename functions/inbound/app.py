@@ -52,9 +52,14 @@ def _not_ours(tenant: tenants.Tenant, name: str) -> errors.Forbidden:
 
 
 def _status(request: Request) -> dict[str, Any]:
-    """A provider's status callback (POST /v1/{tenant}/status/{provider}): a failure that
-    says the recipient opted out or does not exist is applied as a delivery report."""
+    """A provider's status callback (POST /v1/{tenant}/status/{provider})."""
     tenant, name, module, hook = _verified(request, status=True)
+    return _apply_status(tenant, name, module, hook)
+
+
+def _apply_status(tenant: tenants.Tenant, name: str, module: Any, hook: Webhook) -> dict[str, Any]:
+    """A failure that says the recipient opted out or does not exist is applied as a
+    delivery report; anything else is acknowledged."""
     report = module.parse_status(hook)
     if report is None:
         return ok("")  # another event (sent, delivered, a ping): acknowledged
@@ -86,6 +91,10 @@ def _webhook(request: Request) -> dict[str, Any]:
     tenant, name, module, hook = _verified(request, status=False)
     respond: Callable[..., dict[str, Any]] = module.respond
     message = module.parse(hook)
+    if message is None and hasattr(module, "parse_status"):
+        # Telnyx sends a profile's delivery events to its one webhook URL: a status there is
+        # applied as at /status/ (the signature checked is the same).
+        return _apply_status(tenant, name, module, hook)
     if message is None:
         return respond(None)  # not an inbound message (a receipt, a ping): acknowledge
     validate = getattr(module, "validate", None)  # ids whose shape the provider fixes

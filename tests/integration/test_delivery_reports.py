@@ -308,3 +308,13 @@ def test_provider_opt_outs_and_dead_numbers_are_published(published: Any, contex
     assert events[0]["data"]["via"] == "provider" and events[0]["data"]["campaign"] == "autumn"
     assert events[0]["data"]["provider"] == "twilio"
     assert events[1]["data"]["phone"] == "+4915112345679" and events[1]["data"]["provider"] == "aws"
+
+
+def test_a_telnyx_status_on_the_profiles_one_webhook_url_is_applied_too(context: Any, outbox: Any) -> None:
+    # A Telnyx messaging profile sends its delivery events to the same URL as inbound SMS
+    sign_up(context, outbox, confirm=True)
+    event = load_event("status-telnyx-opted-out.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/demo/inbound/telnyx"
+    event["routeKey"] = event["requestContext"]["routeKey"] = "POST /v1/{tenant}/inbound/{provider}"
+    assert inbound(context, event)["statusCode"] == 200
+    assert presend(context) == "opted_out"

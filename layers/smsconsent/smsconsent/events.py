@@ -20,7 +20,8 @@ from typing import Any
 SPECVERSION = "1.0"
 SOURCE = "sms-consent"
 
-# Evidence type -> event type. Evidence types missing here (none today) publish nothing.
+# Evidence type -> event type. Evidence types missing here publish nothing (``number_reachable``:
+# the end of an "unreachable", which the next consent event or send shows anyway).
 TYPES: dict[str, str] = {
     "optin_requested": "consent.requested",
     "optin_repeated": "consent.requested",  # a repeated signup may add purposes: a request too

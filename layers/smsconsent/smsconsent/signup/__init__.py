@@ -210,6 +210,7 @@ def sign_up(tenant: Tenant, request: SignupRequest) -> str:
         ):
             # A link went out minutes ago (its opt-in since closed by a STOP or confirmed):
             # no second SMS yet, the same answer.
+            _reachable_again(subject, tenant, now)
             return "cooldown"
         opened = (subject.pending or {}).get(form.channel)
         if number_from_request and opened is not None:
