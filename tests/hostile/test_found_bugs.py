@@ -13,7 +13,7 @@ import pytest
 
 from local.stack import LocalStack, start
 from tests.fixtures.events import load_event
-from tests.hostile.support import assert_clean_answer, dump_table
+from tests.hostile.support import assert_clean_answer, dump_table, enforce_dynamodb_key_limits
 
 LONG_ID = "x" * 2100  # over DynamoDB's 2048-byte partition key
 DIGITS = "1" * 4301  # over Python's 4300-digit limit for int()
@@ -139,6 +139,24 @@ def test_expiry_survives_a_scheduled_time_beyond_the_datetime_range(context, sch
     event = {"scheduled_time": scheduled}
     summary = handler(event, context)
     assert isinstance(summary, dict) and "examined" in summary
+
+
+# ---- webhook subscriptions ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("name", ["webhooks-delete.json", "webhooks-deliveries.json"])
+@pytest.mark.parametrize("webhook_id", ["x" * 1100, "é" * 600])
+def test_webhook_id_longer_than_a_dynamodb_key_is_unknown(context, monkeypatch, name, webhook_id):
+    from functions.webhooks.app import handler
+
+    # DynamoDB refuses a read or a delete naming a sort key over 1,024 bytes (moto does not).
+    enforce_dynamodb_key_limits(monkeypatch)
+    event = load_event(name)
+    event["pathParameters"]["id"] = webhook_id
+    answer = handler(event, context)
+    assert assert_clean_answer(answer) == 404
+    assert json.loads(answer["body"])["error"]["code"] == "unknown_webhook"
 
 
 # ---- the local stack ----------------------------------------------------------------------
