@@ -159,6 +159,67 @@ def test_webhook_id_longer_than_a_dynamodb_key_is_unknown(context, monkeypatch, 
     assert json.loads(answer["body"])["error"]["code"] == "unknown_webhook"
 
 
+# ---- consent events out: the table's stream -----------------------------------------------
+
+
+def _stream_record(number: int, **image: Any) -> dict[str, Any]:
+    """The sample stream record with its own sequence number and hash, ``image`` changing
+    (or, as None, removing) attributes of its new image."""
+    record = load_event("publisher-stream.json")["Records"][0]
+    record["dynamodb"]["SequenceNumber"] = str(number)
+    new_image = record["dynamodb"]["NewImage"]
+    new_image["hash"]["S"] = f"{number:032x}" * 2  # the event's id: its first 32 digits
+    for name, value in image.items():
+        if value is None:
+            new_image.pop(name, None)
+        else:
+            new_image[name] = value
+    return record
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    "event", [None, [], "x", 5, {"Records": "abc"}, {"Records": {"a": 1}}, {"Records": 5}]
+)
+def test_publisher_given_no_stream_event_publishes_nothing(published, context, event):
+    from functions.publisher.app import handler
+
+    assert handler(event, context) == {"batchItemFailures": []}
+    assert published.received() == []
+
+
+BAD_RECORDS = {
+    "not a record": None,
+    "a number": 5,
+    "no change": {"eventName": "INSERT"},
+    "a change of another type": {"eventName": "INSERT", "dynamodb": []},
+    "no hash": _stream_record(1, hash=None),
+    "no seq": _stream_record(1, seq=None),
+    "seq not a number": _stream_record(1, seq={"N": "three"}),
+    "seq as text": _stream_record(1, seq={"S": "3"}),
+    "no time": _stream_record(1, at=None),
+    "a time that is none": _stream_record(1, at={"S": "yesterday"}),
+    "a time beyond the datetime range": _stream_record(1, at={"S": "0001-01-01T00:00:00+01:00"}),
+    "data as a list": _stream_record(1, data={"S": "[1, 2]"}),
+    "data of mixed consents": _stream_record(1, data={"S": '{"consents": ["sms:marketing", 5]}'}),
+    "data as a number": _stream_record(1, data={"N": "1"}),
+    "a tenant too long for a key": _stream_record(1, pk={"S": "SUBJ#" + "x" * 3000 + "#t1.abc"}),
+}
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("bad", list(BAD_RECORDS.values()), ids=list(BAD_RECORDS))
+def test_publisher_skips_an_unreadable_record_and_publishes_the_next(published, context, monkeypatch, bad):
+    from functions.publisher.app import handler
+
+    # Handed back, the record would come again and again until it left the stream a day
+    # later, holding up every record behind it: it is skipped (and logged) instead.
+    enforce_dynamodb_key_limits(monkeypatch)
+    answer = handler({"Records": [bad, _stream_record(2)]}, context)
+    assert answer == {"batchItemFailures": []}
+    assert [e["id"] for e in published.received()] == ["00000000-0000-0000-0000-000000000002"]
+
+
 # ---- the local stack ----------------------------------------------------------------------
 
 
