@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -218,6 +219,134 @@ def test_publisher_skips_an_unreadable_record_and_publishes_the_next(published, 
     answer = handler({"Records": [bad, _stream_record(2)]}, context)
     assert answer == {"batchItemFailures": []}
     assert [e["id"] for e in published.received()] == ["00000000-0000-0000-0000-000000000002"]
+
+
+# ---- webhook deliveries: the FIFO queue ----------------------------------------------------
+
+
+def _sqs_record(message_id: str = "m-1", webhook_id: str | None = None, **body: Any) -> dict[str, Any]:
+    """The sample SQS record for ``webhook_id`` with ``body`` changing (or, as None,
+    removing) fields of its delivery; ``event_x`` names the field ``x`` of its event."""
+    record = load_event("delivery-sqs.json")["Records"][0]
+    record["messageId"] = message_id
+    delivery = json.loads(record["body"])
+    if webhook_id is not None:
+        delivery["webhook_id"] = webhook_id
+    for name, value in body.items():
+        where, key = (delivery["event"], name[6:]) if name.startswith("event_") else (delivery, name)
+        if value is None:
+            where.pop(key, None)
+        else:
+            where[key] = value
+    record["body"] = json.dumps(delivery)
+    return record
+
+
+@pytest.mark.usefixtures("webhooks")
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        "x",
+        {"Records": "abc"},
+        {"Records": 5},
+        {"Records": [None, 5, "x", {"body": "{}"}]},  # nothing to deliver and nothing to name
+        {"Records": [{**_sqs_record(), "attributes": ["x"]}]},
+        {"Records": [{**_sqs_record(), "attributes": {"MessageGroupId": ["x"]}}]},
+    ],
+    ids=[
+        "none",
+        "list",
+        "text",
+        "records-text",
+        "records-number",
+        "no-messages",
+        "attributes-list",
+        "group-list",
+    ],
+)
+def test_delivery_given_no_sqs_messages_to_deliver_answers_without_failures(context, event):
+    from functions.delivery.app import handler
+
+    assert handler(event, context) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("body", [5, None, ["x"]])
+def test_delivery_of_a_message_that_cannot_be_dead_lettered_hands_it_back(webhooks, context, body):
+    from functions.delivery.app import handler
+
+    # SQS refuses to dead-letter a body that is not text: the message comes back (after
+    # the queue's receive limit, SQS dead-letters it itself).
+    record = {**_sqs_record(), "body": body}
+    assert handler({"Records": [record]}, context) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_delivery_hands_back_a_failed_message_without_a_receipt_handle(webhooks, make_receiver, context):
+    from functions.delivery.app import handler
+
+    receiver = make_receiver()
+    receiver.answer = 500
+    made = webhooks.subscribe(receiver.url)
+    first, second = _sqs_record("m-1", made["id"]), _sqs_record("m-2", made["id"], event_id=str(uuid.uuid4()))
+    del first["receiptHandle"], second["receiptHandle"]
+    answer = handler({"Records": [first, second]}, context)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
+
+
+UNDELIVERABLE = {
+    "an event id no key can hold": {"event_id": "x" * 3000},
+    "an event id no header can carry": {"event_id": "a.b"},
+    "a queued_at that is no time": {"queued_at": "yesterday"},
+    "a queued_at out of range": {"queued_at": "0001-01-01T00:00:00+01:00"},
+    "an event with a lone surrogate": {"event_keyword": "\ud800"},
+    "an event without an id": {"event_id": None},
+    "data that is not an object": {"event_data": ["x"]},
+}
+
+
+@pytest.mark.parametrize("body", list(UNDELIVERABLE.values()), ids=list(UNDELIVERABLE))
+def test_delivery_that_no_attempt_could_make_is_dead_lettered_at_once(
+    webhooks, make_receiver, context, monkeypatch, body
+):
+    from functions.delivery.app import handler
+
+    # Handed back, it would be posted (or tried) again and again, holding up its group,
+    # until the queue's receive limit, a day later.
+    enforce_dynamodb_key_limits(monkeypatch)
+    receiver = make_receiver()
+    receiver.answer = 500
+    made = webhooks.subscribe(receiver.url)
+    answer = handler({"Records": [_sqs_record("m-1", made["id"], **body)]}, context)
+    assert answer == {"batchItemFailures": []}
+    assert len(webhooks.dead()) == 1 and receiver.got == []
+
+
+def test_delivery_with_a_number_and_no_tenant_in_its_data_is_delivered(webhooks, make_receiver, context):
+    from functions.delivery.app import handler
+
+    receiver = make_receiver()
+    made = webhooks.subscribe(receiver.url)
+    record = _sqs_record("m-1", made["id"])
+    delivery = json.loads(record["body"])
+    del delivery["event"]["data"]["tenant"]  # the delivery's own tenant is the subject's
+    record["body"] = json.dumps(delivery)
+    assert handler({"Records": [record]}, context) == {"batchItemFailures": []}
+    assert len(receiver.got) == 1
+
+
+def test_delivery_queued_at_the_end_of_time_is_retried_as_any_other(webhooks, make_receiver, context):
+    from functions.delivery.app import handler
+
+    receiver = make_receiver()
+    receiver.answer = 500
+    made = webhooks.subscribe(receiver.url)
+    answer = handler({"Records": [_sqs_record("m-1", made["id"], queued_at="9999-12-31T23:59:59Z")]}, context)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    path = {"tenant": "demo", "id": made["id"]}
+    listed = json.loads(webhooks.call("webhooks-deliveries.json", pathParameters=path)["body"])["deliveries"]
+    assert [(d["status"], d["http_status"]) for d in listed] == [("failed", 500)]
+    assert listed[0]["next_attempt_at"] is not None
 
 
 # ---- the local stack ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -57,8 +58,31 @@ class Delivery:
 
     @classmethod
     def from_json(cls, text: str) -> Delivery:
+        """The delivery ``to_json`` wrote; ValueError (or KeyError, TypeError) for anything
+        else, which no attempt could deliver."""
         data = json.loads(text)
-        return cls(data["tenant"], data["webhook_id"], data["event"], data["queued_at"])
+        delivery = cls(data["tenant"], data["webhook_id"], data["event"], data["queued_at"])
+        event = delivery.event
+        if not (
+            isinstance(delivery.tenant, str)
+            and SLUG.match(delivery.tenant)
+            and isinstance(delivery.webhook_id, str)
+            and isinstance(event, dict)
+            and all(isinstance(event.get(name), str) for name in ("id", "type", "subject"))
+            and isinstance(event.get("data") or {}, dict)
+            and isinstance(delivery.queued_at, str)
+        ):
+            raise ValueError("not a webhook delivery")
+        if str(uuid.UUID(event["id"])) != event["id"]:  # as events.event_id makes it
+            raise ValueError("not an event id")
+        if len(store.subject_pk(delivery.tenant, event["subject"]).encode()) > _MAX_PK_BYTES:
+            raise ValueError("not a subject")
+        try:
+            clock.parse_iso(delivery.queued_at)
+        except OverflowError:
+            raise ValueError("queued_at is out of range") from None
+        json.dumps(event, ensure_ascii=False).encode()  # sent as UTF-8: no lone surrogate
+        return delivery
 
 
 # The local stack's delivery worker stands in for the queue when set.
