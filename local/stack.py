@@ -19,7 +19,6 @@ import importlib
 import json
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
@@ -491,7 +490,7 @@ class LocalStack:
             store.add_webhook(
                 store.Subscription(
                     tenant=DEMO_TENANT,
-                    id="wh_" + secrets.token_hex(12),
+                    id=store.new_webhook_id(),
                     url=url,
                     events=["*"],
                     description=SINK_DESCRIPTION,

@@ -18,18 +18,37 @@ from smsconsent.publishing import Delivery
 _MAX_VISIBILITY = 12 * 3600  # SQS's limit
 
 
+def _message_id(record: Any) -> str | None:
+    """The record's message id; None when it has none (no SQS record: it cannot be named)."""
+    message_id = record.get("messageId") if isinstance(record, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _group_id(record: dict[str, Any]) -> str | None:
+    attributes = record.get("attributes")
+    group = attributes.get("MessageGroupId") if isinstance(attributes, dict) else None
+    return group if isinstance(group, str) and group else None
+
+
 def _dead_letter(record: dict[str, Any]) -> bool:
+    """Moved to the dead-letter queue: True. If SQS refuses, the message comes back and is
+    tried again (after the queue's receive limit, SQS moves it there itself)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     url = settings.get().webhook_dead_letter_queue_url
     if not url:
         logger.error("a webhook delivery was given up on and no dead-letter queue is set")
         return True
-    group = record.get("attributes", {}).get("MessageGroupId") or "unreadable"
-    sender.queue_client().send_message(
-        QueueUrl=url,
-        MessageBody=record["body"],
-        MessageGroupId=group,
-        MessageDeduplicationId=record["messageId"],
-    )
+    try:
+        sender.queue_client().send_message(
+            QueueUrl=url,
+            MessageBody=record.get("body"),
+            MessageGroupId=_group_id(record) or "unreadable",
+            MessageDeduplicationId=record["messageId"],
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("a webhook delivery could not be dead-lettered", extra={"error": type(exc).__name__})
+        return False
     return True
 
 
@@ -44,7 +63,7 @@ def _wait(record: dict[str, Any], seconds: float) -> None:
     try:
         sender.queue_client().change_message_visibility(
             QueueUrl=url,
-            ReceiptHandle=record["receiptHandle"],
+            ReceiptHandle=record.get("receiptHandle"),
             VisibilityTimeout=max(0, min(_MAX_VISIBILITY, math.ceil(seconds))),
         )
     except (BotoCoreError, ClientError) as exc:
@@ -55,7 +74,7 @@ def _one(record: dict[str, Any]) -> bool:
     """True when the message is done with (delivered, dropped or dead-lettered)."""
     try:
         job = Delivery.from_json(record["body"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         logger.error("unreadable webhook delivery dead-lettered")
         return _dead_letter(record)
     now = clock.now()
@@ -83,11 +102,18 @@ def _group(records: list[dict[str, Any]]) -> list[str]:
     return []
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    records = (event.get("Records") if isinstance(event, dict) else None) or []
+    if not isinstance(records, list):
+        logger.error("not an SQS event: nothing delivered")
+        records = []
     groups: dict[str, list[dict[str, Any]]] = {}
-    for record in event.get("Records") or []:
-        key = record.get("attributes", {}).get("MessageGroupId") or record["messageId"]
-        groups.setdefault(key, []).append(record)
+    for record in records:
+        message_id = _message_id(record)
+        if message_id is None:  # no SQS record: nothing to deliver, and no name to hand back
+            logger.error("a record without a message id skipped")
+            continue
+        groups.setdefault(_group_id(record) or message_id, []).append(record)
     if not groups:
         return {"batchItemFailures": []}
     with ThreadPoolExecutor(max_workers=min(10, len(groups))) as pool:

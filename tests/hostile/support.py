@@ -4,10 +4,12 @@ tally of the cases tried (reported at the end of the run by ``conftest``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.fixtures.aws import TABLE
 
@@ -63,3 +65,45 @@ def assert_clean_answer(answer: Any) -> int:
         else:
             assert isinstance(data.get("status"), str), data  # a link outcome ({"status": ...})
     return status
+
+
+# DynamoDB's key limits: moto checks them when an item is written, DynamoDB on every request
+# that names a key (a read or a delete of a key no item can have is a ValidationException).
+HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024
+_KEY_EQUALS = re.compile(r"(#\w+)\s*=\s*(:\w+)")
+
+
+def _key_too_long(operation: str, params: dict[str, Any]) -> str | None:
+    keys: list[dict[str, Any]] = []
+    if operation in ("GetItem", "DeleteItem", "UpdateItem"):
+        keys = [params.get("Key") or {}]
+    elif operation == "BatchGetItem":
+        keys = [key for request in params.get("RequestItems", {}).values() for key in request["Keys"]]
+    elif operation == "Query":
+        names = params.get("ExpressionAttributeNames") or {}
+        values = params.get("ExpressionAttributeValues") or {}
+        condition = params.get("KeyConditionExpression") or ""
+        keys = [{names.get(n, n): values.get(v, {})} for n, v in _KEY_EQUALS.findall(condition)]
+    for key in keys:
+        for name, limit in (("pk", HASH_KEY_BYTES), ("sk", RANGE_KEY_BYTES)):
+            text = (key.get(name) or {}).get("S")
+            if isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limit:
+                return f"One or more parameter values were invalid: the {name} is over {limit} bytes"
+    return None
+
+
+def enforce_dynamodb_key_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto refuse a request naming a key over DynamoDB's limits, as DynamoDB does."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    real = BaseClient._make_api_call
+
+    def checked(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            why = _key_too_long(operation, params)
+            if why is not None:
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": why}}, operation)
+        return real(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", checked)

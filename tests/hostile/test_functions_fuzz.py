@@ -42,6 +42,7 @@ from tests.hostile.support import (
     assert_clean_answer,
     assert_no_trace,
     dump_table,
+    enforce_dynamodb_key_limits,
     without_rate_counters,
 )
 
@@ -948,3 +949,539 @@ def test_expiry(context, clock, outbox):
 
     case()
     reached("expiry", "summary")
+
+
+# ---- the network, for webhooks --------------------------------------------------------------
+
+PUBLIC_IP = "93.184.215.14"  # judged, never connected to
+# The stub DNS: names to fixed public-looking or private addresses (a test may change an
+# answer, as DNS rebinding would); any other name does not resolve.
+DNS: dict[str, list[str]] = {
+    "crm.example.com": [PUBLIC_IP],
+    "v6.example.com": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+    "internal.example.com": ["10.0.0.5"],
+    "metadata.example.com": ["169.254.169.254"],
+    "mixed.example.com": [PUBLIC_IP, "10.1.2.3"],
+    "mapped.example.com": ["::ffff:127.0.0.1"],
+    "garbage.example.com": ["not-an-address"],
+    "localhost": ["127.0.0.1", "::1"],
+}
+
+
+@dataclasses.dataclass
+class Network:
+    """What reached for the network: names looked up for real and connections to anything
+    but 127.0.0.1 (both refused, and recorded: a delivery swallows what it raises)."""
+
+    dns: dict[str, list[str]]
+    stray: list[str] = dataclasses.field(default_factory=list)
+
+    def assert_untouched(self) -> None:
+        assert not self.stray, f"reached for the network: {self.stray}"
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> Network:
+    import socket
+
+    from smsconsent.webhooks import address
+
+    net = Network(copy.deepcopy(DNS))
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host.removesuffix(".") in net.dns:
+            return list(net.dns[host.removesuffix(".")])
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    def real_lookup(*args: Any, **kwargs: Any) -> Any:
+        net.stray.append(f"lookup {args[:1]}")
+        raise OSError("no real lookup in tests")
+
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, where: Any) -> Any:
+        if not (isinstance(where, tuple) and where[0] == "127.0.0.1"):
+            net.stray.append(f"connect {where!r:.80}")
+            raise ConnectionRefusedError("tests connect to 127.0.0.1 only")
+        return real_connect(sock, where)
+
+    monkeypatch.setattr(address, "resolve", resolve)
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+        monkeypatch.setattr(socket, name, real_lookup)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect)
+    return net
+
+
+@pytest.fixture
+def key_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys over DynamoDB's limits refused on reads and deletes too, as DynamoDB does."""
+    enforce_dynamodb_key_limits(monkeypatch)
+
+
+# ---- webhook subscriptions ------------------------------------------------------------------
+
+WEBHOOK_URLS = [
+    "https://crm.example.com/hooks/sms-consent",
+    "https://crm.example.com:8443/hooks?tenant=demo&x=%20",
+    "https://CRM.Example.COM./hooks",
+    "https://v6.example.com/",
+    f"https://{PUBLIC_IP}/",
+    "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443/",
+    "https://internal.example.com/",
+    "https://metadata.example.com/latest/meta-data",
+    "https://mixed.example.com/",
+    "https://mapped.example.com/",
+    "https://garbage.example.com/",
+    "https://localhost/",
+    "https://nowhere.example.org/",
+    "http://127.0.0.1:1/",
+    "http://crm.example.com/hooks",
+    "https://10.0.0.1/",
+    "https://[::1]/",
+    "https://[::ffff:169.254.169.254]/",
+    "https://[fe80::1%25eth0]/",
+    "https://169.254.169.254/",
+    "https://0.0.0.0/",
+    "https://2130706433/",
+    "https://0x7f.1/",
+    "https://127.1/",
+    "https://user:pw@crm.example.com/",
+    "https://crm.example.com/#fragment",
+    "https://bücher.example/",
+    "https://xn--bcher-kva.example/",
+    "https://crm.example.com:0/",
+    "https://crm.example.com:99999/",
+    "https://crm.example.com:/",
+    "ftp://crm.example.com/",
+    "//crm.example.com/",
+    "https:///",
+    "https://[::1/",
+    "https://crm.example.com/" + "a" * 3000,
+    " https://crm.example.com/hooks ",
+    "https://crm.example.com/\n",
+    "https://" + "a." * 130 + "com/",
+]
+WEBHOOK_FIELDS = ["url", "events", "description", "secret", "id"]
+CONSENT_EVENT_TYPES = [
+    "consent.requested",
+    "consent.confirmed",
+    "consent.opted_out",
+    "consent.restored",
+    "consent.lapsed",
+    "consent.expired",
+    "consent.imported",
+    "subject.erased",
+    "number.unreachable",
+]
+KNOWN = "@known"  # a path id replaced at run time by a subscription that exists
+
+
+@st.composite
+def subscription_documents(draw: st.DrawFn) -> dict[str, Any]:
+    types = st.sampled_from([*CONSENT_EVENT_TYPES, "*", "consent.everything", "", "CONSENT.OPTED_OUT"])
+    doc: dict[str, Any] = {}
+    if not draw(sometimes(1)):
+        doc["url"] = draw(st.one_of(st.sampled_from(WEBHOOK_URLS), json_text, json_values))
+    if draw(st.booleans()):
+        doc["events"] = draw(
+            st.one_of(st.lists(types, max_size=4), st.lists(json_values, max_size=3), json_values)
+        )
+    if draw(st.booleans()):
+        doc["description"] = draw(st.one_of(json_text, st.just("d" * 201), json_values))
+    if draw(sometimes(1)):
+        doc.update(
+            draw(st.dictionaries(st.sampled_from(WEBHOOK_FIELDS) | json_text, json_values, max_size=2))
+        )
+    return doc
+
+
+def _webhook_bases() -> list[dict[str, Any]]:
+    bases = [
+        load_event(f"webhooks-{kind}.json") for kind in ("create", "create", "list", "delete", "deliveries")
+    ]
+    for event in bases:
+        params = event["pathParameters"]
+        if "id" in params:  # most cases name a subscription that exists
+            wanted = params["id"]
+            params["id"] = KNOWN
+            event["rawPath"] = event["rawPath"].replace(wanted, KNOWN)
+            event["requestContext"]["http"]["path"] = event["rawPath"]
+    return bases
+
+
+def test_webhooks(context, clock, outbox, network, key_limits):
+    """Subscriptions made, listed, deleted and their deliveries read, with any body and
+    path: a URL to a private, loopback or unresolvable host is refused (no lookup for real,
+    no connection), an unknown id is 404 ``unknown_webhook``, whatever its length."""
+    from functions.webhooks.app import handler
+
+    def made(answer: dict[str, Any]) -> str:
+        assert answer["statusCode"] == 201, answer["body"]
+        return str(json.loads(answer["body"])["id"])
+
+    create = load_event("webhooks-create.json")
+    existing = [made(handler(copy.deepcopy(create), context)) for _ in range(3)]
+    odd_ids = ["wh_0123456789abcdef01234567", "wh_", "WH_" + "0" * 24, "x" * 1100, "é" * 600, "../..", " "]
+    ids = st.one_of(st.sampled_from(odd_ids), header_text)
+
+    @st.composite
+    def events(draw: st.DrawFn) -> dict[str, Any]:
+        event = draw(
+            http_events(
+                _webhook_bases(),
+                WEBHOOK_FIELDS,
+                methods=draw(st.sampled_from([None] * 9 + [["POST", "GET", "DELETE", "PUT"]])),
+                path_values={"tenant": st.sampled_from(["demo", "demo", "nosuchtenant"]), "id": ids},
+            )
+        )
+        params = event.get("pathParameters") or {}
+        if params.get("id") == KNOWN and draw(sometimes(4)):
+            params["id"] = draw(ids)
+        if event["requestContext"]["http"]["method"] == "POST" and draw(sometimes(6)):
+            body = json.dumps(draw(subscription_documents()), ensure_ascii=draw(st.booleans()))
+            event["body"], event["isBase64Encoded"] = body, False
+            event.setdefault("headers", {})["content-type"] = "application/json"
+        return event
+
+    watch = Watch()
+
+    @fuzz(150)
+    @given(events(), st.integers(min_value=0, max_value=100))
+    def case(event: dict[str, Any], pick: int) -> None:
+        params = event.get("pathParameters") or {}
+        if params.get("id") == KNOWN:
+            known = existing[pick % len(existing)] if existing else "wh_" + "f" * 24
+            params["id"] = known
+            event["rawPath"] = event["rawPath"].replace(KNOWN, known)
+        answer = watch.run("webhooks", handler, event, context, outbox)
+        network.assert_untouched()
+        if answer["statusCode"] == 201:
+            existing.append(json.loads(answer["body"])["id"])
+        elif answer["statusCode"] == 204:
+            existing.remove(params["id"])
+
+    case()
+    reached(
+        "webhooks",
+        "201",
+        "200",
+        "204",
+        "404 unknown_webhook",
+        "422 invalid_field",
+        "404 unknown_tenant",
+        "400 malformed_body",
+    )
+
+
+# ---- consent events out: the table's stream ------------------------------------------------
+
+STREAM_RECORD = load_event("publisher-stream.json")["Records"][0]
+EVIDENCE_TYPES = [
+    "optin_requested",
+    "optin_confirmed",
+    "optout",
+    "optin_restored",
+    "consent_lapsed",
+    "optin_expired",
+    "erased",
+    "number_unreachable",
+    "note",  # evidence no event is made of
+    "optin_unknown",
+    "",
+]
+SUBJECT = STREAM_RECORD["dynamodb"]["NewImage"]["pk"]["S"].rsplit("#", 1)[-1]
+
+
+def _delete(doc: Any, path: tuple[Any, ...]) -> None:
+    for step in path[:-1]:
+        doc = doc[step]
+    del doc[path[-1]]
+
+
+@st.composite
+def evidence_data(draw: st.DrawFn) -> Any:
+    fields = {
+        "channel": st.sampled_from(["sms", "whatsapp", ""]),
+        "consents": st.one_of(
+            st.lists(st.sampled_from(["sms:marketing", "whatsapp:orders", "sms", ":", "a:b:c"]), max_size=3),
+            json_values,
+        ),
+        "purposes": st.one_of(st.lists(st.sampled_from(["marketing", "orders"]), max_size=2), json_values),
+        "via": json_text,
+        "keyword": json_text,
+        "campaign": st.one_of(json_text, st.just("c" * 300_000)),
+        "reason_code": json_text,
+        "provider": json_text,
+    }
+    doc = json.loads(STREAM_RECORD["dynamodb"]["NewImage"]["data"]["S"])
+    for name in draw(st.lists(st.sampled_from(sorted(fields)), unique=True, max_size=3)):
+        doc[name] = draw(fields[name])
+    return draw(
+        st.one_of(
+            st.just(json.dumps(doc)),
+            st.just(json.dumps(doc, ensure_ascii=False)),
+            json_values.map(json.dumps),
+            json_text,
+            st.sampled_from(["", "{", "null", "[]", '"x"', "{}", "1e400", "NaN"]),
+        )
+    )
+
+
+@st.composite
+def stream_record(draw: st.DrawFn, number: int) -> Any:
+    if draw(sometimes(1, 20)):
+        return draw(json_values)
+    record = copy.deepcopy(STREAM_RECORD)
+    change = record["dynamodb"]
+    change["SequenceNumber"] = f"1111{number:020d}"
+    record["eventName"] = draw(st.sampled_from(["INSERT"] * 6 + ["MODIFY", "REMOVE", "insert"]))
+    image = change["NewImage"]
+    image["hash"]["S"] = draw(st.binary(min_size=32, max_size=32)).hex()
+    image["seq"]["N"] = str(draw(st.integers(min_value=1, max_value=10**6)))
+    image["type"]["S"] = draw(st.sampled_from(EVIDENCE_TYPES))
+    image["data"]["S"] = draw(evidence_data())
+    pk = draw(
+        st.sampled_from(
+            [
+                f"SUBJ#demo#{SUBJECT}",
+                f"SUBJ#demo#{SUBJECT}",
+                f"SUBJ#nosuchtenant#{SUBJECT}",
+                "SUBJ#demo#other",
+                "SUBJ#",
+                "SUBJ#demo",
+                "SUBJ#" + "x" * 3000,
+                f"SUBJ#{'ü' * 30}#{SUBJECT}",
+                "TENANT#demo",
+                "WEBHOOK#demo",
+            ]
+        )
+    )
+    image["pk"]["S"] = change["Keys"]["pk"]["S"] = pk
+    sk = draw(st.sampled_from(["EV#00000003", "EV#00000003", "OUT#00000003", "SUBJECT", "EV#", "ev#1"]))
+    image["sk"]["S"] = change["Keys"]["sk"]["S"] = sk
+    if draw(sometimes(3)):  # values of any type: "at", "seq" or "hash" as a number, a map ...
+        paths = list(_json_paths(record))
+        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                _replace(record, path, draw(json_values))
+    if draw(sometimes(2)):
+        paths = list(_json_paths(record))
+        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                _delete(record, path)
+    return record
+
+
+@st.composite
+def stream_events(draw: st.DrawFn) -> Any:
+    if draw(sometimes(1)):
+        return draw(
+            st.one_of(
+                json_values,
+                st.dictionaries(json_text, json_values, max_size=3),
+                st.fixed_dictionaries({"Records": json_values}),
+            )
+        )
+    count = draw(st.integers(min_value=1, max_value=4))
+    return {"Records": [draw(stream_record(n)) for n in range(count)]}
+
+
+def _sequence_numbers(event: Any) -> list[Any]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        return []
+    return [((r.get("dynamodb") or {}) if isinstance(r, dict) else {}).get("SequenceNumber") for r in records]
+
+
+def test_publisher(context, clock, webhooks, make_receiver, network, key_limits, monkeypatch):
+    """Any stream batch: a record that cannot be read is skipped (with an error logged), never
+    handed back, since the stream would hand it over again and again for a day, holding up
+    every record behind it; during an outage (the table failing) a record that can be read
+    is handed back, so nothing is lost."""
+    from functions.publisher.app import handler
+    from smsconsent import metrics, store
+
+    webhooks.subscribe(make_receiver().url)  # events for webhooks are queued too
+    outage = {"on": False, "published": 0}
+    real_phones_of, real_count = store.phones_of, metrics.count
+
+    def phones_of(pks: list[str]) -> Any:
+        if outage["on"]:
+            raise store.StoreUnavailable("injected")
+        return real_phones_of(pks)
+
+    def count(name: str, value: float = 1, *args: Any, **kwargs: Any) -> Any:
+        if name == "EventsPublished":
+            outage["published"] += int(value)
+        return real_count(name, value, *args, **kwargs)
+
+    monkeypatch.setattr(store, "phones_of", phones_of)
+    monkeypatch.setattr(metrics, "count", count)
+
+    @fuzz(80)
+    @given(stream_events(), sometimes(2))
+    def case(event: Any, broken: bool) -> None:
+        TRIED["hypothesis publisher"] += 1
+        outage["on"], outage["published"] = broken, 0
+        answer = handler(copy.deepcopy(event), context)
+        network.assert_untouched()
+        assert isinstance(answer, dict) and set(answer) == {"batchItemFailures"}, answer
+        failures = answer["batchItemFailures"]
+        assert isinstance(failures, list), answer
+        assert_no_trace(json.dumps(answer))
+        if not broken:
+            assert failures == [], f"a record handed back with nothing failing: {answer}"
+        else:
+            assert len(failures) <= 1, answer
+            for failure in failures:
+                assert failure["itemIdentifier"] in _sequence_numbers(event), answer
+        if failures:
+            SEEN["publisher: handed back"] += 1
+        elif outage["published"]:
+            SEEN["publisher: published"] += 1
+        else:
+            SEEN["publisher: nothing to publish"] += 1
+
+    case()
+    reached("publisher", "published", "handed back", "nothing to publish")
+
+
+# ---- webhook deliveries: the FIFO queue ----------------------------------------------------
+
+SQS_RECORD = load_event("delivery-sqs.json")["Records"][0]
+
+
+@st.composite
+def delivery_bodies(draw: st.DrawFn, ids: list[str], now: Any) -> Any:
+    doc = json.loads(SQS_RECORD["body"])
+    doc["webhook_id"] = draw(
+        st.one_of(
+            st.sampled_from([*ids, *ids, *ids, "wh_0123456789abcdef01234567", "wh_" + "0" * 24]),
+            st.sampled_from(["", "x" * 1100, "WH_0123456789ABCDEF01234567"]),
+            json_values,
+        )
+    )
+    doc["tenant"] = draw(st.sampled_from(["demo", "demo", "demo", "nosuchtenant", "DEMO", "x" * 3000]))
+    doc["event"]["id"] = str(draw(st.uuids()))  # attempts are counted by event
+    moments = [now - timedelta(days=2), now - timedelta(hours=1), now, now + timedelta(days=1)]
+    doc["queued_at"] = draw(
+        st.one_of(
+            st.sampled_from(moments).map(lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            st.sampled_from(["", "yesterday", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00"]),
+            json_values,
+        )
+    )
+    doc["event"]["data"]["phone"] = draw(st.sampled_from(["+4915112345678", None, 5, ["x"]]))
+    if draw(sometimes(3)):
+        paths = list(_json_paths(doc))
+        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                _replace(doc, path, draw(json_values))
+    if draw(sometimes(2)):
+        paths = list(_json_paths(doc))
+        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                _delete(doc, path)
+    return draw(
+        st.one_of(
+            st.just(json.dumps(doc)),
+            st.just(json.dumps(doc)),
+            st.just(json.dumps(doc, ensure_ascii=False)),
+            json_text,
+            json_values.map(json.dumps),
+            json_values,
+        )
+    )
+
+
+@st.composite
+def sqs_events(draw: st.DrawFn, ids: list[str], now: Any) -> Any:
+    if draw(sometimes(1)):
+        return draw(
+            st.one_of(
+                json_values,
+                st.dictionaries(json_text, json_values, max_size=3),
+                st.fixed_dictionaries({"Records": json_values}),
+            )
+        )
+    records: list[Any] = []
+    for n in range(draw(st.integers(min_value=1, max_value=4))):
+        if draw(sometimes(1, 20)):
+            records.append(draw(json_values))
+            continue
+        record = copy.deepcopy(SQS_RECORD)
+        record["messageId"] = f"{SQS_RECORD['messageId'][:-2]}{n:02d}"
+        record["body"] = draw(delivery_bodies(ids, now))
+        group = st.sampled_from([SQS_RECORD["attributes"]["MessageGroupId"], "g2", ""])
+        record["attributes"]["MessageGroupId"] = draw(st.one_of(group, group, json_values))
+        if draw(sometimes(2)):
+            paths = list(_json_paths(record))
+            for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+                with contextlib.suppress(KeyError, IndexError, TypeError):
+                    _replace(record, path, draw(json_values))
+        if draw(sometimes(2)):
+            for name in draw(st.lists(st.sampled_from(sorted(record)), unique=True, min_size=1, max_size=2)):
+                del record[name]
+        records.append(record)
+    return {"Records": records}
+
+
+def _message_ids(event: Any) -> list[Any]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        return []
+    return [r.get("messageId") for r in records if isinstance(r, dict)]
+
+
+def test_delivery(context, clock, webhooks, make_receiver, network, key_limits, monkeypatch):
+    """Any SQS batch: an answer naming messages of the batch, never an exception; nothing
+    is connected to but the loopback receiver (a subscription whose name now resolves to a
+    private address is refused at delivery)."""
+    from functions.delivery.app import handler
+    from smsconsent import sender
+
+    receiver = make_receiver()
+    status = {"answer": 200}
+    receiver.answer = lambda got: status["answer"]
+    ids = [webhooks.subscribe(receiver.url)["id"]]
+    ids.append(webhooks.subscribe("https://crm.example.com/hooks")["id"])
+    network.dns["crm.example.com"] = ["10.0.0.5"]  # rebound since
+
+    client = sender.queue_client()
+    real_send = client.send_message
+    dead = {"letters": 0}
+
+    def send_message(**kwargs: Any) -> Any:
+        if kwargs.get("QueueUrl") == webhooks.dead_url:
+            dead["letters"] += 1
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(client, "send_message", send_message)
+
+    @fuzz(80)
+    @given(sqs_events(ids, clock.now), st.sampled_from([200, 200, 204, 500, 301, 410]))
+    def case(event: Any, answer_with: int) -> None:
+        TRIED["hypothesis delivery"] += 1
+        status["answer"], dead["letters"] = answer_with, 0
+        got = len(receiver.got)
+        answer = handler(copy.deepcopy(event), context)
+        network.assert_untouched()
+        assert isinstance(answer, dict) and set(answer) == {"batchItemFailures"}, answer
+        failures = answer["batchItemFailures"]
+        assert isinstance(failures, list), answer
+        assert_no_trace(json.dumps(answer))
+        ids_sent = _message_ids(event)
+        for failure in failures:
+            assert set(failure) == {"itemIdentifier"} and failure["itemIdentifier"] in ids_sent, answer
+        if len(receiver.got) > got and answer_with < 300:
+            SEEN["delivery: delivered"] += 1
+        if failures:
+            SEEN["delivery: handed back"] += 1
+        if dead["letters"]:
+            SEEN["delivery: dead-lettered"] += 1
+        if not failures and not dead["letters"] and len(receiver.got) == got:
+            SEEN["delivery: dropped"] += 1
+
+    case()
+    reached("delivery", "delivered", "handed back", "dead-lettered", "dropped")

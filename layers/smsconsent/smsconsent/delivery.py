@@ -33,14 +33,14 @@ class Outcome:
     recorded: store.Attempt | None = None  # the attempt as recorded (None: dropped)
 
 
-def _as_held_now(event: dict[str, Any]) -> dict[str, Any]:
+def _as_held_now(tenant: str, event: dict[str, Any]) -> dict[str, Any]:
     """The event with the number as held now: a delivery retried after the subject was
     erased (or its number dropped on expiry) carries none. The id stays the same."""
     phone = (event.get("data") or {}).get("phone")
     if phone is None:
         return event
-    tenant = event["data"]["tenant"]
-    held = store.phones_of([subject_pk(tenant, event["subject"])]).get(subject_pk(tenant, event["subject"]))
+    pk = subject_pk(tenant, event["subject"])
+    held = store.phones_of([pk]).get(pk)
     if held == phone:
         return event
     return {**event, "data": {**event["data"], "phone": None}}
@@ -52,7 +52,9 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
     if subscription is None:
         return Outcome("dropped")  # deleted since: its events go nowhere
     number, first_at = store.next_attempt(delivery.tenant, delivery.webhook_id, delivery.event["id"], now)
-    body = json.dumps(_as_held_now(delivery.event), separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(
+        _as_held_now(delivery.tenant, delivery.event), separators=(",", ":"), ensure_ascii=False
+    ).encode()
     # The signature's timestamp is the real time of sending: the receiver checks it against
     # its own clock to refuse replays (the local stack's moved clock is not the receiver's).
     headers = signing.headers(subscription.secret, delivery.event["id"], int(time.time()), body)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,9 +20,11 @@ from typing import Any
 
 from smsconsent import aws, clock, events, metrics, settings, store
 from smsconsent.observability import logger
+from smsconsent.tenants import SLUG
 
 SOURCE = events.SOURCE
 _CHUNK = 10  # PutEvents takes 10 entries, SendMessageBatch 10 messages
+_MAX_PK_BYTES = 2048  # DynamoDB's limit: no item of the table has a longer key
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,31 @@ class Delivery:
 
     @classmethod
     def from_json(cls, text: str) -> Delivery:
+        """The delivery ``to_json`` wrote; ValueError (or KeyError, TypeError) for anything
+        else, which no attempt could deliver."""
         data = json.loads(text)
-        return cls(data["tenant"], data["webhook_id"], data["event"], data["queued_at"])
+        delivery = cls(data["tenant"], data["webhook_id"], data["event"], data["queued_at"])
+        event = delivery.event
+        if not (
+            isinstance(delivery.tenant, str)
+            and SLUG.match(delivery.tenant)
+            and isinstance(delivery.webhook_id, str)
+            and isinstance(event, dict)
+            and all(isinstance(event.get(name), str) for name in ("id", "type", "subject"))
+            and isinstance(event.get("data") or {}, dict)
+            and isinstance(delivery.queued_at, str)
+        ):
+            raise ValueError("not a webhook delivery")
+        if str(uuid.UUID(event["id"])) != event["id"]:  # as events.event_id makes it
+            raise ValueError("not an event id")
+        if len(store.subject_pk(delivery.tenant, event["subject"]).encode()) > _MAX_PK_BYTES:
+            raise ValueError("not a subject")
+        try:
+            clock.parse_iso(delivery.queued_at)
+        except OverflowError:
+            raise ValueError("queued_at is out of range") from None
+        json.dumps(event, ensure_ascii=False).encode()  # sent as UTF-8: no lone surrogate
+        return delivery
 
 
 # The local stack's delivery worker stands in for the queue when set.
@@ -73,39 +99,81 @@ class _Found:
     index: int  # the record's place in the batch
     tenant: str
     pk: str
-    evidence: dict[str, Any]
+    event: dict[str, Any]  # without the number: the subject's as it is now goes in when sent
 
 
-def _value(attribute: dict[str, Any]) -> Any:
-    if "N" in attribute:
-        return int(attribute["N"])
-    return attribute.get("S")
+class _Unreadable(ValueError):
+    pass
 
 
-def _evidence_of(index: int, record: dict[str, Any]) -> _Found | None:
-    """The evidence event a stream record inserted (None: any other record)."""
-    if record.get("eventName") != "INSERT":
+# What reading a record can raise when it is not as the table's stream writes it.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
+def _value(image: dict[str, Any], name: str, kind: str) -> Any:
+    """The attribute's value when it is of ``kind`` ("S" or "N"), None when it is absent;
+    raises when it is anything else."""
+    if name not in image:
         return None
-    image = (record.get("dynamodb") or {}).get("NewImage") or {}
-    pk, sk = _value(image.get("pk") or {}), _value(image.get("sk") or {})
-    if not (isinstance(pk, str) and pk.startswith("SUBJ#") and isinstance(sk, str)):
+    value = image[name][kind]
+    if not isinstance(value, str):
+        raise _Unreadable(f"{name} is not of type {kind}")
+    return int(value) if kind == "N" else value
+
+
+def _event_of(record: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """The tenant, subject pk and CloudEvent (without a number) of the evidence event a
+    stream record inserted; None for any other record (another item, another change, an
+    evidence type that publishes nothing). Raises when the record cannot be read."""
+    if record["eventName"] != "INSERT":
         return None
-    if not sk.startswith(("EV#", "OUT#")):
+    change = record["dynamodb"]
+    if not isinstance(change["SequenceNumber"], str):  # a record handed back is named by it
+        raise _Unreadable("no sequence number")
+    image = change["NewImage"]
+    pk, sk = _value(image, "pk", "S"), _value(image, "sk", "S")
+    if not (pk and pk.startswith("SUBJ#") and sk and sk.startswith(("EV#", "OUT#"))):
         return None
-    fields = {name: _value(image.get(name) or {}) for name in ("type", "at", "seq", "data", "hash")}
-    if fields["type"] not in events.TYPES:
+    evidence_type = _value(image, "type", "S")
+    if evidence_type not in events.TYPES:
         return None
+    _, tenant, _ = pk.split("#", 2)
+    if not SLUG.match(tenant) or len(pk.encode()) > _MAX_PK_BYTES:
+        raise _Unreadable("not a subject's key")
+    evidence = {
+        "type": evidence_type,
+        "at": _value(image, "at", "S"),
+        "seq": _value(image, "seq", "N"),
+        "hash": _value(image, "hash", "S"),
+        "data": json.loads(_value(image, "data", "S") or "{}"),
+    }
+    if not isinstance(evidence["data"], dict):
+        raise _Unreadable("data is not an object")
+    event = events.cloud_event(tenant, pk.rsplit("#", 1)[-1], evidence, None)
+    if event is None:
+        return None
+    clock.parse_iso(event["time"])  # the bus takes the event's time as a time
+    return tenant, pk, event
+
+
+def _evidence_of(index: int, record: Any) -> _Found | None:
+    """The evidence event a stream record inserted (None: any other record, or one that
+    cannot be read, which is logged: handed back, the stream would hand it over again and
+    again until it left it a day later, holding up every record behind it)."""
     try:
-        fields["data"] = json.loads(fields["data"] or "{}")
-    except ValueError:
-        logger.error("evidence with unreadable data skipped", extra={"sk": sk})
+        found = _event_of(record)
+    except _UNREADABLE as exc:  # parsing only, nothing stored or sent: the record's own fault
+        logger.error("unreadable stream record skipped", extra={"index": index, "error": type(exc).__name__})
         return None
-    tenant = pk.split("#")[1]
-    return _Found(index, tenant, pk, fields)
+    if found is None:
+        return None
+    tenant, pk, event = found
+    return _Found(index, tenant, pk, event)
 
 
-def publish(records: list[dict[str, Any]]) -> int | None:
-    """Publish the batch's events; the index of the first record not published (None: all)."""
+def publish(records: list[Any]) -> int | None:
+    """Publish the batch's events; the index of the first record not published (None: all).
+    A record that cannot be read is skipped (logged), not handed back."""
     found = [f for i, r in enumerate(records) if (f := _evidence_of(i, r)) is not None]
     for start in range(0, len(found), _CHUNK):
         chunk = found[start : start + _CHUNK]
@@ -121,10 +189,7 @@ def publish(records: list[dict[str, Any]]) -> int | None:
 
 def _publish_chunk(chunk: list[_Found]) -> int | None:
     phones = store.phones_of([f.pk for f in chunk])
-    cloud = [
-        events.cloud_event(f.tenant, f.pk.rsplit("#", 1)[-1], f.evidence, phones.get(f.pk)) for f in chunk
-    ]
-    published = [(f, e) for f, e in zip(chunk, cloud, strict=True) if e is not None]
+    published = [(f, {**f.event, "data": {**f.event["data"], "phone": phones.get(f.pk)}}) for f in chunk]
     failed = [_put_on_bus(published), _queue_deliveries(published)]
     first = min((i for i in failed if i is not None), default=None)
     ok = len([f for f, _ in published if first is None or f.index < first])

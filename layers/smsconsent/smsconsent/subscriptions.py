@@ -3,7 +3,6 @@ delivery attempts."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from smsconsent import clock, errors, events, settings, store
@@ -50,7 +49,7 @@ def create(tenant: Tenant, fields: dict[str, Any]) -> dict[str, Any]:
         )
     subscription = store.Subscription(
         tenant=tenant.id,
-        id="wh_" + secrets.token_hex(12),
+        id=store.new_webhook_id(),
         url=url,
         events=types,
         description=description or None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +14,13 @@ from smsconsent.store.models import CounterItem, DeliveryItem, WebhookItem, get_
 
 # Attempts are kept this long: enough to see a day of retries and what came after.
 KEEP_ATTEMPTS = timedelta(days=30)
+# A subscription's id, as ``new_webhook_id`` makes it. An id of any other form names no
+# subscription and is never looked up: DynamoDB refuses a key over its size limit outright.
+WEBHOOK_ID = re.compile(r"wh_[0-9a-f]{24}")
+
+
+def new_webhook_id() -> str:
+    return "wh_" + secrets.token_hex(12)
 
 
 @dataclass(frozen=True)
@@ -73,12 +82,16 @@ def webhooks_of(tenant: str) -> list[Subscription]:
 
 
 def webhook(tenant: str, webhook_id: str) -> Subscription | None:
+    if not WEBHOOK_ID.fullmatch(webhook_id):
+        return None
     item = get_or_none(WebhookItem, f"WEBHOOK#{tenant}", f"WH#{webhook_id}")
     return _subscription(tenant, item) if item is not None else None
 
 
 def delete_webhook(tenant: str, webhook_id: str) -> bool:
     """False when there was no such subscription."""
+    if not WEBHOOK_ID.fullmatch(webhook_id):
+        return False
     try:
         with guard():
             WebhookItem(f"WEBHOOK#{tenant}", f"WH#{webhook_id}").delete(condition=WebhookItem.pk.exists())

@@ -31,7 +31,7 @@ def next_attempt_at(
     first). The wait is between half the delay and the delay, ``rand()`` in [0, 1) choosing."""
     if attempt < 1:
         raise ValueError("attempts are numbered from 1")
-    if now >= first_attempt_at + GIVE_UP_AFTER:
+    if now - first_attempt_at >= GIVE_UP_AFTER:  # (not first + 24 h: it may be past year 9999)
         return None
     delay = _delay(attempt)
     share = min(max(rand(), 0.0), 1.0)
