@@ -169,7 +169,7 @@ def _stream_record(number: int, **image: Any) -> dict[str, Any]:
     record = load_event("publisher-stream.json")["Records"][0]
     record["dynamodb"]["SequenceNumber"] = str(number)
     new_image = record["dynamodb"]["NewImage"]
-    new_image["hash"]["S"] = f"{number:032x}" * 2  # the event's id: its first 32 digits
+    new_image["hash"]["S"] = f"{number:032x}" * 2  # the event's id comes from it
     for name, value in image.items():
         if value is None:
             new_image.pop(name, None)
@@ -218,7 +218,11 @@ def test_publisher_skips_an_unreadable_record_and_publishes_the_next(published, 
     enforce_dynamodb_key_limits(monkeypatch)
     answer = handler({"Records": [bad, _stream_record(2)]}, context)
     assert answer == {"batchItemFailures": []}
-    assert [e["id"] for e in published.received()] == ["00000000-0000-0000-0000-000000000002"]
+    from smsconsent import events
+
+    pk = _stream_record(2)["dynamodb"]["NewImage"]["pk"]["S"]
+    expected = events.event_id("demo", pk.rsplit("#", 1)[-1], f"{2:032x}" * 2)
+    assert [e["id"] for e in published.received()] == [expected]
 
 
 # ---- webhook deliveries: the FIFO queue ----------------------------------------------------

@@ -45,6 +45,7 @@ _REASONS = {
 # Events about a number no longer held carry none, whatever is held under its key by the
 # time the event is published (the same number signed up again, say).
 _GONE = {"erased", "optin_expired"}
+_NO_NUMBER = {TYPES[t] for t in _GONE}
 # Who or what made the change, when the evidence does not name it.
 _VIA = {"consent_lapsed": "retention", "optin_expired": "retention", "erased": "privacy"}
 
@@ -124,6 +125,14 @@ def cloud_event(
             "seq": order(evidence["at"], int(evidence["seq"])),
         },
     }
+
+
+def with_phone(event: dict[str, Any], phone: str | None) -> dict[str, Any]:
+    """The event with the number held now (none for an erasure or an expiry, whatever is
+    held under the key by then: the number signed up again, say)."""
+    if event["type"] in _NO_NUMBER:
+        phone = None
+    return {**event, "data": {**event["data"], "phone": phone}}
 
 
 def wanted(subscribed: list[str], event_type: str) -> bool:

@@ -149,6 +149,8 @@ def _event_of(record: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     }
     if not isinstance(evidence["data"], dict):
         raise _Unreadable("data is not an object")
+    if not evidence["hash"] or evidence["seq"] is None or not evidence["at"]:
+        raise _Unreadable("no hash, seq or time")  # the id and the order come from them
     event = events.cloud_event(tenant, pk.rsplit("#", 1)[-1], evidence, None)
     if event is None:
         return None
@@ -189,7 +191,7 @@ def publish(records: list[Any]) -> int | None:
 
 def _publish_chunk(chunk: list[_Found]) -> int | None:
     phones = store.phones_of([f.pk for f in chunk])
-    published = [(f, {**f.event, "data": {**f.event["data"], "phone": phones.get(f.pk)}}) for f in chunk]
+    published = [(f, events.with_phone(f.event, phones.get(f.pk))) for f in chunk]
     failed = [_put_on_bus(published), _queue_deliveries(published)]
     first = min((i for i in failed if i is not None), default=None)
     ok = len([f for f, _ in published if first is None or f.index < first])
