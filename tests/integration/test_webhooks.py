@@ -350,3 +350,34 @@ def test_a_delivery_queued_behind_a_long_outage_gets_its_own_day_of_retries(
     delivered = {_verify(made["secret"], g)["type"] for g in receiver.got if clock.now.timestamp() >= back_at}
     assert {"consent.requested", "consent.confirmed"} <= delivered
     assert webhooks.dead() == []
+
+
+def test_a_partly_failed_queue_batch_never_lets_a_later_event_overtake(
+    webhooks: Any, make_receiver: Any, context: Any, outbox: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsconsent import sender
+
+    # Given one subject's two events, and a queue that refuses the first entry of a batch
+    # while taking the others (nothing in SQS's contract says it fails the rest of a group)
+    receiver = make_receiver()
+    made = webhooks.subscribe(receiver.url)
+    sign_up(context, outbox, confirm=True)
+    client = sender.queue_client()
+    real = client.send_message_batch
+    calls = {"n": 0}
+
+    def first_entry_refused(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            return real(**kwargs)
+        entries = kwargs["Entries"]
+        taken = real(QueueUrl=kwargs["QueueUrl"], Entries=entries[1:]) if entries[1:] else {}
+        refused = [{"Id": entries[0]["Id"], "SenderFault": False, "Code": "InternalError"}]
+        return {"Successful": taken.get("Successful", []), "Failed": refused}
+
+    monkeypatch.setattr(client, "send_message_batch", first_entry_refused)
+    webhooks.published.publish()  # the failure is handed back: the stream retries from there
+    webhooks.run(clock)
+    # Then the subscriber gets them in order
+    types = [_verify(made["secret"], got)["type"] for got in receiver.got]
+    assert types == ["consent.requested", "consent.confirmed"]

@@ -248,11 +248,25 @@ def _queue_deliveries(published: list[tuple[_Found, dict[str, Any]]]) -> int | N
     return _send(url, todo)
 
 
+def _batches(todo: list[tuple[int, Delivery]]) -> list[list[tuple[int, Delivery]]]:
+    """Consecutive batches of at most ten, none holding two messages of one group: when an
+    entry fails, SQS may still take later entries of the batch, and a later event of the
+    same group queued before its failed predecessor would overtake it for good."""
+    batches: list[list[tuple[int, Delivery]]] = []
+    groups: set[str] = set()
+    for item in todo:
+        if not batches or len(batches[-1]) == _CHUNK or item[1].group in groups:
+            batches.append([])
+            groups = set()
+        batches[-1].append(item)
+        groups.add(item[1].group)
+    return batches
+
+
 def _send(url: str, todo: list[tuple[int, Delivery]]) -> int | None:
     from smsconsent import sender
 
-    for start in range(0, len(todo), _CHUNK):
-        part = todo[start : start + _CHUNK]
+    for part in _batches(todo):
         answer = sender.queue_client().send_message_batch(
             QueueUrl=url,
             Entries=[
