@@ -5,7 +5,9 @@ event goes out if and only if its change committed; a change rolled back left no
 the stream. Records are published in stream order (per subject: in ``seq`` order). When
 something fails, everything from the first record not fully published on is handed back
 (the stream's checkpoint), so the retry republishes it: at least once, never skipped, and
-a record after a failed one never overtakes it in a subscription's delivery queue.
+a record after a failed one never overtakes it in a subscription's delivery queue. Only a
+record that cannot be read (not one the table wrote) is passed over, with an error logged:
+no retry would ever publish it.
 """
 
 from __future__ import annotations
