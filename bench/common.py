@@ -81,6 +81,30 @@ def lambda_env(function: tpl.Function | None = None, **extra: str) -> dict[str, 
     return env
 
 
+def in_process_env(**extra: str) -> None:
+    """Set this process up as a function on the bench's own moto: fake credentials, the
+    bench table and pepper, the local outbox, the demo tenant's plain secrets (AWS refuses
+    them), no endpoint or secret ARN of the caller's environment."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_SESSION_TOKEN": "bench",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "TABLE_NAME": TABLE_NAME,
+            "PEPPER_JSON": PEPPER_JSON,
+            "SMS_SENDER": "outbox",
+            "POWERTOOLS_SERVICE_NAME": "sms-consent",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "ALLOW_PLAIN_SECRETS": "true",
+            **extra,
+        }
+    )
+    for name in ("DYNAMODB_ENDPOINT", "PEPPER_SECRET_ARN", "EVENT_BUS_NAME", "WEBHOOK_QUEUE_URL"):
+        os.environ.pop(name, None)
+
+
 def lambda_prelude(path: Sequence[str]) -> str:
     """The first lines of a measuring interpreter's code: Lambda's ``sys.path`` (``path``
     first) and the packages Lambda does not have hidden."""

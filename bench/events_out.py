@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counting
-from bench.common import PEPPER_JSON, REGION, ROOT, TABLE_NAME, layer_paths, progress, write_json
+from bench.common import REGION, ROOT, TABLE_NAME, in_process_env, layer_paths, progress, write_json
 from local.context import LambdaContext
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -33,25 +33,7 @@ RECORDS = 2000
 
 
 def _environment() -> None:
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_SESSION_TOKEN": "bench",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "TABLE_NAME": TABLE_NAME,
-            "PEPPER_JSON": PEPPER_JSON,
-            "SMS_SENDER": "outbox",
-            "POWERTOOLS_SERVICE_NAME": "sms-consent",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "SmsConsentBench",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "ALLOW_PLAIN_SECRETS": "true",
-        }
-    )
-    for name in ("DYNAMODB_ENDPOINT", "PEPPER_SECRET_ARN", "EVENT_BUS_NAME", "WEBHOOK_QUEUE_URL"):
-        os.environ.pop(name, None)
+    in_process_env(POWERTOOLS_METRICS_NAMESPACE="SmsConsentBench", POWERTOOLS_METRICS_DISABLED="true")
     for path in reversed([str(ROOT), *(str(p) for p in layer_paths())]):
         if path not in sys.path:
             sys.path.insert(0, path)

@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counting
-from bench.common import PEPPER_JSON, REGION, ROOT, TABLE_NAME, layer_paths, progress, put_items, write_json
+from bench.common import (
+    REGION,
+    ROOT,
+    TABLE_NAME,
+    in_process_env,
+    layer_paths,
+    progress,
+    put_items,
+    write_json,
+)
 from local.context import LambdaContext, arn
 
 SIZES = (10_000, 100_000)
@@ -47,27 +55,9 @@ def _context() -> LambdaContext:
 
 
 def _environment() -> None:
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_SESSION_TOKEN": "bench",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "TABLE_NAME": TABLE_NAME,
-            "PEPPER_JSON": PEPPER_JSON,
-            "SMS_SENDER": "outbox",
-            "POWERTOOLS_SERVICE_NAME": "sms-consent",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            # moto takes a minute over 100,000 subjects where DynamoDB takes seconds: keep
-            # the tenant cached for the run, as a real run would (else it is read every 60 s).
-            "TENANT_CACHE_SECONDS": "3600",
-            # The demo tenant's {"value": ...} secrets, on the bench's own moto (AWS refuses them).
-            "ALLOW_PLAIN_SECRETS": "true",
-        }
-    )
-    for name in ("DYNAMODB_ENDPOINT", "PEPPER_SECRET_ARN"):
-        os.environ.pop(name, None)
+    # moto takes a minute over 100,000 subjects where DynamoDB takes seconds: keep the
+    # tenant cached for the run, as a real run would (else it is read every 60 s).
+    in_process_env(TENANT_CACHE_SECONDS="3600")
 
 
 def _subject(i: int, due: bool, now: datetime) -> dict[str, Any]:
