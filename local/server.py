@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from local import apigw, pages
 from local.apigw import HttpRequest, HttpResponse, Router, json_response
 from local.errors import StackError
+from local.optout_list import LocalOptOutLists
 from local.template import Function
 
 _NO_STORE = ("Cache-Control", "no-store")
@@ -63,6 +64,9 @@ class Backend(Protocol):
     @property
     def sink(self) -> SinkLog: ...
 
+    @property
+    def provider_optouts(self) -> LocalOptOutLists: ...
+
     def function(self, name: str) -> Function | None: ...
 
     def invoke(
@@ -76,6 +80,8 @@ class Backend(Protocol):
 
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
+DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
@@ -323,6 +329,8 @@ class Handler(BaseHTTPRequestHandler):
         webhooks = self._webhooks(stack, request, path, method)
         if webhooks is not None:
             return webhooks
+        if path == "/_local/provider-optouts" and method in ("GET", "POST"):
+            return self._provider_optouts(stack, request, method)
         known = {
             "/": "GET, HEAD",
             "/_local/health": "GET, HEAD",
@@ -331,6 +339,7 @@ class Handler(BaseHTTPRequestHandler):
             "/_local/reset": "POST",
             "/_local/webhooks": "GET, HEAD",
             "/_local/sink": "GET, HEAD, POST",
+            "/_local/provider-optouts": "GET, HEAD, POST",
         }
         allow = known.get(path) or ("POST" if path.startswith("/_local/invoke/") else None)
         if allow:
@@ -360,6 +369,27 @@ class Handler(BaseHTTPRequestHandler):
         if html:
             return _html(200, pages.webhook_attempts(report, _page_language(request)))
         return json_response(200, report, [_NO_STORE])
+
+    @staticmethod
+    def _provider_optouts(stack: Backend, request: HttpRequest, method: str) -> HttpResponse:
+        """The stand-in AWS opt-out lists: GET shows them; POST ``{"phone", "list"}`` adds a
+        number as if the person had replied STOP to AWS (``list``: the demo tenant's)."""
+        if method == "POST":
+            try:
+                data = json.loads(request.body.decode("utf-8") or "null")
+            except (UnicodeDecodeError, ValueError):
+                data = None
+            if not isinstance(data, dict):
+                return _error(400, "invalid_json", "the body must be a JSON object")
+            phone, name = data.get("phone"), data.get("list", DEMO_OPT_OUT_LIST)
+            if not isinstance(phone, str) or not _E164.match(phone):
+                return _error(422, "invalid_field", "phone must be E.164 (+4915112345678)", "phone")
+            if not isinstance(name, str) or not name:
+                return _error(422, "invalid_field", "list must be an opt-out list's name", "list")
+            stack.provider_optouts.add_by_person(name, phone)
+        else:
+            stack.settle(timeout=1.0)  # a look right after a STOP shows it put on the list
+        return json_response(200, {"lists": stack.provider_optouts.shown()}, [_NO_STORE])
 
     def _demo_form(self, stack: Backend, request: HttpRequest) -> HttpResponse:
         from smsconsent import tenants

@@ -32,6 +32,7 @@ from local import template as tpl
 from local.apigw import Router
 from local.context import LambdaContext, arn
 from local.errors import StackError
+from local.optout_list import LocalOptOutLists
 from local.queue import LocalQueue
 from local.streams import StreamPump, TableStream
 from local.webhooks import SINK_DESCRIPTION, SINK_PATH, LocalDeliveries, Sink
@@ -171,6 +172,9 @@ class LocalStack:
         self._streams: Any = None  # the DynamoDB Streams client
         self.deliveries = LocalDeliveries(self.clock.now)
         self.sink = Sink(self._sink_secrets, self.clock.now)
+        # The AWS opt-out lists tenants name, and ListSyncQueue with ListSyncFunction's worker.
+        self.provider_optouts = LocalOptOutLists(self.clock.now)
+        self.list_sync_queue: LocalQueue | None = None
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -297,6 +301,7 @@ class LocalStack:
             self._start_deliveries()
             self.seed()
             self._start_signup_queue()
+            self._start_list_sync()
             self._start_stream_pump()
         except BaseException:
             self.stop()
@@ -315,6 +320,20 @@ class LocalStack:
 
         self.signup_queue = LocalQueue("SignupQueue", deliver).start()
         signup.set_local_queue(self.signup_queue.send)
+
+    def _start_list_sync(self) -> None:
+        function = self.function("ListSyncFunction")
+        from smsconsent import list_sync, publishing
+
+        list_sync.set_local_client(self.provider_optouts)
+        if function is None:
+            return
+
+        def deliver(event: dict[str, Any]) -> Any:
+            return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+        queue = self.list_sync_queue = LocalQueue("ListSyncQueue", deliver).start()
+        publishing.set_local_list_sync(lambda message: queue.send(json.dumps(message)))
 
     def _start_deliveries(self) -> None:
         from smsconsent import publishing
@@ -364,6 +383,8 @@ class LocalStack:
             return done
         if self.stream_pump is not None:
             done = self.stream_pump.pump(max(0.0, deadline - time.monotonic())) and done
+        if self.list_sync_queue is not None:
+            done = self.list_sync_queue.idle(max(0.0, deadline - time.monotonic())) and done
         return self.deliveries.idle(max(0.0, deadline - time.monotonic())) and done
 
     def stop(self) -> None:
@@ -380,6 +401,15 @@ class LocalStack:
             from smsconsent import publishing
 
             publishing.set_local_deliveries(None)
+            publishing.set_local_list_sync(None)
+        with contextlib.suppress(ImportError):
+            from smsconsent import list_sync
+
+            list_sync.set_local_client(None)
+        if self.list_sync_queue is not None:
+            self.list_sync_queue.stop()
+            self.list_sync_queue = None
+        self.provider_optouts.clear()
         self.deliveries.stop()
         self.deliveries.clear()
         self.sink.clear()
@@ -452,6 +482,8 @@ class LocalStack:
             )
         except Exception as exc:
             raise StackError(f"DynamoDB at {self.dynamodb_endpoint} does not answer: {exc}") from exc
+        else:
+            self._add_missing_indexes(client, definition)
         if ttl_attribute:
             ttl = client.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
             if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -459,6 +491,24 @@ class LocalStack:
                     TableName=TABLE_NAME,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
                 )
+
+    @staticmethod
+    def _add_missing_indexes(client: Any, definition: dict[str, Any]) -> None:
+        """A table kept from an older version (DynamoDB Local, say) gets the indexes the
+        template has added since."""
+        table = client.describe_table(TableName=TABLE_NAME)["Table"]
+        have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes") or []}
+        for index in definition.get("GlobalSecondaryIndexes") or []:
+            if index["IndexName"] in have:
+                continue
+            names = {k["AttributeName"] for k in index["KeySchema"]}
+            client.update_table(
+                TableName=TABLE_NAME,
+                AttributeDefinitions=[
+                    a for a in definition["AttributeDefinitions"] if a["AttributeName"] in names
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
 
     def seed(self, docs: list[dict[str, Any]] | None = None) -> list[str]:
         """Put every tenant file (or ``docs`` read from them) into the table; returns the ids."""
@@ -542,6 +592,9 @@ class LocalStack:
             if self.signup_queue is not None:
                 self.signup_queue.clear()
             self.deliveries.clear()
+            if self.list_sync_queue is not None:
+                self.list_sync_queue.clear()
+            self.provider_optouts.clear()
             renewed = self._empty_table()
             OUTBOX.clear()
             self.sink.clear()

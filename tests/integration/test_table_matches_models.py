@@ -13,13 +13,30 @@ def test_template_table_matches_models():
     for model in store.MODELS:
         assert model._hash_keyname == keys["HASH"]
         assert model._range_keyname == keys["RANGE"]
-    [index] = definition["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "due-index"
-    index_keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+    indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"due-index", "sms-optout-index"}
     attributes = store.SubjectItem.get_attributes()
-    assert attributes["due_bucket"].attr_name == index_keys["HASH"]
-    assert attributes["due_at"].attr_name == index_keys["RANGE"]
+    for model_index in (store.SubjectItem.due_index, store.SubjectItem.sms_optout_index):
+        index = indexes[model_index.Meta.index_name]
+        keys_of_index = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        assert {k: v.attr_name for k, v in _index_keys(model_index).items()} == keys_of_index
+        assert all(name in attributes for name in keys_of_index.values())
+        projected = model_index.Meta.projection
+        assert index["Projection"]["ProjectionType"] == projected.projection_type
+        assert sorted(index["Projection"].get("NonKeyAttributes", [])) == sorted(
+            projected.non_key_attributes or []
+        )
     assert attributes["ttl"].attr_name == ttl_attribute
     assert store.EvidenceItem.get_attributes()["ttl"].attr_name == ttl_attribute
     declared = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
-    assert declared == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S"}
+    assert declared == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S", "sms_optout": "S"}
+
+
+def _index_keys(index):
+    found = {}
+    for attribute in index.Meta.attributes.values():
+        if attribute.is_hash_key:
+            found["HASH"] = attribute
+        elif attribute.is_range_key:
+            found["RANGE"] = attribute
+    return found

@@ -37,9 +37,11 @@ def test_table_definition_follows_the_template() -> None:
         "pk": "HASH",
         "sk": "RANGE",
     }
-    (index,) = definition["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "due-index"
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["due_bucket", "due_at"]
+    due, optouts = definition["GlobalSecondaryIndexes"]
+    assert due["IndexName"] == "due-index"
+    assert [k["AttributeName"] for k in due["KeySchema"]] == ["due_bucket", "due_at"]
+    assert optouts["IndexName"] == "sms-optout-index"
+    assert optouts["Projection"]["NonKeyAttributes"] == ["phone", "consents", "provider_list"]
     assert ttl == "ttl"
 
 

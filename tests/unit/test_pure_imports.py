@@ -12,7 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PURE = ["smsconsent.consent", "smsconsent.evidence", "smsconsent.keywords", "smsconsent.presend.schedule"]
+PURE = [
+    "smsconsent.consent",
+    "smsconsent.evidence",
+    "smsconsent.keywords",
+    "smsconsent.presend.schedule",
+    "smsconsent.events",
+    "smsconsent.delivery_codes",
+    "smsconsent.optout_list",
+]
 FORBIDDEN = [
     "smsconsent.store",
     "smsconsent.http",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def reload() -> None:
-    from smsconsent import aws, keys, publishing, sender, settings, store, tenants
+    from smsconsent import aws, keys, list_sync, publishing, sender, settings, store, tenants
 
     settings.reset()
     aws.reset()
@@ -18,3 +18,4 @@ def reload() -> None:
     sender.queue_client.cache_clear()
     tenants.clear_cache()
     publishing.reset()
+    list_sync.reset()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from smsconsent import aws, clock, events, metrics, settings, store
+from smsconsent import aws, clock, events, metrics, settings, store, tenants
 from smsconsent.observability import logger
 from smsconsent.tenants import SLUG
 
@@ -194,7 +194,7 @@ def publish(records: list[Any]) -> int | None:
 def _publish_chunk(chunk: list[_Found]) -> int | None:
     phones = store.phones_of([f.pk for f in chunk])
     published = [(f, events.with_phone(f.event, phones.get(f.pk))) for f in chunk]
-    failed = [_put_on_bus(published), _queue_deliveries(published)]
+    failed = [_put_on_bus(published), _queue_deliveries(published), _queue_list_sync(published)]
     first = min((i for i in failed if i is not None), default=None)
     ok = len([f for f, _ in published if first is None or f.index < first])
     if ok:
@@ -248,6 +248,56 @@ def _queue_deliveries(published: list[tuple[_Found, dict[str, Any]]]) -> int | N
         logger.warning("webhook subscriptions exist but no WEBHOOK_QUEUE_URL is set")
         return todo[0][0]
     return _send(url, todo)
+
+
+# Events after which a tenant's AWS opt-out list may have to change (``list_sync``).
+_LIST_EVENTS = frozenset({"consent.opted_out", "consent.restored", "consent.confirmed", "consent.imported"})
+
+# The local stack's list sync stands in for the queue when set.
+_local_list_sync: Callable[[dict[str, str]], None] | None = None
+
+
+def set_local_list_sync(take: Callable[[dict[str, str]], None] | None) -> None:
+    global _local_list_sync
+    _local_list_sync = take
+
+
+def _queue_list_sync(published: list[tuple[_Found, dict[str, Any]]]) -> int | None:
+    """Queue the subject of each SMS opt-out, START or confirmation of a tenant that names an
+    opt-out list. The message names the subject only: the sync reads it as it is then."""
+    todo: list[tuple[int, dict[str, str]]] = []
+    for found, event in published:
+        if event["type"] not in _LIST_EVENTS or event["data"].get("channel") not in ("sms", None):
+            continue
+        try:
+            tenant = tenants.get(found.tenant)
+        except tenants.TenantError:
+            tenant = None  # refused everywhere else too; its own requests say why
+        if tenant is not None and tenant.sms_opt_out_list:
+            todo.append((found.index, {"tenant": found.tenant, "subject": found.pk}))
+    if not todo:
+        return None
+    if _local_list_sync is not None:
+        for _, message in todo:
+            _local_list_sync(message)
+        return None
+    url = settings.get().list_sync_queue_url
+    if not url:
+        logger.warning("a tenant names an opt-out list but no LIST_SYNC_QUEUE_URL is set")
+        return todo[0][0]
+    from smsconsent import sender
+
+    for start in range(0, len(todo), _CHUNK):
+        part = todo[start : start + _CHUNK]
+        answer = sender.queue_client().send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(n), "MessageBody": json.dumps(m)} for n, (_, m) in enumerate(part)],
+        )
+        failed = sorted(int(f["Id"]) for f in answer.get("Failed") or [])
+        if failed:
+            logger.warning("opt-out list syncs not queued", extra={"count": len(failed)})
+            return part[failed[0]][0]
+    return None
 
 
 def _batches(todo: list[tuple[int, Delivery]]) -> list[list[tuple[int, Delivery]]]:

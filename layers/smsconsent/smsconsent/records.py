@@ -79,6 +79,9 @@ class Subject:
     # A provider said the number does not exist or takes no SMS (``since``, ``provider``,
     # ``code``): no marketing until it signs up again or texts in.
     unreachable: dict[str, str] | None = None
+    # What the sync with the tenant's AWS opt-out list knows (``optout_list``): our last
+    # put and delete, and a hold that keeps marketing back while the list disagrees.
+    provider_list: dict[str, Any] | None = None
 
 
 @dataclass

@@ -51,6 +51,7 @@ class Settings:
     # (unset: that way out is off; the local stack hands deliveries to its own worker).
     event_bus_name: str | None = None
     webhook_queue_url: str | None = None
+    list_sync_queue_url: str | None = None  # the AWS opt-out list sync's queue
     webhook_dead_letter_queue_url: str | None = None
     # Webhooks may go to http on loopback (the local stack's own sink): LOCAL_WEBHOOKS=true,
     # never honoured by a Lambda function on AWS's DynamoDB, as plain secrets.
@@ -103,6 +104,7 @@ def get() -> Settings:
         twilio_auth_token_secret_arn=_text("TWILIO_AUTH_TOKEN_SECRET_ARN"),
         event_bus_name=_text("EVENT_BUS_NAME"),
         webhook_queue_url=_text("WEBHOOK_QUEUE_URL"),
+        list_sync_queue_url=_text("LIST_SYNC_QUEUE_URL"),
         webhook_dead_letter_queue_url=_text("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
         allow_loopback_webhooks=os.environ.get("LOCAL_WEBHOOKS", "").lower() == "true"
         and not (in_lambda and endpoint is None),

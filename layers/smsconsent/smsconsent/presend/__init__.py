@@ -20,6 +20,9 @@ Per recipient, in this order, the first rule that refuses gives the reason:
    whose lapse is due is ``lapsed``; a pending record whose token expired is what it was
    before (or ``no_consent``). Then ``unreachable``: a provider reported the number as not
    existing or taking no SMS (a delivery report), until it signs up again or texts in.
+   Then, on SMS, ``provider_opted_out``: the tenant's AWS opt-out list still holds the
+   number although it consented here since (AWS deletes a number at most once per 30
+   days; ``retry_at`` is when the delete is allowed, null when someone must look).
 5. ``frequency_cap``: the tenant's cap (at most N sends in any rolling window of D days)
    holds with this send added: the recorded sends count on both sides of ``send_at``, as
    sending systems schedule ahead and check out of order. ``retry_at`` is the first later

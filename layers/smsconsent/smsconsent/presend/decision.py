@@ -4,10 +4,11 @@ what every recipient of a request shares worked out once (``_Context``)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smsconsent import consent, messages
+from smsconsent import consent, messages, optout_list
 from smsconsent.clock import iso, parse_iso
 from smsconsent.presend.numbers import _zones
 from smsconsent.presend.reasons import (
@@ -17,6 +18,7 @@ from smsconsent.presend.reasons import (
     OK,
     OPTED_OUT,
     PENDING,
+    PROVIDER_OPTED_OUT,
     REASONS,
     UNREACHABLE,
 )
@@ -121,6 +123,10 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
         return _DENIED[LAPSED]
     if subject.unreachable:
         return _DENIED[UNREACHABLE]  # marketing only: a receipt to a dead number just fails
+    if subject.provider_list and ctx.req.channel == "sms":
+        held, until = optout_list.held_until(json.loads(subject.provider_list))
+        if held:  # retry_at: when AWS takes the delete (None: when someone clears the list)
+            return Outcome(False, PROVIDER_OPTED_OUT, until if until and until > ctx.send_iso else None)
 
     send_iso = ctx.send_iso
     already = ctx.req.record and send_iso in subject.sends and subject.last_campaign == ctx.req.campaign

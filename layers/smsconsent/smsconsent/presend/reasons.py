@@ -10,6 +10,9 @@ PENDING = "pending"
 OPTED_OUT = "opted_out"
 LAPSED = "lapsed"
 UNREACHABLE = "unreachable"  # a provider said the number does not exist or takes no SMS
+# The tenant's AWS opt-out list still holds the number although it consented here since
+# (AWS deletes a number at most once per 30 days): AWS would drop the message.
+PROVIDER_OPTED_OUT = "provider_opted_out"
 QUIET_HOURS = "quiet_hours"
 FREQUENCY_CAP = "frequency_cap"
 REASONS = (
@@ -21,6 +24,7 @@ REASONS = (
     OPTED_OUT,
     LAPSED,
     UNREACHABLE,
+    PROVIDER_OPTED_OUT,
     QUIET_HOURS,
     FREQUENCY_CAP,
 )

@@ -56,6 +56,7 @@ _ATTRIBUTES = (
     "last_campaign",
     "purged_at",
     "unreachable",
+    "provider_list",
 )
 _NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
@@ -80,6 +81,7 @@ class Snapshot:
     pending: dict[str, PendingOptIn] | None = None
     purged_at: str | None = None
     unreachable: str | None = None  # as stored (JSON): set means a provider said so
+    provider_list: str | None = None  # as stored (JSON): the opt-out list sync's state
 
     @classmethod
     def of(cls, subject: Subject) -> Snapshot:
@@ -96,6 +98,7 @@ class Snapshot:
             pending=subject.pending,
             purged_at=subject.purged_at,
             unreachable=json.dumps(subject.unreachable) if subject.unreachable else None,
+            provider_list=json.dumps(subject.provider_list) if subject.provider_list else None,
         )
 
     def as_subject(self, tenant: str) -> Subject:
@@ -119,6 +122,7 @@ class Snapshot:
             version=self.version,
             purged_at=self.purged_at,
             unreachable=json.loads(self.unreachable) if self.unreachable else None,
+            provider_list=json.loads(self.provider_list) if self.provider_list else None,
         )
 
 
@@ -230,6 +234,7 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
         orjson.loads(pending) if pending else None,
         get("purged_at"),
         get("unreachable"),
+        get("provider_list"),
     )
 
 

@@ -16,6 +16,7 @@ from smsconsent.store.errors import CONDITION_FAILED, Conflict, NumberTaken, gua
 from smsconsent.store.models import (
     CodeItem,
     InboundNumberItem,
+    ListTenantItem,
     MessageItem,
     TenantItem,
     TokenItem,
@@ -48,6 +49,10 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
         with guard(), TransactWrite(connection=models.connection()) as tx:
             unchanged = TenantItem.doc == current.doc if current else TenantItem.pk.does_not_exist()
             tx.save(TenantItem(pk, "CONFIG", doc=text, updated_at=iso(now)), condition=unchanged)
+            if (doc.get("sms") or {}).get("opt_out_list"):
+                tx.save(ListTenantItem(LIST_TENANTS, tenant_id))
+            elif current and (json.loads(current.doc).get("sms") or {}).get("opt_out_list"):
+                tx.delete(ListTenantItem(LIST_TENANTS, tenant_id))
             for number in numbers:
                 tx.save(
                     InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=tenant_id),
@@ -64,6 +69,15 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
             if reason == CONDITION_FAILED:
                 raise NumberTaken(number, tenant_of_number(number) or "?") from exc.__cause__
         raise  # the tenant changed meanwhile: read again
+
+
+LIST_TENANTS = "OPTOUTLISTS"
+
+
+def opt_out_list_tenants() -> list[str]:
+    """The tenants that name an AWS opt-out list (one Query)."""
+    with guard():
+        return [item.sk for item in ListTenantItem.query(LIST_TENANTS)]
 
 
 def tenant_of_number(e164: str) -> str | None:

@@ -14,12 +14,18 @@ Keys (``pk`` / ``sk``):
   OPTOUT#<code>          / CODE       a per-recipient opt-out code
   MSG#<key>              / MSG        a provider message already handled, with its answer
   INBOUND#<e164>         / NUMBER     which tenant owns a number that receives SMS
+  OPTOUTLISTS            / <tenant>   a tenant that names an AWS opt-out list (the
+                                      reconciliation's tenants, kept by put_tenant_doc)
   LASTSMS#<key>          / AT         when a number last got a confirmation SMS
   JOB#<job>              / CURSOR     where the retention job continues
   RATE#<scope>#<window>  / COUNT      an atomic rate counter
 
 The ``due-index`` (``due_bucket`` = ``due#YYYY-MM-DD``, ``due_at``) is sparse: only
 subjects with something due (pending expiry, lapse, evidence purge) are in it.
+The ``sms-optout-index`` (``sms_optout`` = ``<tenant>#<0-f>``, ``pk``) is sparse too: only
+subjects opted out on SMS, or held back by the provider's opt-out list. Sixteen
+partitions per tenant (the first hex digit of the keyed hash), so one large tenant's
+reconciliation or export reads from sixteen partitions, not one hot one.
 ``ttl`` is only a backstop for physical deletion; the retention job decides timing.
 """
 
@@ -30,7 +36,7 @@ from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from smsconsent import aws, settings
@@ -86,9 +92,22 @@ class DueIndex(GlobalSecondaryIndex["SubjectItem"]):  # type: ignore[no-untyped-
     due_at = UnicodeAttribute(range_key=True)
 
 
+class SmsOptOutIndex(GlobalSecondaryIndex["SubjectItem"]):  # type: ignore[no-untyped-call, unused-ignore]
+    """Subjects opted out on SMS (or held by the provider's list), per tenant shard: what the
+    opt-out list reconciliation reads. Keys, the number and what the sync decides on."""
+
+    class Meta:
+        index_name = "sms-optout-index"
+        projection = IncludeProjection(["phone", "consents", "provider_list"])
+
+    sms_optout = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
 class SubjectItem(_Item):
     Meta = _meta()
     due_index = DueIndex()
+    sms_optout_index = SmsOptOutIndex()
     tenant = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)  # raw E.164; removed on expiry and erasure
     region = UnicodeAttribute(null=True)
@@ -103,10 +122,12 @@ class SubjectItem(_Item):
     ev_head = UnicodeAttribute(default="")
     purged_at = UnicodeAttribute(null=True)  # evidence purged: only a suppression marker is left
     unreachable = UnicodeAttribute(null=True)  # JSON: a provider's "no such number", until it texts in
+    provider_list = UnicodeAttribute(null=True)  # JSON: the opt-out list sync's put, delete, hold
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     due_bucket = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
+    sms_optout = UnicodeAttribute(null=True)
     ttl = TTLAttribute(null=True)
     version = VersionAttribute()
 
@@ -185,6 +206,13 @@ class InboundNumberItem(_Item):
 
     Meta = _meta()
     tenant = UnicodeAttribute()
+
+
+class ListTenantItem(_Item):
+    """A tenant that names an AWS End User Messaging opt-out list (``sms.opt_out_list``):
+    the daily reconciliation reads these, one Query, rather than every tenant."""
+
+    Meta = _meta()
 
 
 class JobItem(_Item):
@@ -275,7 +303,7 @@ def _new_connection() -> Connection:
         max_pool_connections=meta.max_pool_connections,
     )
     # The table's schema as pynamodb derives it. Every model has the same two keys, and
-    # SubjectItem also declares the due-index, so its schema serves them all.
+    # SubjectItem also declares the indexes, so its schema serves them all.
     conn.add_meta_table(super(_Item, SubjectItem)._get_connection().get_meta_table())
     return conn
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
+from smsconsent import consent
 from smsconsent.clock import iso
 from smsconsent.records import Evidence, Subject, subject_pk
 from smsconsent.store import models
@@ -42,7 +43,21 @@ def _to_subject(item: SubjectItem) -> Subject:
         version=item.version,
         purged_at=item.purged_at,
         unreachable=json.loads(item.unreachable) if item.unreachable else None,
+        provider_list=json.loads(item.provider_list) if item.provider_list else None,
     )
+
+
+OPTOUT_SHARDS = "0123456789abcdef"
+
+
+def _sms_optout(subject: Subject) -> str | None:
+    """The subject's ``sms-optout-index`` partition: set while it is opted out of anything on
+    SMS or held back by the provider's opt-out list (sparse), else None. The shard is the
+    first hex digit of its keyed hash, so a tenant's opt-outs spread over sixteen."""
+    out = any(k.startswith("sms:") and consent.opted_out(r) for k, r in subject.consents.items())
+    if not out and not (subject.provider_list or {}).get("held"):
+        return None
+    return f"{subject.tenant}#{subject.pk.rsplit('.', 1)[-1][:1]}"
 
 
 def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectItem:
@@ -63,6 +78,8 @@ def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectIt
         ev_head=subject.ev_head,
         purged_at=subject.purged_at,
         unreachable=_compact(subject.unreachable) if subject.unreachable else None,
+        provider_list=_compact(subject.provider_list) if subject.provider_list else None,
+        sms_optout=_sms_optout(subject),
         created_at=subject.created_at,
         updated_at=iso(now),
         due_bucket=f"due#{due.date().isoformat()}" if due else None,
@@ -93,6 +110,38 @@ def phones_of(pks: list[str]) -> dict[str, str | None]:
         ):
             found[item.pk] = item.phone
     return found
+
+
+def subjects_by_pk(pks: list[str]) -> dict[str, Subject]:
+    """The subjects under these keys that exist, in BatchGetItem requests of 100 (strongly
+    consistent)."""
+    unique = list(dict.fromkeys(pks))
+    with guard():
+        return {
+            item.pk: _to_subject(item)
+            for item in SubjectItem.batch_get([(pk, "SUBJECT") for pk in unique], consistent_read=True)
+        }
+
+
+@dataclass(frozen=True)
+class ListedOptOut:
+    """A subject opted out on SMS (or held back by the provider's list), as the
+    ``sms-optout-index`` projects it."""
+
+    pk: str
+    phone: str | None
+    held: bool
+
+
+def sms_optouts(tenant: str, page_size: int = 500) -> Iterator[ListedOptOut]:
+    """Every subject of the tenant opted out on SMS or held by the provider's list: one
+    Query per shard of the sparse ``sms-optout-index`` (eventually consistent; whoever
+    acts on one reads it again)."""
+    with guard():
+        for shard in OPTOUT_SHARDS:
+            for item in SubjectItem.sms_optout_index.query(f"{tenant}#{shard}", page_size=page_size):
+                held = bool(item.provider_list and json.loads(item.provider_list).get("held"))
+                yield ListedOptOut(item.pk, item.phone, held)
 
 
 def load_subject_by_pk(pk: str) -> Subject | None:

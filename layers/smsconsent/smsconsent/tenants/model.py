@@ -87,6 +87,9 @@ class Tenant:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     sms_origination_identity: str | None = None
     sms_configuration_set: str | None = None
+    # An AWS End User Messaging opt-out list kept in step with the opt-outs here (its name
+    # or ARN): every opt-out is put on it, a daily reconciliation compares both ways.
+    sms_opt_out_list: str | None = None
     inbound_numbers: tuple[str, ...] = ()
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     help_text: dict[str, str] = field(default_factory=dict)

@@ -76,7 +76,7 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     signups_per_ip, sms_per_number, sms_per_prefix, sms_per_country = _rate_limits(doc)
     cors_origins = _cors_origins(doc)
     providers = _providers(doc, plain_secrets)
-    sms_origination_identity, sms_configuration_set = _sms(doc)
+    sms_origination_identity, sms_configuration_set, sms_opt_out_list = _sms(doc)
     keywords = _keywords(doc)
     thank_you_url = _thank_you_url(doc)
     public_base_url: str = url(req(doc, "public_base_url", str), "public_base_url")
@@ -110,6 +110,7 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
         providers=providers,
         sms_origination_identity=sms_origination_identity,
         sms_configuration_set=sms_configuration_set,
+        sms_opt_out_list=sms_opt_out_list,
         inbound_numbers=_inbound_numbers(doc),
         keywords=keywords,
         help_text=_optional_texts(doc, "help_text", languages),
@@ -350,14 +351,23 @@ def _provider(name: str, spec: Any, plain_secrets: bool) -> dict[str, Any]:
     return conf
 
 
-def _sms(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(origination identity, configuration set)."""
+# AWS's OptOutListNameOrArn: a name, or an ARN for a list shared from another account.
+_OPT_OUT_LIST = re.compile(r"[A-Za-z0-9_:/-]{1,256}\Z")
+
+
+def _sms(doc: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(origination identity, configuration set, opt-out list)."""
     sms = section(doc, "sms", SMS_KEYS)
     identity: str | None = opt(sms, "origination_identity", str, default("sms_origination_identity"), "sms.")
     configuration_set: str | None = opt(
         sms, "configuration_set", str, default("sms_configuration_set"), "sms."
     )
-    return identity, configuration_set
+    opt_out_list: str | None = opt(sms, "opt_out_list", str, None, "sms.")
+    if opt_out_list is not None and not _OPT_OUT_LIST.match(opt_out_list):
+        raise TenantError(
+            "sms.opt_out_list", "must be an opt-out list's name or ARN (letters, digits, _ : / -)"
+        )
+    return identity, configuration_set, opt_out_list
 
 
 # The tenant's own numbers, where its inbound SMS arrive: a phone number in E.164

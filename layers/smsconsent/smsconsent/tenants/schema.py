@@ -24,7 +24,7 @@ RATE_LIMITS_KEYS = frozenset(
 )
 QUIET_HOURS_KEYS = frozenset({"start", "end"})
 FREQUENCY_CAP_KEYS = frozenset({"max", "days"})
-SMS_KEYS = frozenset({"origination_identity", "configuration_set"})
+SMS_KEYS = frozenset({"origination_identity", "configuration_set", "opt_out_list"})
 KEYWORD_KINDS = ("optout", "optin", "help")
 KEYWORDS_KEYS = frozenset(KEYWORD_KINDS)
 PURPOSE_KEYS = frozenset({"category", "description", "default"})  # purposes.<name>

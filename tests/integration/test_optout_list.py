@@ -1,0 +1,269 @@
+"""The tenant's AWS End User Messaging opt-out list in step with the consents here: each
+opt-out put on it through the queue, START and new opt-ins taking the number off (at most
+once per 30 days), the daily reconciliation finding and fixing drift both ways, idempotent.
+
+The real handlers (publisher, ListSyncFunction, ListReconcileFunction, inbound, pre-send)
+on moto, with the local stack's stand-in list (held to the service's shapes by
+tests/unit/test_optout_list_api.py) in place of AWS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local.optout_list import LocalOptOutLists
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import PHONE, inbound, sign_up, states, subject, twilio_event
+
+LIST = "demo-optouts"  # local/tenants/demo.json
+OTHER = "+4915199999999"
+
+
+@pytest.fixture
+def optouts(published: Any, clock: Any) -> Iterator[LocalOptOutLists]:
+    from smsconsent import list_sync
+
+    lists = LocalOptOutLists(clock)
+    list_sync.set_local_client(lists)
+    yield lists
+    list_sync.set_local_client(None)
+
+
+def listed(lists: LocalOptOutLists) -> dict[str, bool]:
+    return {e["phone"]: e["end_user_opted_out"] for e in lists.shown().get(LIST, [])}
+
+
+def presend(context: Any, clock: Any) -> dict[str, Any]:
+    from functions.presend.app import handler
+
+    event = load_event("presend-http.json")
+    at = clock.now.replace(hour=13).strftime("%Y-%m-%dT%H:%M:%SZ")  # no quiet hours in Berlin
+    event["body"] = json.dumps({"recipients": [PHONE], "category": "marketing", "send_at": at})
+    answer = handler(event, context)
+    assert answer["statusCode"] == 200, answer["body"]
+    return dict(json.loads(answer["body"])["results"][0])
+
+
+def reconcile(context: Any) -> dict[str, Any]:
+    from functions.list_reconcile.app import handler
+
+    # A scheduled run has up to 900 s (the template's Timeout)
+    [summary] = handler({}, dataclasses.replace(context, remaining_ms=900_000))["tenants"]
+    return dict(summary)
+
+
+def evidence_types() -> list[str]:
+    from smsconsent import store
+
+    return [e.type for e in store.evidence_of(subject().pk)]
+
+
+def stop(context: Any, label: str = "stop") -> None:
+    assert inbound(context, twilio_event("STOP", label))["statusCode"] == 200
+
+
+def start(context: Any, label: str = "start") -> None:
+    assert inbound(context, twilio_event("START", label))["statusCode"] == 200
+
+
+def test_a_stop_is_put_on_the_list_once(context: Any, outbox: Any, published: Any, optouts: Any) -> None:
+    sign_up(context, outbox, confirm=True)
+    assert published.run_list_syncs() == []  # the confirmation: nothing on the list to take off
+    assert listed(optouts) == {}
+    stop(context)
+    assert published.run_list_syncs() == []
+    assert listed(optouts) == {PHONE: False}  # put by us, not by the person at AWS
+    assert evidence_types()[-1] == "provider_list_put"
+    # The same sync again (a redelivered message): nothing more written
+    before = evidence_types()
+    from smsconsent import list_sync
+
+    assert list_sync.sync("demo", subject().pk) == "in_step"
+    assert evidence_types() == before
+
+
+def test_a_start_takes_the_number_off_and_the_30_day_limit_holds_the_next(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    start(context)
+    published.run_list_syncs()
+    assert listed(optouts) == {}
+    assert presend(context, clock)["reason"] == "ok"
+    # A second STOP and START within 30 days: AWS takes no second delete yet
+    clock.advance(days=2)
+    stop(context, "stop-2")
+    published.run_list_syncs()
+    assert listed(optouts) == {PHONE: False}
+    clock.advance(hours=1)
+    start(context, "start-2")
+    published.run_list_syncs()
+    assert listed(optouts) == {PHONE: False}
+    answer = presend(context, clock)
+    deleted_at = subject().provider_list["deleted_at"]
+    allowed = (__import__("smsconsent").clock.parse_iso(deleted_at) + timedelta(days=30)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert answer["reason"] == "provider_opted_out"
+    assert answer["retry_at"] == allowed  # when it can change
+    assert states()["sms:marketing"] == "active"  # the consent here is untouched
+    # The daily run before then changes nothing; after then, it takes the number off
+    assert reconcile(context)["drift_fixed"] == 0
+    clock.now = __import__("smsconsent").clock.parse_iso(allowed) + timedelta(minutes=1)
+    summary = reconcile(context)
+    assert (summary["drift_found"], summary["drift_fixed"], summary["deleted"]) == (1, 1, 1)
+    assert listed(optouts) == {}
+    assert presend(context, clock)["reason"] == "ok"
+
+
+def test_reconcile_finds_and_fixes_drift_both_ways_and_is_idempotent(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    from smsconsent import keys, store
+
+    # Ours: PHONE opted out here, but missing from the list (the sync never ran)
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    published.list_syncs()  # taken off the queue, never run
+    # Theirs: a number unknown here that replied STOP at AWS, and one active here that
+    # replied STOP at AWS after consenting here
+    active = "+4915122222222"
+    sign_up(context, outbox, phone=active, confirm=True)
+    published.list_syncs()
+    clock.advance(hours=1)
+    optouts.add_by_person(LIST, OTHER)
+    optouts.add_by_person(LIST, active)
+    summary = reconcile(context)
+    assert summary["listed"] == 2
+    assert (summary["drift_found"], summary["drift_fixed"]) == (3, 3)
+    assert (summary["put"], summary["opted_out"]) == (1, 2)
+    assert listed(optouts) == {PHONE: False, OTHER: True, active: True}
+    # The list's opt-outs are recorded here, with their evidence
+    for number in (OTHER, active):
+        found = store.load_subject("demo", keys.subject_hashes("demo", number))
+        assert found is not None and {r["state"] for r in found.consents.values()} == {"opted_out"}
+        last = store.evidence_of(found.pk)[-1]
+        assert last.type == "optout" and last.data["via"] == "provider_list"
+    # Run again: nothing found, nothing written
+    published.list_syncs()
+    second = reconcile(context)
+    assert (second["drift_found"], second["drift_fixed"], second["listed"]) == (0, 0, 3)
+
+
+def test_an_entry_older_than_the_consent_here_is_taken_off(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    # The person replied STOP at AWS long ago, then signed up here again (double opt-in)
+    optouts.add_by_person(LIST, PHONE)
+    clock.advance(days=40)
+    sign_up(context, outbox, confirm=True)
+    assert published.run_list_syncs() == []
+    assert listed(optouts) == {}
+    assert presend(context, clock)["reason"] == "ok"
+
+
+def test_someone_elses_entry_over_an_active_consent_holds_marketing(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    sign_up(context, outbox, confirm=True)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    # An API or console put after the consent: not the person's own STOP, not ours
+    optouts.put_opted_out_number(OptOutListName=LIST, OptedOutNumber=PHONE)
+    summary = reconcile(context)
+    assert (summary["drift_found"], summary["drift_fixed"], summary["held"]) == (1, 0, 1)
+    answer = presend(context, clock)
+    assert (answer["reason"], answer["retry_at"]) == ("provider_opted_out", None)
+    assert states()["sms:marketing"] == "active"
+    assert reconcile(context)["drift_found"] == 1  # still there, still not ours to judge
+    assert evidence_types().count("provider_list_held") == 1  # and recorded once
+    # Someone takes it off the list: the next run lifts the hold
+    optouts.delete_opted_out_number(OptOutListName=LIST, OptedOutNumber=PHONE)
+    assert reconcile(context)["drift_fixed"] == 1
+    assert presend(context, clock)["reason"] == "ok"
+
+
+def test_a_tenant_without_a_list_queues_nothing(
+    context: Any, outbox: Any, published: Any, optouts: Any
+) -> None:
+    from smsconsent import store, tenants
+
+    doc = json.loads(json.dumps(store.get_tenant_doc("demo")))
+    doc.pop("sms", None)
+    store.put_tenant_doc(doc, __import__("smsconsent").clock.now())
+    tenants.clear_cache()
+    assert store.opt_out_list_tenants() == []
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    assert published.list_syncs() == []
+    assert json.loads(
+        json.dumps(__import__("functions.list_reconcile.app", fromlist=["x"]).handler({}, context))
+    ) == {"tenants": []}
+
+
+def test_a_missing_list_is_retried_then_dead_lettered(
+    context: Any, outbox: Any, published: Any, clock: Any
+) -> None:
+    """The queue hands the message back (batch failure); after five receives SQS moves it to
+    the dead-letter queue, whose alarm tells someone to fix the setting."""
+    from smsconsent import list_sync
+
+    class Missing(LocalOptOutLists):
+        def describe_opted_out_numbers(self, **kwargs: Any) -> dict[str, Any]:
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {
+                    "Error": {"Code": "ResourceNotFoundException", "Message": "no list"},
+                    "ResourceType": "opt-out-list",
+                },  # type: ignore[typeddict-unknown-key]
+                "DescribeOptedOutNumbers",
+            )
+
+    list_sync.set_local_client(Missing(clock))
+    try:
+        sign_up(context, outbox, confirm=True)
+        published.list_syncs()
+        stop(context)
+        assert len(published.run_list_syncs()) == 1
+        summary = reconcile(context)
+        assert summary == {"tenant": "demo", "error": "ListMissing", "complete": False}
+    finally:
+        list_sync.set_local_client(None)
+
+
+def test_the_sample_events_run_on_the_real_handlers(context: Any, published: Any, optouts: Any) -> None:
+    """events/listsync-sqs.json names a subject not held here: nothing to sync, no failure;
+    events/listsync-reconcile.json is what the schedule sends."""
+    from functions.list_sync import app
+    from tests.fixtures.events import load_event
+
+    assert app.handler(load_event("listsync-sqs.json"), context) == {"batchItemFailures": []}
+    long = dataclasses.replace(context, remaining_ms=900_000)
+    [summary] = __import__("functions.list_reconcile.app", fromlist=["x"]).handler(
+        load_event("listsync-reconcile.json"), long
+    )["tenants"]
+    assert summary["complete"] and summary["drift_found"] == 0
+
+
+def test_a_malformed_queued_sync_is_dropped_not_retried(context: Any, published: Any, optouts: Any) -> None:
+    from functions.list_sync import app
+
+    bodies = [
+        "not json",
+        json.dumps({"tenant": "demo"}),
+        json.dumps({"tenant": "demo", "subject": "SUBJ#other#x"}),
+    ]
+    records = [
+        {"messageId": str(i), "receiptHandle": str(i), "body": b, "eventSource": "aws:sqs"}
+        for i, b in enumerate(bodies)
+    ]
+    assert app.handler({"Records": records}, context) == {"batchItemFailures": []}
