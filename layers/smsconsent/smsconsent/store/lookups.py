@@ -49,10 +49,6 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
         with guard(), TransactWrite(connection=models.connection()) as tx:
             unchanged = TenantItem.doc == current.doc if current else TenantItem.pk.does_not_exist()
             tx.save(TenantItem(pk, "CONFIG", doc=text, updated_at=iso(now)), condition=unchanged)
-            if (doc.get("sms") or {}).get("opt_out_list"):
-                tx.save(ListTenantItem(LIST_TENANTS, tenant_id))
-            elif current and (json.loads(current.doc).get("sms") or {}).get("opt_out_list"):
-                tx.delete(ListTenantItem(LIST_TENANTS, tenant_id))
             for number in numbers:
                 tx.save(
                     InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=tenant_id),
@@ -63,6 +59,11 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
                     InboundNumberItem(f"INBOUND#{number}", "NUMBER"),
                     condition=InboundNumberItem.tenant == tenant_id,
                 )
+            # Last, so the cancellation reasons of the numbers keep their places below.
+            if (doc.get("sms") or {}).get("opt_out_list"):
+                tx.save(ListTenantItem(LIST_TENANTS, tenant_id))
+            elif current and (json.loads(current.doc).get("sms") or {}).get("opt_out_list"):
+                tx.delete(ListTenantItem(LIST_TENANTS, tenant_id))
     except Conflict as exc:
         # The reasons follow the items: the document first, then one per number.
         for number, reason in zip(numbers, exc.reasons[1:], strict=False):
