@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit integration lint format build validate deploy bench tenant tenant-check invoke clean
+.PHONY: run test unit integration lint format build validate deploy bench tenant tenant-check import invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -93,6 +93,12 @@ tenant: $(STAMP)
 tenant-check: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make tenant-check FILE=my-tenant.json [LOCAL=1]" >&2; exit 2; }
 	$(BIN)/python -m tools.put_tenant $(FILE) --check $(if $(LOCAL),--local)
+
+## import: import a file (CSV with a header row, or NDJSON) into the running local stack,
+##   with a progress bar: make import FILE=docs/samples/import.csv TENANT=demo
+import: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make import FILE=subscribers.csv [TENANT=demo]" >&2; exit 2; }
+	$(BIN)/python -m tools.import_file "$(FILE)" --tenant "$(or $(TENANT),demo)" --url http://127.0.0.1:$(PORT)
 
 ## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
 ##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json

@@ -75,12 +75,16 @@ class Backend(Protocol):
 
     def settle(self, timeout: float = 10.0, *, webhooks: bool = True) -> bool: ...
 
+    def import_file(self, tenant: str, name: str, data: bytes) -> Any: ...
+
     def reset(self) -> None: ...
 
 
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
+_SLUG = re.compile(r"[a-z0-9-]{2,40}\Z")  # smsconsent.tenants.SLUG
+_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
 DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
 
 
@@ -329,8 +333,9 @@ class Handler(BaseHTTPRequestHandler):
         webhooks = self._webhooks(stack, request, path, method)
         if webhooks is not None:
             return webhooks
-        if path == "/_local/provider-optouts" and method in ("GET", "POST"):
-            return self._provider_optouts(stack, request, method)
+        stand_in = self._stand_ins(stack, request, path, method)
+        if stand_in is not None:
+            return stand_in
         known = {
             "/": "GET, HEAD",
             "/_local/health": "GET, HEAD",
@@ -341,7 +346,9 @@ class Handler(BaseHTTPRequestHandler):
             "/_local/sink": "GET, HEAD, POST",
             "/_local/provider-optouts": "GET, HEAD, POST",
         }
-        allow = known.get(path) or ("POST" if path.startswith("/_local/invoke/") else None)
+        allow = known.get(path) or (
+            "POST" if path.startswith(("/_local/invoke/", "/_local/import-bucket/")) else None
+        )
         if allow:
             response = _error(405, "method_not_allowed", f"{path} allows {allow}")
             response.headers.append(("Allow", allow))
@@ -370,6 +377,14 @@ class Handler(BaseHTTPRequestHandler):
             return _html(200, pages.webhook_attempts(report, _page_language(request)))
         return json_response(200, report, [_NO_STORE])
 
+    def _stand_ins(self, stack: Backend, request: HttpRequest, path: str, method: str) -> HttpResponse | None:
+        """The stand-ins for AWS resources: the opt-out lists, the import bucket."""
+        if path == "/_local/provider-optouts" and method in ("GET", "POST"):
+            return self._provider_optouts(stack, request, method)
+        if path.startswith("/_local/import-bucket/") and method == "POST":
+            return self._import_bucket(stack, path.removeprefix("/_local/import-bucket/"), request.body)
+        return None
+
     @staticmethod
     def _provider_optouts(stack: Backend, request: HttpRequest, method: str) -> HttpResponse:
         """The stand-in AWS opt-out lists: GET shows them; POST ``{"phone", "list"}`` adds a
@@ -390,6 +405,22 @@ class Handler(BaseHTTPRequestHandler):
         else:
             stack.settle(timeout=1.0)  # a look right after a STOP shows it put on the list
         return json_response(200, {"lists": stack.provider_optouts.shown()}, [_NO_STORE])
+
+    @staticmethod
+    def _import_bucket(stack: Backend, rest: str, body: bytes) -> HttpResponse:
+        """``POST /_local/import-bucket/{tenant}/{name}``: the file put in the import bucket
+        (moto's S3) and planned as ImportPlanFunction plans it in AWS; no size limit but the
+        machine's. The answer is the function's: the import's id."""
+        tenant, _, name = rest.partition("/")
+        if not _SLUG.match(tenant) or not _FILE_NAME.match(name):
+            return _error(
+                422, "invalid_field", "use /_local/import-bucket/<tenant>/<name>.csv or .ndjson", "path"
+            )
+        try:
+            answer = stack.import_file(tenant, name, body)
+        except StackError as exc:
+            return _error(503, "service_unavailable", str(exc))
+        return json_response(202, answer, [_NO_STORE])
 
     def _demo_form(self, stack: Backend, request: HttpRequest) -> HttpResponse:
         from smsconsent import tenants

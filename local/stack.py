@@ -41,6 +41,7 @@ ROOT = tpl.ROOT
 TENANTS = Path(__file__).resolve().parent / "tenants"
 TABLE_NAME = "sms-consent-local"
 EVENT_BUS_NAME = "sms-consent-local-events"
+IMPORT_BUCKET = "sms-consent-local-imports"  # in the embedded moto, as ImportBucket in AWS
 DEMO_TENANT = "demo"
 REGION = "eu-central-1"
 # Local only, never used in AWS (there the pepper is a generated Secrets Manager secret).
@@ -56,6 +57,8 @@ _OWN_ENV = (
     "WEBHOOK_QUEUE_URL",
     "WEBHOOK_DEAD_LETTER_QUEUE_URL",
     "LOCAL_WEBHOOKS",
+    "LIST_SYNC_QUEUE_URL",
+    "IMPORT_QUEUE_URL",
 )
 
 
@@ -175,6 +178,9 @@ class LocalStack:
         # The AWS opt-out lists tenants name, and ListSyncQueue with ListSyncFunction's worker.
         self.provider_optouts = LocalOptOutLists(self.clock.now)
         self.list_sync_queue: LocalQueue | None = None
+        # ImportQueue and ImportWorkerFunction's worker; the import bucket is moto's S3.
+        self.import_queue: LocalQueue | None = None
+        self.import_bucket: str | None = None
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -247,6 +253,8 @@ class LocalStack:
         # moto is embedded (start sets it), else none.
         for name in ("WEBHOOK_QUEUE_URL", "WEBHOOK_DEAD_LETTER_QUEUE_URL", "EVENT_BUS_NAME"):
             env.pop(name, None)
+        env.pop("LIST_SYNC_QUEUE_URL", None)  # the local list sync queue stands in
+        env.pop("IMPORT_QUEUE_URL", None)  # the local import queue stands in
         env["LOCAL_WEBHOOKS"] = "true"  # webhooks may go to http on loopback (the demo sink)
         env.setdefault("PEPPER_JSON", LOCAL_PEPPER)
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -274,6 +282,7 @@ class LocalStack:
                 # (botocore names the variable after the service id, EventBridge).
                 os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.dynamodb_endpoint
                 os.environ["EVENT_BUS_NAME"] = EVENT_BUS_NAME
+                os.environ["AWS_ENDPOINT_URL_S3"] = self.dynamodb_endpoint
             else:
                 self.dynamodb_endpoint = external
             os.environ["DYNAMODB_ENDPOINT"] = self.dynamodb_endpoint
@@ -281,6 +290,7 @@ class LocalStack:
             self._ensure_table()
             if external is None:
                 self._ensure_bus()
+                self._ensure_import_bucket()
 
             # Imported here: the server's pages import the domain layer, on sys.path only now.
             from local.server import make_server
@@ -302,6 +312,7 @@ class LocalStack:
             self.seed()
             self._start_signup_queue()
             self._start_list_sync()
+            self._start_imports()
             self._start_stream_pump()
         except BaseException:
             self.stop()
@@ -334,6 +345,61 @@ class LocalStack:
 
         queue = self.list_sync_queue = LocalQueue("ListSyncQueue", deliver).start()
         publishing.set_local_list_sync(lambda message: queue.send(json.dumps(message)))
+
+    def _start_imports(self) -> None:
+        function = self.function("ImportWorkerFunction")
+        if function is None:
+            return
+        from smsconsent import importing
+
+        def deliver(event: dict[str, Any]) -> Any:
+            return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+        # One chunk per delivery, as the template's BatchSize: 1.
+        queue = self.import_queue = LocalQueue("ImportQueue", deliver).start()
+        importing.set_local_queue(queue.send)
+
+    def import_file(self, tenant: str, name: str, data: bytes) -> Any:
+        """Put a file in the import bucket and hand ImportPlanFunction the event EventBridge
+        would: what `make import` does with a file over the API's 5 MB."""
+        function = self.function("ImportPlanFunction")
+        if self.import_bucket is None or function is None:
+            raise StackError("the import bucket needs the embedded moto (DYNAMODB_ENDPOINT unset)")
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"])
+        key = f"{tenant}/{name}"
+        put = s3.put_object(Bucket=self.import_bucket, Key=key, Body=data)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": os.environ["AWS_REGION"],
+            "resources": [f"arn:aws:s3:::{self.import_bucket}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": self.import_bucket},
+                "object": {"key": key, "size": len(data), "etag": put["ETag"].strip('"'), "sequencer": "0"},
+                "request-id": "local",
+                "requester": "123456789012",
+                "reason": "PutObject",
+            },
+        }
+        return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+    def _ensure_import_bucket(self) -> None:
+        import boto3
+
+        s3: Any = boto3.client(
+            "s3", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
+        )
+        s3.create_bucket(
+            Bucket=IMPORT_BUCKET, CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_REGION"]}
+        )
+        self.import_bucket = IMPORT_BUCKET
 
     def _start_deliveries(self) -> None:
         from smsconsent import publishing
@@ -385,6 +451,8 @@ class LocalStack:
             done = self.stream_pump.pump(max(0.0, deadline - time.monotonic())) and done
         if self.list_sync_queue is not None:
             done = self.list_sync_queue.idle(max(0.0, deadline - time.monotonic())) and done
+        if self.import_queue is not None:
+            done = self.import_queue.idle(max(0.0, deadline - time.monotonic())) and done
         return self.deliveries.idle(max(0.0, deadline - time.monotonic())) and done
 
     def stop(self) -> None:
@@ -409,6 +477,14 @@ class LocalStack:
         if self.list_sync_queue is not None:
             self.list_sync_queue.stop()
             self.list_sync_queue = None
+        with contextlib.suppress(ImportError):
+            from smsconsent import importing
+
+            importing.set_local_queue(None)
+        if self.import_queue is not None:
+            self.import_queue.stop()
+            self.import_queue = None
+        self.import_bucket = None
         self.provider_optouts.clear()
         self.deliveries.stop()
         self.deliveries.clear()
@@ -594,6 +670,8 @@ class LocalStack:
             self.deliveries.clear()
             if self.list_sync_queue is not None:
                 self.list_sync_queue.clear()
+            if self.import_queue is not None:
+                self.import_queue.clear()
             self.provider_optouts.clear()
             renewed = self._empty_table()
             OUTBOX.clear()

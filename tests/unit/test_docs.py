@@ -178,9 +178,18 @@ def _error_table() -> set[str]:
 
 def test_every_error_code_of_openapi_is_in_the_error_table() -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    # An import's row codes are data of a 200 answer, not HTTP errors: their own table
+    import_status = spec["components"]["schemas"].pop("ImportStatus")
     codes = set(_codes_in(spec))
     assert {"malformed_body", "rate_limited", "invalid_signature"} <= codes
     assert sorted(codes - _error_table()) == []
+    row_codes = set(_codes_in(import_status))
+    from smsconsent import import_rows
+
+    assert row_codes == set(import_rows.ROW_CODES)
+    text = (ROOT / "docs" / "behaviour.md").read_text(encoding="utf-8")
+    table = text.split("| row code | when |", 1)[1].split("\n\n", 1)[0]
+    assert {c for c in row_codes if f"| `{c}` |" not in table} == set()
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ PURE = [
     "smsconsent.events",
     "smsconsent.delivery_codes",
     "smsconsent.optout_list",
+    "smsconsent.import_rows",
 ]
 FORBIDDEN = [
     "smsconsent.store",

@@ -21,7 +21,7 @@ InvalidCode = Literal[
 ForbiddenCode = Literal[
     "tenant_not_bound", "origin_not_allowed", "invalid_signature", "stale_timestamp", "unknown_recipient"
 ]
-NotFoundCode = Literal["unknown_tenant", "unknown_provider", "unknown_webhook"]
+NotFoundCode = Literal["unknown_tenant", "unknown_provider", "unknown_webhook", "unknown_import"]
 UnavailableCode = Literal["service_unavailable", "sms_unavailable"]
 
 

@@ -43,6 +43,7 @@ class ConsentRecord(TypedDict, total=False):
     confirmed_at: str
     confirmed_token: str
     before_stop: str
+    imported: str  # "<import id>#<row>": the import row that made this record
 
 
 class PendingOptIn(TypedDict, total=False):

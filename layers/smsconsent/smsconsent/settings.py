@@ -52,6 +52,7 @@ class Settings:
     event_bus_name: str | None = None
     webhook_queue_url: str | None = None
     list_sync_queue_url: str | None = None  # the AWS opt-out list sync's queue
+    import_queue_url: str | None = None  # the import chunks' queue
     webhook_dead_letter_queue_url: str | None = None
     # Webhooks may go to http on loopback (the local stack's own sink): LOCAL_WEBHOOKS=true,
     # never honoured by a Lambda function on AWS's DynamoDB, as plain secrets.
@@ -105,6 +106,7 @@ def get() -> Settings:
         event_bus_name=_text("EVENT_BUS_NAME"),
         webhook_queue_url=_text("WEBHOOK_QUEUE_URL"),
         list_sync_queue_url=_text("LIST_SYNC_QUEUE_URL"),
+        import_queue_url=_text("IMPORT_QUEUE_URL"),
         webhook_dead_letter_queue_url=_text("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
         allow_loopback_webhooks=os.environ.get("LOCAL_WEBHOOKS", "").lower() == "true"
         and not (in_lambda and endpoint is None),

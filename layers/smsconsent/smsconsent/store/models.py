@@ -14,6 +14,8 @@ Keys (``pk`` / ``sk``):
   OPTOUT#<code>          / CODE       a per-recipient opt-out code
   MSG#<key>              / MSG        a provider message already handled, with its answer
   INBOUND#<e164>         / NUMBER     which tenant owns a number that receives SMS
+  IMPORT#<tenant>        / <id>       an import: its file's SHA-256, counts, status
+  IMPORT#<tenant>#<id>   / CHUNK#<n>  one chunk of an import done: its counts and row errors
   OPTOUTLISTS            / <tenant>   a tenant that names an AWS opt-out list (the
                                       reconciliation's tenants, kept by put_tenant_doc)
   LASTSMS#<key>          / AT         when a number last got a confirmation SMS
@@ -206,6 +208,34 @@ class InboundNumberItem(_Item):
 
     Meta = _meta()
     tenant = UnicodeAttribute()
+
+
+class ImportItem(_Item):
+    """An import of consents: what the file was, how far it got. The counts grow by each
+    chunk's, in the same transaction that records the chunk done (``ChunkItem``)."""
+
+    Meta = _meta()
+    sha256 = UnicodeAttribute()
+    source = UnicodeAttribute()  # api | bucket
+    rows = NumberAttribute(default=0)
+    chunks = NumberAttribute(default=0)
+    chunks_done = NumberAttribute(default=0)
+    processed = NumberAttribute(default=0)
+    imported = NumberAttribute(default=0)
+    unchanged = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    failed = UnicodeAttribute(null=True)  # why the whole import failed (an error code)
+    created_at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class ChunkItem(_Item):
+    """One chunk of an import done, with its row errors (row number, code, field: never a
+    number). Written once: a chunk delivered again after it was counted is not counted again."""
+
+    Meta = _meta()
+    errors = UnicodeAttribute(default="[]")  # JSON [[row, code, field], ...]
+    ttl = TTLAttribute(null=True)
 
 
 class ListTenantItem(_Item):

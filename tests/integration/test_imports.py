@@ -1,0 +1,355 @@
+"""Bulk import on the real handlers (ImportsFunction, ImportWorkerFunction,
+ImportPlanFunction) against moto's DynamoDB, SQS and S3: the SPEC's rules row by row, the
+same file twice, opt-outs never overridden, stale consents lapsed, a worker killed midway,
+the import bucket, and errors by row, never by number."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.fixtures.aws import rebind
+from tests.fixtures.events import load_event
+from tests.fixtures.journeys import inbound, twilio_event
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "import.csv"
+HEADER = "phone,status,purposes,consented_at,method,last_contact_at,opted_out_at\n"
+PHONE = "+4915112345678"
+
+
+class Imports:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def post(self, context: Any, body: str, content_type: str = "text/csv") -> dict[str, Any]:
+        from functions.imports.app import handler
+
+        event = load_event("imports-csv.json")
+        event["body"] = body
+        event["headers"]["content-type"] = content_type
+        return handler(event, context)
+
+    def status(self, context: Any, import_id: str) -> dict[str, Any]:
+        from functions.imports.app import handler
+
+        event = load_event("imports-status.json")
+        event["pathParameters"]["id"] = import_id
+        answer = handler(event, context)
+        assert answer["statusCode"] == 200, answer["body"]
+        return dict(json.loads(answer["body"]))
+
+    def run(self, context: Any, body: str, content_type: str = "text/csv") -> dict[str, Any]:
+        answer = self.post(context, body, content_type)
+        assert answer["statusCode"] == 202, answer["body"]
+        started = json.loads(answer["body"])
+        assert started["status"] == "running"
+        self.drain(context)
+        return self.status(context, started["import_id"])
+
+    def drain(self, context: Any) -> int:
+        """Hand every queued chunk to the worker as Lambda's SQS integration would; the
+        number of deliveries handed back."""
+        from functions.import_worker.app import handler
+
+        sqs = boto3.client("sqs")
+        failures = 0
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
+            ).get("Messages")
+            if not messages:
+                return failures
+            [message] = messages
+            record = {
+                "messageId": "m",
+                "receiptHandle": "r",
+                "body": message["Body"],
+                "eventSource": "aws:sqs",
+            }
+            if handler({"Records": [record]}, context)["batchItemFailures"]:
+                failures += 1
+                continue  # delivered again
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def imports(aws: None) -> Iterator[Imports]:
+    url = boto3.client("sqs").create_queue(QueueName="imports")["QueueUrl"]
+    os.environ["IMPORT_QUEUE_URL"] = url
+    rebind()
+    yield Imports(url)
+    os.environ.pop("IMPORT_QUEUE_URL", None)
+    rebind()
+
+
+def subject_of(number: str) -> Any:
+    from smsconsent import keys, store
+
+    return store.load_subject("demo", keys.subject_hashes("demo", number))
+
+
+def imported_events(number: str) -> list[Any]:
+    from smsconsent import store
+
+    return [e for e in store.evidence_of(subject_of(number).pk) if e.type == "consent_imported"]
+
+
+def test_the_sample_file_row_by_row(context: Any, outbox: Any, imports: Imports) -> None:
+    status = imports.run(context, SAMPLE.read_text())
+    assert (status["status"], status["rows"], status["processed"]) == ("done", 6, 6)
+    assert (status["imported"], status["unchanged"], status["rejected"]) == (4, 0, 2)
+    assert status["errors"] == [
+        {"row": 5, "code": "not_mobile", "field": "phone"},
+        {"row": 6, "code": "unknown_purpose", "field": "purposes"},
+    ]
+    import hashlib
+
+    assert status["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert "+49" not in json.dumps(status)  # errors name rows, never numbers
+    assert outbox.messages() == []  # an import never sends an SMS
+    first = subject_of("+4915112340001")
+    assert {k: r["state"] for k, r in first.consents.items()} == {
+        "sms:marketing": "active",
+        "sms:newsletter": "active",
+    }
+    [proof] = imported_events("+4915112340001")
+    assert proof.data["method"] == "double_opt_in" and proof.data["consent_text"] == "signup-sms:1"
+    assert proof.data["consented_at"] == "2025-03-14T09:30:00Z" and proof.data["row"] == 1
+    assert proof.data["file_sha256"] == status["sha256"] and proof.data["import_id"] == status["import_id"]
+    assert proof.pii == {"ip": "198.51.100.23", "user_agent": "Mozilla/5.0", "source": "shop-checkout"}
+    # A consent from 2023 without contact since: lapsed on arrival
+    assert subject_of("+4915112340002").consents["sms:marketing"]["state"] == "lapsed"
+    # An opt-out: every purpose named (the tenant's default), with its own time
+    third = subject_of("+4915112340003")
+    assert third.consents["sms:marketing"] == {
+        "state": "opted_out",
+        "since": "2024-06-01T08:15:00Z",
+        "imported": f"{status['import_id']}#3",
+    }
+    assert imported_events("+4915112340003")[0].pii["reason"] == "customer called"
+    # A national number in the tenant's default country
+    assert subject_of("+4915112340004").consents["sms:marketing"]["state"] == "active"
+
+
+def test_the_same_file_twice_changes_nothing_the_second_time(context: Any, imports: Imports) -> None:
+    imports.run(context, SAMPLE.read_text())
+    before = {n: len(imported_events(n)) for n in ("+4915112340001", "+4915112340002", "+4915112340003")}
+    again = imports.run(context, SAMPLE.read_text())
+    assert (again["imported"], again["unchanged"], again["rejected"]) == (0, 4, 2)
+    assert {n: len(imported_events(n)) for n in before} == before
+
+
+def test_an_active_row_never_overrides_an_opt_out(context: Any, imports: Imports, outbox: Any) -> None:
+    from tests.fixtures.journeys import sign_up
+
+    sign_up(context, outbox, confirm=True)
+    assert inbound(context, twilio_event("STOP", "stop-before-import"))["statusCode"] == 200
+    status = imports.run(context, HEADER + f"{PHONE},active,marketing,2026-11-01T10:00:00Z,written,,\n")
+    assert (status["imported"], status["unchanged"]) == (0, 1)
+    assert subject_of(PHONE).consents["sms:marketing"]["state"] == "opted_out"
+
+
+def test_an_opted_out_row_always_applies(context: Any, imports: Imports, outbox: Any) -> None:
+    from tests.fixtures.journeys import sign_up
+
+    sign_up(context, outbox, confirm=True)
+    status = imports.run(context, HEADER + f"{PHONE},opted_out,,,,,2026-11-20T10:00:00Z\n")
+    assert status["imported"] == 1
+    found = subject_of(PHONE)
+    assert {r["state"] for k, r in found.consents.items() if k != "sms:orders"} == {"opted_out"}
+    assert found.consents["sms:marketing"]["before_stop"] == "active"  # START brings it back
+    assert inbound(context, twilio_event("START", "start-after-import"))["statusCode"] == 200
+    assert subject_of(PHONE).consents["sms:marketing"]["state"] == "active"
+
+
+def test_a_three_year_old_consent_without_contact_lands_lapsed(context: Any, imports: Imports) -> None:
+    from functions.presend.app import handler
+
+    status = imports.run(context, HEADER + f"{PHONE},active,marketing,2023-11-01T10:00:00Z,double_opt_in,,\n")
+    assert status["imported"] == 1
+    assert subject_of(PHONE).consents["sms:marketing"]["state"] == "lapsed"
+    assert imported_events(PHONE)[0].data["state"] == "lapsed"
+    event = load_event("presend-http.json")
+    event["body"] = json.dumps(
+        {"recipients": [PHONE], "category": "marketing", "send_at": "2026-11-22T13:00:00Z"}
+    )
+    assert json.loads(handler(event, context)["body"])["results"][0]["reason"] == "lapsed"
+    # ... and a recent contact keeps an old consent active
+    recent = imports.run(
+        context,
+        HEADER + "+4915112345679,active,marketing,2023-11-01T10:00:00Z,double_opt_in,2026-10-01T10:00:00Z,\n",
+    )
+    assert recent["imported"] == 1
+    assert subject_of("+4915112345679").consents["sms:marketing"]["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "field"),
+    [
+        (",active,marketing,2026-01-01T00:00:00Z,written,,", "missing_field", "phone"),
+        ("not a number,active,marketing,2026-01-01T00:00:00Z,written,,", "invalid_phone", "phone"),
+        ("+393471234567,active,marketing,2026-01-01T00:00:00Z,written,,", "country_not_allowed", "phone"),
+        ("+4915112345678,,marketing,2026-01-01T00:00:00Z,written,,", "missing_field", "status"),
+        ("+4915112345678,subscribed,marketing,2026-01-01T00:00:00Z,written,,", "invalid_field", "status"),
+        ("+4915112345678,active,marketing,,written,,", "missing_field", "consented_at"),
+        ("+4915112345678,active,marketing,2026-01-01T00:00:00Z,,,", "missing_field", "method"),
+        ("+4915112345678,active,marketing,2026-01-01T00:00:00Z,telepathy,,", "invalid_field", "method"),
+        ("+4915112345678,active,marketing,yesterday,written,,", "invalid_field", "consented_at"),
+        ("+4915112345678,active,marketing,2031-01-01T00:00:00Z,written,,", "invalid_field", "consented_at"),
+        ("+4915112345678,active,marketing,2026-01-01T00:00:00Z,written,,,extra", "invalid_field", "row"),
+    ],
+)
+def test_row_errors_name_the_row_code_and_field(
+    context: Any, imports: Imports, line: str, code: str, field: str
+) -> None:
+    status = imports.run(context, HEADER + line + "\n")
+    assert (status["rejected"], status["errors"]) == (1, [{"row": 1, "code": code, "field": field}])
+    assert subject_of(PHONE) is None
+
+
+def test_an_unknown_column_refuses_the_whole_file(context: Any, imports: Imports) -> None:
+    answer = imports.post(context, "phone,status,opted_out_date\n+4915112345678,opted_out,2026-01-01\n")
+    assert answer["statusCode"] == 422
+    assert json.loads(answer["body"])["error"] == {
+        "code": "invalid_field",
+        "message": "unknown column 'opted_out_date': the whole file is refused",
+        "field": "opted_out_date",
+    }
+    assert boto3.client("sqs").receive_message(QueueUrl=imports.queue_url).get("Messages") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ("phone,status\n", "application/json", 415, "unsupported_media_type"),
+        ("", "text/csv", 422, "invalid_field"),
+        ("x" * (5 * 1024 * 1024 + 1), "text/csv", 413, "body_too_large"),
+    ],
+)
+def test_bad_files_are_refused(
+    context: Any, imports: Imports, body: str, content_type: str, status: int, code: str
+) -> None:
+    answer = imports.post(context, body, content_type)
+    assert (answer["statusCode"], json.loads(answer["body"])["error"]["code"]) == (status, code)
+
+
+def test_ndjson_with_a_list_of_purposes(context: Any, imports: Imports) -> None:
+    lines = [
+        {
+            "phone": PHONE,
+            "status": "active",
+            "purposes": ["marketing", "newsletter"],
+            "consented_at": "2026-06-01T10:00:00Z",
+            "method": "double_opt_in",
+        },
+        "not json",
+        {"phone": "+4915112345679", "status": "opted_out"},
+    ]
+    body = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+    status = imports.run(context, body, "application/x-ndjson")
+    assert (status["imported"], status["rejected"]) == (2, 1)
+    assert status["errors"] == [{"row": 2, "code": "invalid_field", "field": "row"}]
+    assert set(subject_of(PHONE).consents) == {"sms:marketing", "sms:newsletter"}
+
+
+def test_a_worker_killed_midway_finishes_on_the_rerun_without_double_evidence(
+    context: Any, imports: Imports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsconsent import store
+
+    rows = "".join(
+        f"+49151123456{i:02d},active,marketing,2026-06-01T10:00:00Z,written,,\n" for i in range(10)
+    )
+    real_commit = store.commit
+    commits = {"n": 0}
+
+    def dies_after_four(change: Any, now: Any) -> None:
+        if commits["n"] == 4:
+            commits["n"] += 1
+            raise RuntimeError("the worker was killed")
+        commits["n"] += 1
+        real_commit(change, now)
+
+    monkeypatch.setattr(store, "commit", dies_after_four)
+    answer = imports.post(context, HEADER + rows)
+    import_id = json.loads(answer["body"])["import_id"]
+    assert imports.drain(context) == 1  # handed back once, then done
+    status = imports.status(context, import_id)
+    assert (status["status"], status["imported"], status["unchanged"], status["processed"]) == (
+        "done",
+        10,
+        0,
+        10,
+    )
+    for i in range(10):
+        assert len(imported_events(f"+49151123456{i:02d}")) == 1
+
+
+def test_a_chunk_delivered_twice_is_counted_once(context: Any, imports: Imports) -> None:
+    from functions.import_worker.app import handler
+
+    answer = imports.post(context, HEADER + f"{PHONE},opted_out,,,,,\n")
+    import_id = json.loads(answer["body"])["import_id"]
+    [message] = boto3.client("sqs").receive_message(QueueUrl=imports.queue_url)["Messages"]
+    record = {"messageId": "m", "receiptHandle": "r", "body": message["Body"], "eventSource": "aws:sqs"}
+    for _ in range(2):
+        assert handler({"Records": [record]}, context) == {"batchItemFailures": []}
+    status = imports.status(context, import_id)
+    assert (status["processed"], status["imported"]) == (1, 1)
+    assert len(imported_events(PHONE)) == 1
+
+
+def test_an_import_racing_a_stop_never_resurrects_consent(
+    context: Any, imports: Imports, outbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The STOP commits between the import's read of the number and its write: the write
+    loses (conditional on the version read), the row is decided again on what is there."""
+    from smsconsent import importing, store
+
+    answer = imports.post(context, HEADER + f"{PHONE},active,marketing,2026-06-01T10:00:00Z,written,,\n")
+    assert answer["statusCode"] == 202
+    real = store.subjects_by_pk
+
+    def read_then_stop(pks: list[str]) -> dict[str, Any]:
+        found = real(pks)
+        assert inbound(context, twilio_event("STOP", "stop-during-import"))["statusCode"] == 200
+        return found
+
+    monkeypatch.setattr(importing.store, "subjects_by_pk", read_then_stop)
+    imports.drain(context)
+    found = subject_of(PHONE)
+    assert {r["state"] for r in found.consents.values()} == {"opted_out"}
+    assert [e.type for e in store.evidence_of(found.pk)] == ["optout"]
+
+
+def test_a_large_file_through_the_import_bucket(context: Any, imports: Imports) -> None:
+    from functions.import_plan.app import handler
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="imports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_object(Bucket="imports", Key="demo/subscribers.csv", Body=SAMPLE.read_bytes())
+    event = load_event("import-object-created.json")
+    event["detail"]["bucket"]["name"] = "imports"
+    event["detail"]["object"]["key"] = "demo/subscribers.csv"
+    [planned] = handler(event, context)["imports"]
+    assert planned["status"] == "running"
+    # The same event again (EventBridge delivers at least once): the same import
+    assert handler(event, context)["imports"] == [planned]
+    imports.drain(context)
+    status = imports.status(context, planned["import_id"])
+    assert (status["status"], status["imported"], status["rejected"]) == ("done", 4, 2)
+    assert s3.list_objects_v2(Bucket="imports").get("KeyCount") == 0  # planned, then deleted
+    # A file with an unknown column, or of another kind, is listed as failed
+    s3.put_object(Bucket="imports", Key="demo/bad.csv", Body=b"phone,colour\n+4915112345678,red\n")
+    event["detail"]["object"]["key"] = "demo/bad.csv"
+    [bad] = handler(event, context)["imports"]
+    assert bad["status"] == "failed"
+    assert imports.status(context, bad["import_id"])["status"] == "failed"
