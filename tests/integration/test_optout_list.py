@@ -267,3 +267,27 @@ def test_a_malformed_queued_sync_is_dropped_not_retried(context: Any, published:
         for i, b in enumerate(bodies)
     ]
     assert app.handler({"Records": records}, context) == {"batchItemFailures": []}
+
+
+# ---- hostile review: races, stale pages, refusals, a tenant's trouble --------------------------
+
+
+def test_an_old_entry_does_not_void_a_pending_double_opt_in(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """The person replied STOP at the carrier long ago and signs up here again; the daily
+    run comes between the signup and the click. The signup is not turned into an opt-out:
+    the click confirms, and the confirmation's sync takes the old entry off."""
+    from smsconsent import confirmation
+
+    optouts.add_by_person(LIST, PHONE)
+    clock.advance(days=40)
+    token = sign_up(context, outbox)
+    published.list_syncs()
+    summary = reconcile(context)
+    assert (summary["drift_found"], summary["opted_out"]) == (0, 0)
+    assert states()["sms:marketing"] == "pending"
+    assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
+    assert published.run_list_syncs() == []
+    assert listed(optouts) == {}
+    assert presend(context, clock)["reason"] == "ok"

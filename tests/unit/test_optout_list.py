@@ -106,3 +106,27 @@ def test_the_delete_limit_and_the_hold_record(demo: Any) -> None:
     assert renewed["since"] == iso(T0)  # held since the first time
     assert optout_list.held_until(found.provider_list) == (True, held["until"])
     assert optout_list.held_until(None) == (False, None)
+
+
+def test_an_old_entry_waits_for_a_pending_opt_in(demo: Any) -> None:
+    """A number that stopped at the carrier long ago and now asked to sign up here: the
+    double opt-in is not turned into an opt-out (the confirmation takes the entry off);
+    an entry made after the request is the person's later word and is recorded."""
+    found = subject(demo, sms_marketing="pending")
+    assert step(found, demo, entry(T0 - timedelta(days=40), by_person=True)) is Step.NOTHING
+    assert step(found, demo, entry(T0 - timedelta(days=40))) is Step.NOTHING
+    assert step(found, demo, entry(T0 + timedelta(minutes=5), by_person=True)) is Step.RECORD_OPTOUT
+    # A pending opt-in over an opt-out stands for the opt-out: the number stays listed
+    over = subject(demo, sms_marketing="pending")
+    over.consents["sms:marketing"]["prior"] = {"state": "opted_out", "since": T0.isoformat()}
+    assert step(over, demo, entry(T0 - timedelta(days=40))) is Step.NOTHING
+    assert step(over, demo, None) is Step.PUT
+
+
+def test_a_stop_in_the_same_second_as_the_consent_wins(demo: Any) -> None:
+    """Times here are kept to the second: a person's STOP at the carrier in the second of
+    the consent cannot be told to be older, so it is recorded, never deleted."""
+    found = subject(demo, sms_marketing="active")
+    assert step(found, demo, entry(T0, by_person=True)) is Step.RECORD_OPTOUT
+    assert step(found, demo, entry(T0 + timedelta(milliseconds=400), by_person=True)) is Step.RECORD_OPTOUT
+

@@ -14,7 +14,9 @@ opt-in). An entry on the list is a statement about the number too:
 - put by someone else (the console, another system) after the consent here: not ours to
   delete and not the person's own word either, so the number is held back from marketing
   (``provider_opted_out``) until someone looks, and counted as drift not fixed;
-- on a number with no active consent here: recorded as an opt-out when there is none.
+- on a number with no active consent here: recorded as an opt-out when there is none,
+  unless the number asked to sign up again since the entry was made (a pending double
+  opt-in): the click decides, and the confirmation takes the entry off.
 
 ``Subject.provider_list`` keeps what the sync knows: ``put_at`` (the list's time of our
 last put), ``deleted_at`` (our last delete), ``held`` (``since``, ``until``, ``why``).
@@ -81,6 +83,17 @@ def granted_at(subject: Subject, tenant: Tenant) -> datetime | None:
     return max(times, default=None)
 
 
+def asked_at(subject: Subject, tenant: Tenant) -> datetime | None:
+    """When the latest open double opt-in of the STOP scope on SMS was asked for (a pending
+    record over no opt-out; one over an opt-out stands for the opt-out)."""
+    times = [
+        parse_iso(r["since"])
+        for r in _scope(subject, tenant)
+        if r["state"] == consent.PENDING and not consent.opted_out(r)
+    ]
+    return max(times, default=None)
+
+
 def _ours(subject: Subject, entry: Entry) -> bool:
     put_at = (subject.provider_list or {}).get("put_at")
     return isinstance(put_at, str) and abs(parse_iso(put_at) - entry.at) <= OURS_WITHIN
@@ -95,12 +108,19 @@ def step(subject: Subject | None, tenant: Tenant, entry: Entry | None) -> Step:
             return Step.PUT
         return Step.CLEAR_HOLD if held else Step.NOTHING
     if subject is None or want is None:
+        asked = asked_at(subject, tenant) if subject is not None else None
+        if asked is not None and entry.at < asked:
+            # The person asked to sign up again since: the click decides, and the
+            # confirmation's sync takes the older entry off.
+            return Step.NOTHING
         return Step.RECORD_OPTOUT  # nothing here says yes: the list's opt-out is news
     if want == ON:
         return Step.CLEAR_HOLD if held else Step.NOTHING
     granted = granted_at(subject, tenant)
     assert granted is not None  # OFF means an active consent
-    if entry.at > granted:
+    # Times here are kept to the second: an entry in the consent's own second may be after
+    # it, and a STOP must never be taken for older than it is.
+    if entry.at >= granted:
         if entry.by_person:
             return Step.RECORD_OPTOUT  # the person stopped at the carrier after consenting here
         if not _ours(subject, entry):
