@@ -291,3 +291,32 @@ def test_an_old_entry_does_not_void_a_pending_double_opt_in(
     assert published.run_list_syncs() == []
     assert listed(optouts) == {}
     assert presend(context, clock)["reason"] == "ok"
+
+
+def test_the_reconciliation_asks_the_list_again_before_acting_on_a_page(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """A page read just before a START whose own sync took the number off: the run does
+    not act on the page's word (it would hold the number for 30 days with nothing on the
+    list)."""
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    read_page = optouts.describe_opted_out_numbers
+    fired: list[bool] = []
+
+    def page_then_start(**kwargs: Any) -> dict[str, Any]:
+        answer = read_page(**kwargs)
+        if "OptedOutNumbers" not in kwargs and not fired:
+            fired.append(True)
+            start(context)
+            published.run_list_syncs()  # the START's sync deletes the entry
+        return answer
+
+    optouts.describe_opted_out_numbers = page_then_start
+    summary = reconcile(context)
+    assert fired and listed(optouts) == {}
+    assert (summary["held"], summary["deleted"]) == (0, 0)
+    assert not (subject().provider_list or {}).get("held")
+    assert presend(context, clock)["reason"] == "ok"

@@ -316,7 +316,11 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             )
             if step(subject, tenant, entry) is Step.NOTHING:
                 continue  # the common case costs no further read
-            count(_settle(tenant, entry.number, partial(store.load_subject, tenant.id, hashes), entry))
+            # The page may be minutes old by now (a START's sync may have taken the number
+            # off meanwhile): a number held here is asked of the list again before anything
+            # is done to its consent. An unknown number's entry is only ever recorded.
+            ask = True if subject is not None else entry
+            count(_settle(tenant, entry.number, partial(store.load_subject, tenant.id, hashes), ask))
     if summary.complete:
         # Ours the list did not show: put back (or a hold lifted), each asked of the list
         # again first, as it may have changed since its page was read.
