@@ -320,3 +320,59 @@ def test_the_reconciliation_asks_the_list_again_before_acting_on_a_page(
     assert (summary["held"], summary["deleted"]) == (0, 0)
     assert not (subject().provider_list or {}).get("held")
     assert presend(context, clock)["reason"] == "ok"
+
+
+@pytest.mark.parametrize("action", ["put", "delete"])
+def test_a_list_change_whose_write_lost_a_race_is_still_recorded(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any, action: str
+) -> None:
+    """The subject changed between the sync's read and its write (a marketing send's
+    contact, say): the retry finds the list already in step, and records what the list
+    did all the same (the evidence, and the delete's time the 30-day limit counts from)."""
+    from smsconsent import store
+
+    sign_up(context, outbox, confirm=True)
+    if action == "delete":
+        stop(context)
+        published.run_list_syncs()
+        clock.advance(hours=1)
+        start(context)
+    else:
+        stop(context)
+    method = f"{action}_opted_out_number"
+    real = getattr(optouts, method)
+
+    def then_someone_writes(**kwargs: Any) -> dict[str, Any]:
+        answer = real(**kwargs)
+        found = subject()
+        store.commit(store.Change(found, []), clock.now)  # the subject moves on meanwhile
+        return dict(answer)
+
+    setattr(optouts, method, then_someone_writes)
+    assert published.run_list_syncs() == []
+    kind, field = ("provider_list_put", "put_at") if action == "put" else ("provider_list_deleted", "deleted_at")
+    assert evidence_types().count(kind) == 1
+    assert (subject().provider_list or {}).get(field)
+
+
+def test_a_put_that_raced_a_start_is_taken_off_again(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """The STOP's sync read the number opted out; a START committed before its put: the
+    put's write loses the race, and the retry knows the entry for its own and deletes it."""
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    clock.advance(seconds=30)
+    real_put = optouts.put_opted_out_number
+
+    def start_first(**kwargs: Any) -> dict[str, Any]:
+        start(context)
+        clock.advance(seconds=1)
+        return dict(real_put(**kwargs))
+
+    optouts.put_opted_out_number = start_first
+    assert published.run_list_syncs() == []
+    assert listed(optouts) == {}
+    assert states()["sms:marketing"] == "active"
+    assert evidence_types()[-1] == "provider_list_deleted"
+    assert presend(context, clock)["reason"] == "ok"

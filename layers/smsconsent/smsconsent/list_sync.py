@@ -13,7 +13,10 @@ Two ways in, one decision (``optout_list.step``) per number:
   30 days per number). Run twice, the second run finds nothing.
 
 Every change here is a conditional write with its evidence; the list's own calls come
-first and are idempotent, so a crash between the two is repaired by the next attempt.
+first and are idempotent, so after a crash between the two the next attempt finds the
+list right (the crashed call's evidence is then missing). A write that lost a race is
+tried again knowing what the list did, and records it even when nothing else is left to
+do.
 """
 
 from __future__ import annotations
@@ -187,11 +190,46 @@ def _record(
     store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
 
 
+_DONE_EVIDENCE = {"put_at": ("provider_list_put", "put"), "deleted_at": ("provider_list_deleted", "deleted")}
+
+
 def _apply(
-    tenant: Tenant, subject: store.Subject | None, entry: Entry | None, e164: str, now: datetime
+    tenant: Tenant,
+    subject: store.Subject | None,
+    entry: Entry | None,
+    e164: str,
+    now: datetime,
+    done: dict[str, str],
 ) -> str:
     """Do what ``step`` says for one number; the outcome's name (``in_step`` when nothing
-    was to do). Raises ``store.Conflict`` when the subject changed meanwhile."""
+    was to do). Raises ``store.Conflict`` when the subject changed meanwhile.
+
+    ``done``: what the list did for an earlier attempt whose write lost a race (``put_at``,
+    ``deleted_at``). Laid over the subject as read (a put after a START is still ours) and,
+    when this attempt has nothing else to write, recorded with its evidence: the list
+    changed, and the 30-day limit counts from the delete."""
+    if subject is None:
+        return _act(tenant, subject, entry, e164, now, done)
+    before = subject.provider_list or {}
+    missing = {k: v for k, v in done.items() if before.get(k) != v}
+    subject.provider_list = {**before, **missing} or None
+    version = subject.version
+    outcome = _act(tenant, subject, entry, e164, now, done)
+    if missing and subject.version == version:  # nothing written: record what the list did
+        subject.provider_list = before or None
+        kind, outcome = _DONE_EVIDENCE["deleted_at" if "deleted_at" in missing else "put_at"]
+        _record(tenant, subject, now, kind, {}, **missing)
+    return outcome
+
+
+def _act(
+    tenant: Tenant,
+    subject: store.Subject | None,
+    entry: Entry | None,
+    e164: str,
+    now: datetime,
+    done: dict[str, str],
+) -> str:
     list_name = tenant.sms_opt_out_list
     assert list_name
     todo = step(subject, tenant, entry)
@@ -214,7 +252,8 @@ def _apply(
         put_at = _put(list_name, e164)
         if put_at is None:
             return "put_refused"
-        _record(tenant, subject, now, "provider_list_put", {}, put_at=clock.iso(put_at))
+        done["put_at"] = clock.iso(put_at)
+        _record(tenant, subject, now, "provider_list_put", {}, put_at=done["put_at"])
         return "put"
     if todo is Step.CLEAR_HOLD:
         _record(tenant, subject, now, "provider_list_hold_cleared", {}, held=None)
@@ -232,7 +271,8 @@ def _apply(
             return "in_step"
         _record(tenant, subject, now, "provider_list_hold_cleared", {}, held=None)
         return "hold_cleared"
-    _record(tenant, subject, now, "provider_list_deleted", {}, deleted_at=clock.iso(now), held=None)
+    done["deleted_at"] = clock.iso(now)
+    _record(tenant, subject, now, "provider_list_deleted", {}, deleted_at=done["deleted_at"], held=None)
     return "deleted"
 
 
@@ -249,19 +289,12 @@ def _settle(
     """Apply to one number, reading it again after a lost race. ``entry``: the list's
     entry as a page showed it, or True to ask the list."""
     now = clock.now()
-    put_at: list[str] = []  # a put made by an attempt whose write lost a race: still ours
+    done: dict[str, str] = {}  # what the list did for an attempt whose write lost a race
 
     def attempt() -> str:
         subject = load()
-        if subject is not None and put_at:
-            subject.provider_list = {**(subject.provider_list or {}), "put_at": put_at[0]}
         found = entry_of(tenant.sms_opt_out_list or "", e164) if entry is True else entry
-        try:
-            return _apply(tenant, subject, found if isinstance(found, Entry) else None, e164, now)
-        except store.Conflict:
-            if subject is not None and subject.provider_list and subject.provider_list.get("put_at"):
-                put_at[:] = [subject.provider_list["put_at"]]
-            raise
+        return _apply(tenant, subject, found if isinstance(found, Entry) else None, e164, now, done)
 
     return retry_on_conflict(attempt, "the number is being changed by another request; retry")
 
