@@ -376,3 +376,36 @@ def test_a_put_that_raced_a_start_is_taken_off_again(
     assert states()["sms:marketing"] == "active"
     assert evidence_types()[-1] == "provider_list_deleted"
     assert presend(context, clock)["reason"] == "ok"
+
+
+def test_a_refused_delete_is_held_once_not_renewed_every_day(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """AWS refused to take the number off: it is held until the date given, not asked again
+    and held 30 days further (with new evidence) every day."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**kwargs: Any) -> dict[str, Any]:
+        raise ClientError(
+            {
+                "Error": {"Code": "ConflictException", "Message": "refused"},
+                "Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT",
+            },  # type: ignore[typeddict-unknown-key]
+            "DeleteOptedOutNumber",
+        )
+
+    sign_up(context, outbox, confirm=True)
+    stop(context)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    optouts.delete_opted_out_number = refuse
+    start(context)
+    published.run_list_syncs()
+    first = presend(context, clock)
+    assert first["reason"] == "provider_opted_out" and first["retry_at"]
+    clock.advance(days=1)
+    reconcile(context)
+    clock.advance(days=1)
+    reconcile(context)
+    assert presend(context, clock)["retry_at"] == first["retry_at"]
+    assert evidence_types().count("provider_list_held") == 1

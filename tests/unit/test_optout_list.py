@@ -130,3 +130,13 @@ def test_a_stop_in_the_same_second_as_the_consent_wins(demo: Any) -> None:
     assert step(found, demo, entry(T0, by_person=True)) is Step.RECORD_OPTOUT
     assert step(found, demo, entry(T0 + timedelta(milliseconds=400), by_person=True)) is Step.RECORD_OPTOUT
 
+
+def test_a_refused_delete_is_not_asked_again_before_its_hold_ends(demo: Any) -> None:
+    found = subject(demo, sms_marketing="active")
+    until = T0 + timedelta(days=30)
+    found.provider_list = {"held": {"since": iso(T0), "until": iso(until), "why": "delete_refused"}}
+    assert optout_list.delete_allowed_at(found) == until
+    found.provider_list["deleted_at"] = iso(T0 - timedelta(days=1))
+    assert optout_list.delete_allowed_at(found) == until
+    found.provider_list["held"] = {"since": iso(T0), "until": None, "why": "foreign"}
+    assert optout_list.delete_allowed_at(found) == T0 + timedelta(days=29)

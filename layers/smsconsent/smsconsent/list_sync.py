@@ -29,7 +29,7 @@ from typing import Any
 
 from smsconsent import aws, clock, consent, evidence, keys, metrics, optout, store, tenants
 from smsconsent.observability import logger, mask
-from smsconsent.optout_list import DELETE_EVERY, Entry, Step, delete_allowed_at, hold, step
+from smsconsent.optout_list import DELETE_EVERY, REFUSED, Entry, Step, delete_allowed_at, hold, step
 from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
@@ -262,10 +262,12 @@ def _act(
         return _hold(tenant, subject, now, None, "foreign")
     allowed = delete_allowed_at(subject)
     if allowed is not None and allowed > now:
-        return _hold(tenant, subject, now, allowed, "delete_limit")
+        # Not asked before then; a refusal's hold stays as it was (its why, its evidence).
+        refused = ((subject.provider_list or {}).get("held") or {}).get("why") == REFUSED
+        return _hold(tenant, subject, now, allowed, REFUSED if refused else "delete_limit")
     deleted = _delete(list_name, e164)
     if deleted is False:
-        return _hold(tenant, subject, now, now + DELETE_EVERY, "delete_refused")
+        return _hold(tenant, subject, now, now + DELETE_EVERY, REFUSED)
     if deleted is None:  # gone from the list meanwhile
         if not (subject.provider_list or {}).get("held"):
             return "in_step"

@@ -41,6 +41,7 @@ DELETE_EVERY = timedelta(days=30)
 OURS_WITHIN = timedelta(seconds=5)
 
 ON, OFF = "on", "off"
+REFUSED = "delete_refused"  # a held number's ``why`` when AWS refused our delete
 
 
 class Step(StrEnum):
@@ -129,9 +130,15 @@ def step(subject: Subject | None, tenant: Tenant, entry: Entry | None) -> Step:
 
 
 def delete_allowed_at(subject: Subject) -> datetime | None:
-    """The first moment AWS takes another delete of this number from us (None: now)."""
-    deleted = (subject.provider_list or {}).get("deleted_at")
-    return parse_iso(deleted) + DELETE_EVERY if deleted else None
+    """The first moment AWS takes another delete of this number from us (None: now): 30
+    days after our last delete, and not before a refused delete's hold ends (asked daily,
+    a refusal would renew the hold, and its evidence, every day)."""
+    state = subject.provider_list or {}
+    times = [parse_iso(state["deleted_at"]) + DELETE_EVERY] if state.get("deleted_at") else []
+    held = state.get("held") or {}
+    if held.get("why") == REFUSED and held.get("until"):
+        times.append(parse_iso(held["until"]))
+    return max(times, default=None)
 
 
 def hold(subject: Subject, now: datetime, until: datetime | None, why: str) -> dict[str, str | None]:
