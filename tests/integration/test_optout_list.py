@@ -409,3 +409,23 @@ def test_a_refused_delete_is_held_once_not_renewed_every_day(
     reconcile(context)
     assert presend(context, clock)["retry_at"] == first["retry_at"]
     assert evidence_types().count("provider_list_held") == 1
+
+
+def test_a_hold_ends_when_the_tenant_stops_naming_a_list(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """Nothing reconciles a list the tenant no longer names: its hold must not keep the
+    consent here from marketing for ever."""
+    from smsconsent import store, tenants
+
+    sign_up(context, outbox, confirm=True)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    optouts.put_opted_out_number(OptOutListName=LIST, OptedOutNumber=PHONE)
+    reconcile(context)
+    assert presend(context, clock)["reason"] == "provider_opted_out"
+    doc = json.loads(json.dumps(store.get_tenant_doc("demo")))
+    doc.pop("sms")
+    store.put_tenant_doc(doc, clock.now)
+    tenants.clear_cache()
+    assert presend(context, clock)["reason"] == "ok"
