@@ -429,3 +429,64 @@ def test_a_hold_ends_when_the_tenant_stops_naming_a_list(
     store.put_tenant_doc(doc, clock.now)
     tenants.clear_cache()
     assert presend(context, clock)["reason"] == "ok"
+
+
+def test_one_tenants_trouble_does_not_stop_the_others(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """A list the role may not read (a shared list's ARN, say) or AWS throttling for one
+    tenant is that tenant's error in the summary; the next tenant is still reconciled."""
+    from botocore.exceptions import ClientError
+
+    from smsconsent import keys, store, tenants
+    from tests.fixtures.tenants import demo_tenant_doc
+
+    other = demo_tenant_doc()
+    other.update(id="other", inbound_numbers=[], sms={"opt_out_list": "other-optouts"})
+    store.put_tenant_doc(other, clock.now)
+    tenants.clear_cache()
+    optouts.add_by_person("other-optouts", OTHER)
+    read_page = optouts.describe_opted_out_numbers
+
+    def denied_for_demo(**kwargs: Any) -> dict[str, Any]:
+        if kwargs["OptOutListName"] == LIST:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not yours"}},
+                "DescribeOptedOutNumbers",
+            )
+        return read_page(**kwargs)
+
+    optouts.describe_opted_out_numbers = denied_for_demo
+    from functions.list_reconcile.app import handler
+
+    summaries = handler({}, dataclasses.replace(context, remaining_ms=900_000))["tenants"]
+    by_tenant = {s["tenant"]: s for s in summaries}
+    assert by_tenant["demo"] == {"tenant": "demo", "error": "AccessDeniedException", "complete": False}
+    assert by_tenant["other"]["complete"] and by_tenant["other"]["opted_out"] == 1
+    found = store.load_subject("other", keys.subject_hashes("other", OTHER))
+    assert found is not None and found.consents["sms:marketing"]["state"] == "opted_out"
+
+
+def test_a_number_that_keeps_changing_is_left_for_the_next_run(
+    context: Any, outbox: Any, published: Any, optouts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One number whose every write loses a race: the run goes on with the others and says
+    it is not complete, rather than failing the whole run."""
+    from smsconsent import keys, store
+
+    busy, calm = "+4915133333333", "+4915144444444"
+    optouts.add_by_person(LIST, busy)
+    optouts.add_by_person(LIST, calm)
+    busy_pks = {store.subject_pk("demo", h) for h in keys.subject_hashes("demo", busy)}
+    real_commit = store.commit
+
+    def losing(change: Any, now: Any) -> None:
+        if change.subject.pk in busy_pks:
+            raise store.Conflict("changed meanwhile")
+        real_commit(change, now)
+
+    monkeypatch.setattr(store, "commit", losing)
+    summary = reconcile(context)
+    assert not summary["complete"]
+    assert (summary["opted_out"], summary["failed"]) == (1, 1)
+    assert store.load_subject("demo", keys.subject_hashes("demo", calm)) is not None

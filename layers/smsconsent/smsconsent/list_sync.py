@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from smsconsent import aws, clock, consent, evidence, keys, metrics, optout, store, tenants
+from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, store, tenants
 from smsconsent.observability import logger, mask
 from smsconsent.optout_list import DELETE_EVERY, REFUSED, Entry, Step, delete_allowed_at, hold, step
 from smsconsent.retry import retry_on_conflict
@@ -51,6 +51,7 @@ class Summary:
     deleted: int = 0
     opted_out: int = 0  # opt-outs recorded from the list
     held: int = 0  # numbers held back from marketing (the delete must wait or was refused)
+    failed: int = 0  # numbers left for the next run (each write lost a race five times)
     complete: bool = True
 
 
@@ -326,7 +327,14 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
     summary = Summary(tenant.id)
     listed: set[str] = set()
 
-    def count(outcome: str) -> None:
+    def count(settle: Callable[[], str]) -> None:
+        try:
+            outcome = settle()
+        except errors.Busy:
+            # The number keeps changing (its writes lost every race): the next run sees it.
+            summary.failed += 1
+            summary.complete = False
+            return
         if outcome == "in_step":
             return
         summary.drift_found += 1
@@ -355,7 +363,7 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             # off meanwhile): a number held here is asked of the list again before anything
             # is done to its consent. An unknown number's entry is only ever recorded.
             ask = True if subject is not None else entry
-            count(_settle(tenant, entry.number, partial(store.load_subject, tenant.id, hashes), ask))
+            count(partial(_settle, tenant, entry.number, partial(store.load_subject, tenant.id, hashes), ask))
     if summary.complete:
         # Ours the list did not show: put back (or a hold lifted), each asked of the list
         # again first, as it may have changed since its page was read.
@@ -367,7 +375,7 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             if not listed_out.phone or listed_out.phone in listed:
                 continue
             load = partial(store.load_subject_by_pk, listed_out.pk)
-            count(_settle(tenant, listed_out.phone, load, True))
+            count(partial(_settle, tenant, listed_out.phone, load, True))
     for name in ("drift_found", "drift_fixed"):
         metrics.count(f"OptOutList{name.title().replace('_', '')}", getattr(summary, name), tenant=tenant.id)
     return summary
@@ -375,7 +383,9 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
 
 def reconcile_all(seconds_left: Callable[[], float]) -> list[dict[str, Any]]:
     """Reconcile every tenant that names an opt-out list; one summary each. A tenant whose
-    list is missing or whose settings are broken is reported and the others go on."""
+    list is missing, may not be read (a shared list's ARN), whose settings are broken or
+    whose run AWS throttled is reported and the others go on: one tenant's trouble must not
+    leave every later tenant's list unreconciled day after day."""
     summaries: list[dict[str, Any]] = []
     for tenant_id in store.opt_out_list_tenants():
         try:
@@ -383,8 +393,10 @@ def reconcile_all(seconds_left: Callable[[], float]) -> list[dict[str, Any]]:
             if tenant is None or not tenant.sms_opt_out_list:
                 continue
             summaries.append(dataclasses.asdict(reconcile(tenant, seconds_left)))
-        except (ListMissing, tenants.TenantError) as exc:
-            error = type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 (reported per tenant; the others go on)
+            # The error's code, not its message: AWS's may name a number.
+            error = _error(exc)[0] or type(exc).__name__
             logger.error("opt-out list not reconciled", extra={"tenant": tenant_id, "error": error})
+            metrics.count("OptOutListNotReconciled", tenant=tenant_id)
             summaries.append({"tenant": tenant_id, "error": error, "complete": False})
     return summaries
