@@ -490,3 +490,57 @@ def test_a_number_that_keeps_changing_is_left_for_the_next_run(
     assert not summary["complete"]
     assert (summary["opted_out"], summary["failed"]) == (1, 1)
     assert store.load_subject("demo", keys.subject_hashes("demo", calm)) is not None
+
+
+def test_a_stop_at_the_carrier_is_not_undone_by_a_newer_opt_in_for_another_purpose(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """Marketing consented; the person replies STOP at the carrier (this stack never sees
+    it); the same day, before the daily run, they sign up for the newsletter only. The
+    confirmation's sync must not delete the person's STOP from the list with marketing
+    still active here: marketing is withdrawn, the newsletter kept, then the entry goes."""
+    from functions.signup.app import handler
+
+    from smsconsent import confirmation
+
+    sign_up(context, outbox, confirm=True)  # marketing
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    optouts.add_by_person(LIST, PHONE)
+    clock.advance(hours=1)
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"})
+    assert handler(event, context)["statusCode"] == 202
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
+    published.run_list_syncs()  # the confirmation's: records the STOP of marketing
+    assert states()["sms:marketing"] == "opted_out"
+    assert states()["sms:newsletter"] == "active"
+    published.run_list_syncs()  # the opt-out's: the entry is older than what is left
+    assert listed(optouts) == {}
+    assert presend(context, clock)["reason"] == "opted_out"
+
+
+def test_a_stop_at_the_carrier_leaves_a_newer_signup_open(
+    context: Any, outbox: Any, published: Any, optouts: Any, clock: Any
+) -> None:
+    """As above, but the daily run comes between the newsletter signup and its click: the
+    STOP withdraws marketing and the newsletter's link still confirms."""
+    from functions.signup.app import handler
+
+    from smsconsent import confirmation
+
+    sign_up(context, outbox, confirm=True)
+    published.run_list_syncs()
+    clock.advance(hours=1)
+    optouts.add_by_person(LIST, PHONE)
+    clock.advance(hours=1)
+    event = load_event("signup-json.json")
+    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"})
+    assert handler(event, context)["statusCode"] == 202
+    token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
+    published.list_syncs()
+    assert reconcile(context)["opted_out"] == 1
+    assert states() == {"sms:marketing": "opted_out", "sms:newsletter": "pending"}
+    assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
+    assert states() == {"sms:marketing": "opted_out", "sms:newsletter": "active"}

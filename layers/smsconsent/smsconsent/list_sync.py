@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, store, tenants
+from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, optout_list, store, tenants
 from smsconsent.observability import logger, mask
 from smsconsent.optout_list import DELETE_EVERY, REFUSED, Entry, Step, delete_allowed_at, hold, step
 from smsconsent.retry import retry_on_conflict
@@ -237,15 +237,19 @@ def _act(
     if todo is Step.NOTHING:
         return "in_step"
     if todo is Step.RECORD_OPTOUT:
+        assert entry is not None
+        listed = entry
         hashes = keys.subject_hashes(tenant.id, e164)
-        at = clock.iso(entry.at) if entry else None
         optout.withdraw(
             tenant,
             lambda: store.load_subject(tenant.id, hashes),
             "provider_list",
             None,
-            {"provider_answer": f"on the opt-out list since {at}"},
+            {"provider_answer": f"on the opt-out list since {clock.iso(entry.at)}"},
             new_key=hashes[0],
+            # A consent given (or asked for) after the entry stands, decided on the subject
+            # as the write reads it.
+            purposes=lambda found: optout_list.withdrawn(found, tenant, listed),
         )
         return "opted_out"
     assert subject is not None

@@ -6,8 +6,9 @@ here; it belongs off it once one of them is active again (START, a new confirmed
 opt-in). An entry on the list is a statement about the number too:
 
 - put there by the person (``EndUserOptedOut``, a STOP the carrier or AWS handled) after
-  the consent here was given: an opt-out we never saw, recorded here (``via:
-  provider_list``);
+  a consent here was given: an opt-out we never saw, recorded here (``via:
+  provider_list``) for what it came after (a consent given since stands, and then the
+  entry is taken off as below);
 - older than the consent here, or put there by us (its time is our put's): the list lags
   behind a START or a new opt-in, and the entry is deleted, at most once per 30 days per
   number (AWS's limit), the number held back from marketing until then;
@@ -62,9 +63,13 @@ class Entry:
     by_person: bool  # EndUserOptedOut: the person opted out, not an API or console call
 
 
-def _scope(subject: Subject, tenant: Tenant) -> list[ConsentRecord]:
+def _scope_by_purpose(subject: Subject, tenant: Tenant) -> dict[str, ConsentRecord]:
     purposes = set(tenant.purposes) if tenant.stop_scope == "all" else set(tenant.marketing_purposes())
-    return [r for k, r in subject.consents.items() if k.startswith("sms:") and k[4:] in purposes]
+    return {k[4:]: r for k, r in subject.consents.items() if k.startswith("sms:") and k[4:] in purposes}
+
+
+def _scope(subject: Subject, tenant: Tenant) -> list[ConsentRecord]:
+    return list(_scope_by_purpose(subject, tenant).values())
 
 
 def wanted(subject: Subject | None, tenant: Tenant) -> str | None:
@@ -82,6 +87,32 @@ def granted_at(subject: Subject, tenant: Tenant) -> datetime | None:
     """When the latest active consent of the STOP scope on SMS began (confirmed, restored)."""
     times = [parse_iso(r["since"]) for r in _scope(subject, tenant) if r["state"] == consent.ACTIVE]
     return max(times, default=None)
+
+
+def stopped(subject: Subject, tenant: Tenant, entry: Entry) -> list[str]:
+    """The purposes whose active SMS consent (of the STOP scope) a person's entry came
+    after (in its second or later): what their STOP at the carrier withdrew. A consent
+    given after the entry stands."""
+    return sorted(
+        p
+        for p, r in _scope_by_purpose(subject, tenant).items()
+        if r["state"] == consent.ACTIVE and entry.at >= parse_iso(r["since"])
+    )
+
+
+def withdrawn(subject: Subject | None, tenant: Tenant, entry: Entry) -> set[str] | None:
+    """What recording the list's entry as an opt-out withdraws: None for the whole STOP
+    scope (a plain STOP: nothing here given or asked for after it), else only the purposes
+    it came after (possibly none, when the subject changed since the step was decided)."""
+    if subject is None or wanted(subject, tenant) != OFF:
+        asked = asked_at(subject, tenant) if subject is not None else None
+        return set() if asked is not None and entry.at < asked else None
+    active = {p for p, r in _scope_by_purpose(subject, tenant).items() if r["state"] == consent.ACTIVE}
+    before = set(stopped(subject, tenant, entry))
+    asked = asked_at(subject, tenant)
+    if before == active and (asked is None or asked <= entry.at):
+        return None
+    return before
 
 
 def asked_at(subject: Subject, tenant: Tenant) -> datetime | None:
@@ -117,15 +148,16 @@ def step(subject: Subject | None, tenant: Tenant, entry: Entry | None) -> Step:
         return Step.RECORD_OPTOUT  # nothing here says yes: the list's opt-out is news
     if want == ON:
         return Step.CLEAR_HOLD if held else Step.NOTHING
+    if entry.by_person and stopped(subject, tenant, entry):
+        # The person stopped at the carrier after consenting here: what they consented to
+        # before is withdrawn (a newer consent must not take their STOP off the list and
+        # revive it). Times here are kept to the second: an entry in the consent's own
+        # second may be after it, and a STOP must never be taken for older than it is.
+        return Step.RECORD_OPTOUT
     granted = granted_at(subject, tenant)
     assert granted is not None  # OFF means an active consent
-    # Times here are kept to the second: an entry in the consent's own second may be after
-    # it, and a STOP must never be taken for older than it is.
-    if entry.at >= granted:
-        if entry.by_person:
-            return Step.RECORD_OPTOUT  # the person stopped at the carrier after consenting here
-        if not _ours(subject, entry):
-            return Step.HOLD
+    if entry.at >= granted and not entry.by_person and not _ours(subject, entry):
+        return Step.HOLD
     return Step.DELETE
 
 
