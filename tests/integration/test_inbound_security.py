@@ -271,7 +271,6 @@ def test_a_tenant_cannot_take_another_tenants_number_and_a_dropped_one_is_freed(
     assert store.tenant_of_number(OUR_NUMBER) == "other"
 
 
-
 def test_a_taken_number_is_named_whether_the_tenant_adds_or_drops_an_opt_out_list(context, clock):
     """The opt-out list registry's item sits between the document and the numbers in the
     transaction: the number at fault is still the one named."""
@@ -285,6 +284,7 @@ def test_a_taken_number_is_named_whether_the_tenant_adds_or_drops_an_opt_out_lis
         store.put_tenant_doc(doc, clock.now)
     assert taken.value.number == OUR_NUMBER
     assert store.opt_out_list_tenants() == ["demo", "other"]  # refused whole
+
 
 def test_a_short_code_is_written_with_its_country_and_matched_by_its_digits(context, clock):
     from smsconsent import inbound as domain

@@ -350,7 +350,9 @@ def test_a_list_change_whose_write_lost_a_race_is_still_recorded(
 
     setattr(optouts, method, then_someone_writes)
     assert published.run_list_syncs() == []
-    kind, field = ("provider_list_put", "put_at") if action == "put" else ("provider_list_deleted", "deleted_at")
+    kind, field = (
+        ("provider_list_put", "put_at") if action == "put" else ("provider_list_deleted", "deleted_at")
+    )
     assert evidence_types().count(kind) == 1
     assert (subject().provider_list or {}).get(field)
 
@@ -500,7 +502,6 @@ def test_a_stop_at_the_carrier_is_not_undone_by_a_newer_opt_in_for_another_purpo
     confirmation's sync must not delete the person's STOP from the list with marketing
     still active here: marketing is withdrawn, the newsletter kept, then the entry goes."""
     from functions.signup.app import handler
-
     from smsconsent import confirmation
 
     sign_up(context, outbox, confirm=True)  # marketing
@@ -509,7 +510,9 @@ def test_a_stop_at_the_carrier_is_not_undone_by_a_newer_opt_in_for_another_purpo
     optouts.add_by_person(LIST, PHONE)
     clock.advance(hours=1)
     event = load_event("signup-json.json")
-    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"})
+    event["body"] = json.dumps(
+        {"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"}
+    )
     assert handler(event, context)["statusCode"] == 202
     token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
     assert confirmation.confirm(token, "198.51.100.1", "ua").status == "confirmed"
@@ -527,7 +530,6 @@ def test_a_stop_at_the_carrier_leaves_a_newer_signup_open(
     """As above, but the daily run comes between the newsletter signup and its click: the
     STOP withdraws marketing and the newsletter's link still confirms."""
     from functions.signup.app import handler
-
     from smsconsent import confirmation
 
     sign_up(context, outbox, confirm=True)
@@ -536,7 +538,9 @@ def test_a_stop_at_the_carrier_leaves_a_newer_signup_open(
     optouts.add_by_person(LIST, PHONE)
     clock.advance(hours=1)
     event = load_event("signup-json.json")
-    event["body"] = json.dumps({"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"})
+    event["body"] = json.dumps(
+        {"phone": PHONE, "consent": True, "age_confirmed": True, "purposes": "newsletter"}
+    )
     assert handler(event, context)["statusCode"] == 202
     token = outbox.messages()[-1]["body"].split("/c/")[1].split()[0]
     published.list_syncs()

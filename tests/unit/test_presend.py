@@ -298,7 +298,6 @@ def test_purpose_and_channel_are_honoured(demo: Tenant) -> None:
     assert reasons(run(demo, store, [DE], channel="whatsapp", purpose="newsletter")) == ["no_consent"]
 
 
-
 def test_a_number_held_by_the_aws_opt_out_list_is_refused_for_sms_marketing_only(
     demo_doc: dict[str, Any],
 ) -> None:
@@ -320,6 +319,7 @@ def test_a_number_held_by_the_aws_opt_out_list_is_refused_for_sms_marketing_only
     no_list = copy.deepcopy(demo_doc)
     no_list.pop("sms")
     assert reasons(run(Tenant.from_dict(no_list), store, [DE])) == ["ok"]
+
 
 # ---- footers ---------------------------------------------------------------------------------------
 

@@ -27,9 +27,18 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, optout_list, store, tenants
+from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, store, tenants
 from smsconsent.observability import logger, mask
-from smsconsent.optout_list import DELETE_EVERY, REFUSED, Entry, Step, delete_allowed_at, hold, step
+from smsconsent.optout_list import (
+    DELETE_EVERY,
+    REFUSED,
+    Entry,
+    Step,
+    delete_allowed_at,
+    hold,
+    step,
+    withdrawn,
+)
 from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
@@ -249,7 +258,7 @@ def _act(
             new_key=hashes[0],
             # A consent given (or asked for) after the entry stands, decided on the subject
             # as the write reads it.
-            purposes=lambda found: optout_list.withdrawn(found, tenant, listed),
+            purposes=lambda found: withdrawn(found, tenant, listed),
         )
         return "opted_out"
     assert subject is not None
@@ -397,7 +406,7 @@ def reconcile_all(seconds_left: Callable[[], float]) -> list[dict[str, Any]]:
             if tenant is None or not tenant.sms_opt_out_list:
                 continue
             summaries.append(dataclasses.asdict(reconcile(tenant, seconds_left)))
-        except Exception as exc:  # noqa: BLE001 (reported per tenant; the others go on)
+        except Exception as exc:  # reported per tenant; the others go on
             # The error's code, not its message: AWS's may name a number.
             error = _error(exc)[0] or type(exc).__name__
             logger.error("opt-out list not reconciled", extra={"tenant": tenant_id, "error": error})
