@@ -86,14 +86,16 @@ class LocalOptOutLists:
             numbers = (
                 sorted(entries) if OptedOutNumbers is None else [n for n in OptedOutNumbers if n in entries]
             )
-            start = int(NextToken or 0)
-            page = numbers[start : start + MaxResults]
+            # The token is the last number shown: a page goes on after it, whatever was
+            # deleted or added meanwhile (an offset would skip numbers after a delete).
+            after = [n for n in numbers if n > NextToken] if NextToken else numbers
+            page = after[:MaxResults]
             answer: dict[str, Any] = {
                 "OptOutListName": OptOutListName,
                 "OptedOutNumbers": [self._info(n, entries[n]) for n in page],
             }
-            if start + MaxResults < len(numbers):
-                answer["NextToken"] = str(start + MaxResults)
+            if len(after) > MaxResults:
+                answer["NextToken"] = page[-1]
             return answer
 
     # -- the local routes ----------------------------------------------------------------------

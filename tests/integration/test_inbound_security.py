@@ -271,6 +271,21 @@ def test_a_tenant_cannot_take_another_tenants_number_and_a_dropped_one_is_freed(
     assert store.tenant_of_number(OUR_NUMBER) == "other"
 
 
+def test_a_taken_number_is_named_whether_the_tenant_adds_or_drops_an_opt_out_list(context, clock):
+    """The opt-out list registry's item sits between the document and the numbers in the
+    transaction: the number at fault is still the one named."""
+    from smsconsent import store
+
+    put_other_tenant(clock, ["+4915790000001"])  # names demo.json's opt-out list
+    doc = store.get_tenant_doc("other")
+    doc.pop("sms")
+    doc["inbound_numbers"] = ["+4915790000001", OUR_NUMBER]
+    with pytest.raises(store.NumberTaken) as taken:
+        store.put_tenant_doc(doc, clock.now)
+    assert taken.value.number == OUR_NUMBER
+    assert store.opt_out_list_tenants() == ["demo", "other"]  # refused whole
+
+
 def test_a_short_code_is_written_with_its_country_and_matched_by_its_digits(context, clock):
     from smsconsent import inbound as domain
     from smsconsent import store, tenants

@@ -106,3 +106,76 @@ def test_the_delete_limit_and_the_hold_record(demo: Any) -> None:
     assert renewed["since"] == iso(T0)  # held since the first time
     assert optout_list.held_until(found.provider_list) == (True, held["until"])
     assert optout_list.held_until(None) == (False, None)
+
+
+def test_an_old_entry_waits_for_a_pending_opt_in(demo: Any) -> None:
+    """A number that stopped at the carrier long ago and now asked to sign up here: the
+    double opt-in is not turned into an opt-out (the confirmation takes the entry off);
+    an entry made after the request is the person's later word and is recorded."""
+    found = subject(demo, sms_marketing="pending")
+    assert step(found, demo, entry(T0 - timedelta(days=40), by_person=True)) is Step.NOTHING
+    assert step(found, demo, entry(T0 - timedelta(days=40))) is Step.NOTHING
+    assert step(found, demo, entry(T0 + timedelta(minutes=5), by_person=True)) is Step.RECORD_OPTOUT
+    # A pending opt-in over an opt-out stands for the opt-out: the number stays listed
+    over = subject(demo, sms_marketing="pending")
+    over.consents["sms:marketing"]["prior"] = {"state": "opted_out", "since": T0.isoformat()}
+    assert step(over, demo, entry(T0 - timedelta(days=40))) is Step.NOTHING
+    assert step(over, demo, None) is Step.PUT
+
+
+def test_a_stop_in_the_same_second_as_the_consent_wins(demo: Any) -> None:
+    """Times here are kept to the second: a person's STOP at the carrier in the second of
+    the consent cannot be told to be older, so it is recorded, never deleted."""
+    found = subject(demo, sms_marketing="active")
+    assert step(found, demo, entry(T0, by_person=True)) is Step.RECORD_OPTOUT
+    assert step(found, demo, entry(T0 + timedelta(milliseconds=400), by_person=True)) is Step.RECORD_OPTOUT
+
+
+def test_a_refused_delete_is_not_asked_again_before_its_hold_ends(demo: Any) -> None:
+    found = subject(demo, sms_marketing="active")
+    until = T0 + timedelta(days=30)
+    found.provider_list = {"held": {"since": iso(T0), "until": iso(until), "why": "delete_refused"}}
+    assert optout_list.delete_allowed_at(found) == until
+    found.provider_list["deleted_at"] = iso(T0 - timedelta(days=1))
+    assert optout_list.delete_allowed_at(found) == until
+    found.provider_list["held"] = {"since": iso(T0), "until": None, "why": "foreign"}
+    assert optout_list.delete_allowed_at(found) == T0 + timedelta(days=29)
+
+
+def test_a_stop_at_the_carrier_withdraws_the_older_consent_a_newer_one_does_not_revive(demo: Any) -> None:
+    """Marketing consented, then a STOP at the carrier this stack never saw, then a new
+    newsletter opt-in: the newer consent must not take the person's STOP off the list and
+    revive marketing. The STOP withdraws what it came after; the newsletter stays."""
+    found = subject(demo, sms_marketing="active", sms_newsletter="active")
+    found.consents["sms:newsletter"]["since"] = iso(T0 + timedelta(days=2))
+    stop_at = entry(T0 + timedelta(days=1), by_person=True)
+    assert step(found, demo, stop_at) is Step.RECORD_OPTOUT
+    assert optout_list.stopped(found, demo, stop_at) == ["marketing"]
+    # Once marketing is opted out, the entry is older than every consent left: taken off
+    found.consents["sms:marketing"] = {"state": "opted_out", "since": iso(T0 + timedelta(days=3))}
+    assert step(found, demo, stop_at) is Step.DELETE
+    # Someone else's entry between the two consents is not the person's word: as before
+    assert step(found, demo, entry(T0 + timedelta(days=1))) is Step.DELETE
+
+
+def test_what_recording_an_entry_withdraws(demo: Any) -> None:
+    stop_at = entry(T0 + timedelta(days=1), by_person=True)
+    # A plain STOP: everything in the scope (every channel, records made where missing)
+    assert optout_list.withdrawn(None, demo, stop_at) is None
+    assert optout_list.withdrawn(subject(demo, sms_marketing="active"), demo, stop_at) is None
+    assert optout_list.withdrawn(subject(demo, sms_marketing="lapsed"), demo, stop_at) is None
+    # A newer consent stands: only what the entry came after
+    mixed = subject(demo, sms_marketing="active", sms_newsletter="active")
+    mixed.consents["sms:newsletter"]["since"] = iso(T0 + timedelta(days=2))
+    assert optout_list.withdrawn(mixed, demo, stop_at) == {"marketing"}
+    # So does a newer signup waiting for its click
+    asked = subject(demo, sms_marketing="active", sms_newsletter="pending")
+    asked.consents["sms:newsletter"]["since"] = iso(T0 + timedelta(days=2))
+    assert optout_list.withdrawn(asked, demo, stop_at) == {"marketing"}
+    # Changed since the step was decided (all of it given after the entry): nothing
+    later = subject(demo, sms_marketing="active")
+    later.consents["sms:marketing"]["since"] = iso(T0 + timedelta(days=2))
+    assert optout_list.withdrawn(later, demo, stop_at) == set()
+    only_asked = subject(demo, sms_marketing="pending")
+    only_asked.consents["sms:marketing"]["since"] = iso(T0 + timedelta(days=2))
+    assert optout_list.withdrawn(only_asked, demo, stop_at) == set()

@@ -171,3 +171,19 @@ def test_the_local_stand_in_answers_in_the_services_shapes() -> None:
         assert list_sync._delete(LIST, PHONE) is None  # not on the list any more
     finally:
         list_sync.set_local_client(None)
+
+
+def test_the_stand_in_pages_on_where_it_left_off_while_the_list_changes() -> None:
+    """The reconciliation deletes entries of a page before it asks for the next: the next
+    page starts after the last number shown, not at an offset that has moved (which would
+    skip a number for the day)."""
+    local = LocalOptOutLists(lambda: AT)
+    numbers = ["+4915100000001", "+4915100000002", "+4915100000003", "+4915100000004"]
+    for number in numbers:
+        local.add_by_person(LIST, number)
+    first = local.describe_opted_out_numbers(OptOutListName=LIST, MaxResults=2)
+    assert [i["OptedOutNumber"] for i in first["OptedOutNumbers"]] == numbers[:2]
+    local.delete_opted_out_number(OptOutListName=LIST, OptedOutNumber=numbers[0])
+    second = local.describe_opted_out_numbers(OptOutListName=LIST, MaxResults=2, NextToken=first["NextToken"])
+    assert [i["OptedOutNumber"] for i in second["OptedOutNumbers"]] == numbers[2:]
+    assert "NextToken" not in second

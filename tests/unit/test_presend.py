@@ -298,6 +298,29 @@ def test_purpose_and_channel_are_honoured(demo: Tenant) -> None:
     assert reasons(run(demo, store, [DE], channel="whatsapp", purpose="newsletter")) == ["no_consent"]
 
 
+def test_a_number_held_by_the_aws_opt_out_list_is_refused_for_sms_marketing_only(
+    demo_doc: dict[str, Any],
+) -> None:
+    """``provider_opted_out`` is about AWS's SMS list and marketing: never WhatsApp, never
+    transactional (even with every purpose in the STOP scope), never a tenant naming no list."""
+    until = iso(NOW + timedelta(days=20))
+    held = {"held": {"since": iso(NOW - timedelta(days=10)), "until": until, "why": "delete_limit"}}
+    consents = {k: record() for k in ("sms:marketing", "whatsapp:marketing", "sms:orders")}
+    tenant = tenant_with(demo_doc, stop_scope="all")
+    store = FakeStore()
+    store.put(DE, snap(DE, consents)).provider_list = json.dumps(held)
+    answer = run(tenant, store, [DE])
+    assert (answer["results"][0]["reason"], answer["results"][0]["retry_at"]) == ("provider_opted_out", until)
+    assert reasons(run(tenant, store, [DE], channel="whatsapp")) == ["ok"]
+    assert reasons(run(tenant, store, [DE], category="transactional", purpose="orders")) == ["ok"]
+    # Past its time the hold waits for the daily run's delete: no time to give
+    late = run(tenant, store, [DE], send_at=iso(NOW + timedelta(days=21)))
+    assert (late["results"][0]["reason"], late["results"][0]["retry_at"]) == ("provider_opted_out", None)
+    no_list = copy.deepcopy(demo_doc)
+    no_list.pop("sms")
+    assert reasons(run(Tenant.from_dict(no_list), store, [DE])) == ["ok"]
+
+
 # ---- footers ---------------------------------------------------------------------------------------
 
 

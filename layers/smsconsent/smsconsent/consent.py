@@ -274,15 +274,23 @@ def _stop_scope(tenant: Tenant) -> set[str]:
     return set(tenant.marketing_purposes())
 
 
-def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime) -> list[str]:
-    """STOP: withdraw every purpose in the tenant's STOP scope on ``channel`` (every
-    channel when None). Purposes without a record get an ``opted_out`` one, so the
-    number stays suppressed even if it was never known. Returns the keys changed."""
+def opt_out(
+    subject: Subject,
+    tenant: Tenant,
+    channel: str | None,
+    now: datetime,
+    purposes: set[str] | None = None,
+) -> list[str]:
+    """STOP: withdraw every purpose in the tenant's STOP scope (``purposes``: only these of
+    it) on ``channel`` (every channel when None). Purposes without a record get an
+    ``opted_out`` one, so the number stays suppressed even if it was never known. Returns
+    the keys changed."""
     channels = [channel] if channel else sorted({k.split(":", 1)[0] for k in subject.consents} | {"sms"})
     marketing = set(tenant.marketing_purposes())
+    scope = _stop_scope(tenant) if purposes is None else _stop_scope(tenant) & purposes
     changed = []
     for ch in channels:
-        for purpose in sorted(_stop_scope(tenant)):
+        for purpose in sorted(scope):
             k = key(ch, purpose)
             record = subject.consents.get(k)
             if record is None:
@@ -300,7 +308,10 @@ def opt_out(subject: Subject, tenant: Tenant, channel: str | None, now: datetime
                 record.update({"state": OPTED_OUT, "since": iso(now)})
                 changed.append(k)
         opened = open_opt_ins(subject)
-        if opened.pop(ch, None) is not None:
+        # A STOP closes the channel's open opt-in; a withdrawal of some purposes only one
+        # that names them (a signup for another purpose stays open).
+        if ch in opened and (purposes is None or scope & set(opened[ch].get("purposes", []))):
+            del opened[ch]
             subject.pending = opened or None
     return changed
 

@@ -13,7 +13,10 @@ Two ways in, one decision (``optout_list.step``) per number:
   30 days per number). Run twice, the second run finds nothing.
 
 Every change here is a conditional write with its evidence; the list's own calls come
-first and are idempotent, so a crash between the two is repaired by the next attempt.
+first and are idempotent, so after a crash between the two the next attempt finds the
+list right (the crashed call's evidence is then missing). A write that lost a race is
+tried again knowing what the list did, and records it even when nothing else is left to
+do.
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from smsconsent import aws, clock, consent, evidence, keys, metrics, optout, store, tenants
+from smsconsent import aws, clock, consent, errors, evidence, keys, metrics, optout, store, tenants
 from smsconsent.observability import logger, mask
-from smsconsent.optout_list import DELETE_EVERY, Entry, Step, delete_allowed_at, hold, step
+from smsconsent.optout_list import (
+    DELETE_EVERY,
+    REFUSED,
+    Entry,
+    Step,
+    delete_allowed_at,
+    hold,
+    step,
+    withdrawn,
+)
 from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
@@ -48,6 +60,7 @@ class Summary:
     deleted: int = 0
     opted_out: int = 0  # opt-outs recorded from the list
     held: int = 0  # numbers held back from marketing (the delete must wait or was refused)
+    failed: int = 0  # numbers left for the next run (each write lost a race five times)
     complete: bool = True
 
 
@@ -187,26 +200,65 @@ def _record(
     store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
 
 
+_DONE_EVIDENCE = {"put_at": ("provider_list_put", "put"), "deleted_at": ("provider_list_deleted", "deleted")}
+
+
 def _apply(
-    tenant: Tenant, subject: store.Subject | None, entry: Entry | None, e164: str, now: datetime
+    tenant: Tenant,
+    subject: store.Subject | None,
+    entry: Entry | None,
+    e164: str,
+    now: datetime,
+    done: dict[str, str],
 ) -> str:
     """Do what ``step`` says for one number; the outcome's name (``in_step`` when nothing
-    was to do). Raises ``store.Conflict`` when the subject changed meanwhile."""
+    was to do). Raises ``store.Conflict`` when the subject changed meanwhile.
+
+    ``done``: what the list did for an earlier attempt whose write lost a race (``put_at``,
+    ``deleted_at``). Laid over the subject as read (a put after a START is still ours) and,
+    when this attempt has nothing else to write, recorded with its evidence: the list
+    changed, and the 30-day limit counts from the delete."""
+    if subject is None:
+        return _act(tenant, subject, entry, e164, now, done)
+    before = subject.provider_list or {}
+    missing = {k: v for k, v in done.items() if before.get(k) != v}
+    subject.provider_list = {**before, **missing} or None
+    version = subject.version
+    outcome = _act(tenant, subject, entry, e164, now, done)
+    if missing and subject.version == version:  # nothing written: record what the list did
+        subject.provider_list = before or None
+        kind, outcome = _DONE_EVIDENCE["deleted_at" if "deleted_at" in missing else "put_at"]
+        _record(tenant, subject, now, kind, {}, **missing)
+    return outcome
+
+
+def _act(
+    tenant: Tenant,
+    subject: store.Subject | None,
+    entry: Entry | None,
+    e164: str,
+    now: datetime,
+    done: dict[str, str],
+) -> str:
     list_name = tenant.sms_opt_out_list
     assert list_name
     todo = step(subject, tenant, entry)
     if todo is Step.NOTHING:
         return "in_step"
     if todo is Step.RECORD_OPTOUT:
+        assert entry is not None
+        listed = entry
         hashes = keys.subject_hashes(tenant.id, e164)
-        at = clock.iso(entry.at) if entry else None
         optout.withdraw(
             tenant,
             lambda: store.load_subject(tenant.id, hashes),
             "provider_list",
             None,
-            {"provider_answer": f"on the opt-out list since {at}"},
+            {"provider_answer": f"on the opt-out list since {clock.iso(entry.at)}"},
             new_key=hashes[0],
+            # A consent given (or asked for) after the entry stands, decided on the subject
+            # as the write reads it.
+            purposes=lambda found: withdrawn(found, tenant, listed),
         )
         return "opted_out"
     assert subject is not None
@@ -214,7 +266,8 @@ def _apply(
         put_at = _put(list_name, e164)
         if put_at is None:
             return "put_refused"
-        _record(tenant, subject, now, "provider_list_put", {}, put_at=clock.iso(put_at))
+        done["put_at"] = clock.iso(put_at)
+        _record(tenant, subject, now, "provider_list_put", {}, put_at=done["put_at"])
         return "put"
     if todo is Step.CLEAR_HOLD:
         _record(tenant, subject, now, "provider_list_hold_cleared", {}, held=None)
@@ -223,16 +276,19 @@ def _apply(
         return _hold(tenant, subject, now, None, "foreign")
     allowed = delete_allowed_at(subject)
     if allowed is not None and allowed > now:
-        return _hold(tenant, subject, now, allowed, "delete_limit")
+        # Not asked before then; a refusal's hold stays as it was (its why, its evidence).
+        refused = ((subject.provider_list or {}).get("held") or {}).get("why") == REFUSED
+        return _hold(tenant, subject, now, allowed, REFUSED if refused else "delete_limit")
     deleted = _delete(list_name, e164)
     if deleted is False:
-        return _hold(tenant, subject, now, now + DELETE_EVERY, "delete_refused")
+        return _hold(tenant, subject, now, now + DELETE_EVERY, REFUSED)
     if deleted is None:  # gone from the list meanwhile
         if not (subject.provider_list or {}).get("held"):
             return "in_step"
         _record(tenant, subject, now, "provider_list_hold_cleared", {}, held=None)
         return "hold_cleared"
-    _record(tenant, subject, now, "provider_list_deleted", {}, deleted_at=clock.iso(now), held=None)
+    done["deleted_at"] = clock.iso(now)
+    _record(tenant, subject, now, "provider_list_deleted", {}, deleted_at=done["deleted_at"], held=None)
     return "deleted"
 
 
@@ -249,19 +305,12 @@ def _settle(
     """Apply to one number, reading it again after a lost race. ``entry``: the list's
     entry as a page showed it, or True to ask the list."""
     now = clock.now()
-    put_at: list[str] = []  # a put made by an attempt whose write lost a race: still ours
+    done: dict[str, str] = {}  # what the list did for an attempt whose write lost a race
 
     def attempt() -> str:
         subject = load()
-        if subject is not None and put_at:
-            subject.provider_list = {**(subject.provider_list or {}), "put_at": put_at[0]}
         found = entry_of(tenant.sms_opt_out_list or "", e164) if entry is True else entry
-        try:
-            return _apply(tenant, subject, found if isinstance(found, Entry) else None, e164, now)
-        except store.Conflict:
-            if subject is not None and subject.provider_list and subject.provider_list.get("put_at"):
-                put_at[:] = [subject.provider_list["put_at"]]
-            raise
+        return _apply(tenant, subject, found if isinstance(found, Entry) else None, e164, now, done)
 
     return retry_on_conflict(attempt, "the number is being changed by another request; retry")
 
@@ -291,7 +340,14 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
     summary = Summary(tenant.id)
     listed: set[str] = set()
 
-    def count(outcome: str) -> None:
+    def count(settle: Callable[[], str]) -> None:
+        try:
+            outcome = settle()
+        except errors.Busy:
+            # The number keeps changing (its writes lost every race): the next run sees it.
+            summary.failed += 1
+            summary.complete = False
+            return
         if outcome == "in_step":
             return
         summary.drift_found += 1
@@ -316,7 +372,11 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             )
             if step(subject, tenant, entry) is Step.NOTHING:
                 continue  # the common case costs no further read
-            count(_settle(tenant, entry.number, partial(store.load_subject, tenant.id, hashes), entry))
+            # The page may be minutes old by now (a START's sync may have taken the number
+            # off meanwhile): a number held here is asked of the list again before anything
+            # is done to its consent. An unknown number's entry is only ever recorded.
+            ask = True if subject is not None else entry
+            count(partial(_settle, tenant, entry.number, partial(store.load_subject, tenant.id, hashes), ask))
     if summary.complete:
         # Ours the list did not show: put back (or a hold lifted), each asked of the list
         # again first, as it may have changed since its page was read.
@@ -328,7 +388,7 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             if not listed_out.phone or listed_out.phone in listed:
                 continue
             load = partial(store.load_subject_by_pk, listed_out.pk)
-            count(_settle(tenant, listed_out.phone, load, True))
+            count(partial(_settle, tenant, listed_out.phone, load, True))
     for name in ("drift_found", "drift_fixed"):
         metrics.count(f"OptOutList{name.title().replace('_', '')}", getattr(summary, name), tenant=tenant.id)
     return summary
@@ -336,7 +396,9 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
 
 def reconcile_all(seconds_left: Callable[[], float]) -> list[dict[str, Any]]:
     """Reconcile every tenant that names an opt-out list; one summary each. A tenant whose
-    list is missing or whose settings are broken is reported and the others go on."""
+    list is missing, may not be read (a shared list's ARN), whose settings are broken or
+    whose run AWS throttled is reported and the others go on: one tenant's trouble must not
+    leave every later tenant's list unreconciled day after day."""
     summaries: list[dict[str, Any]] = []
     for tenant_id in store.opt_out_list_tenants():
         try:
@@ -344,8 +406,10 @@ def reconcile_all(seconds_left: Callable[[], float]) -> list[dict[str, Any]]:
             if tenant is None or not tenant.sms_opt_out_list:
                 continue
             summaries.append(dataclasses.asdict(reconcile(tenant, seconds_left)))
-        except (ListMissing, tenants.TenantError) as exc:
-            error = type(exc).__name__
+        except Exception as exc:  # reported per tenant; the others go on
+            # The error's code, not its message: AWS's may name a number.
+            error = _error(exc)[0] or type(exc).__name__
             logger.error("opt-out list not reconciled", extra={"tenant": tenant_id, "error": error})
+            metrics.count("OptOutListNotReconciled", tenant=tenant_id)
             summaries.append({"tenant": tenant_id, "error": error, "complete": False})
     return summaries

@@ -65,10 +65,12 @@ def withdraw(
     reason: str | None,
     pii: dict[str, str],
     new_key: str | None = None,
+    purposes: Callable[[store.Subject], set[str] | None] | None = None,
 ) -> list[str]:
     """Opt the subject out of everything in the tenant's STOP scope on every channel;
     returns the consents changed (empty when it was opted out already). With ``new_key``,
-    a number we hold nothing on gets a suppression marker under that key."""
+    a number we hold nothing on gets a suppression marker under that key. ``purposes``:
+    which of the scope to withdraw, decided on the subject as read (None: all of it)."""
 
     def attempt() -> list[str]:
         now = clock.now()
@@ -77,7 +79,7 @@ def withdraw(
             if new_key is None:
                 return []
             subject = store.new_subject(tenant.id, new_key, now)
-        changed = consent.opt_out(subject, tenant, None, now)
+        changed = consent.opt_out(subject, tenant, None, now, purposes(subject) if purposes else None)
         if not changed:
             return []
         event = evidence.append(

@@ -71,6 +71,10 @@ class _Context:
         self.quiet = tenant.quiet_hours
         self.link = tenant.link("/o/")
         self.shortcodes = tenant.optout_shortcodes if req.channel == "sms" else {}
+        # A hold by the tenant's AWS opt-out list counts while the tenant names one: once
+        # it names none, nothing here keeps the hold up to date (the daily run reads only
+        # the tenants that name a list), and it would hold the consent for ever.
+        self.list_holds = req.channel == "sms" and bool(tenant.sms_opt_out_list)
         self._languages: dict[str | None, str] = {}
         self._footers: dict[tuple[str, str], str] = {}
 
@@ -123,7 +127,7 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
         return _DENIED[LAPSED]
     if subject.unreachable:
         return _DENIED[UNREACHABLE]  # marketing only: a receipt to a dead number just fails
-    if subject.provider_list and ctx.req.channel == "sms":
+    if subject.provider_list and ctx.list_holds:
         held, until = optout_list.held_until(json.loads(subject.provider_list))
         if held:  # retry_at: when AWS takes the delete (None: when someone clears the list)
             return Outcome(False, PROVIDER_OPTED_OUT, until if until and until > ctx.send_iso else None)

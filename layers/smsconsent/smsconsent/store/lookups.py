@@ -45,10 +45,19 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
     before = set(json.loads(current.doc).get("inbound_numbers") or []) if current else set()
     numbers = list(dict.fromkeys(doc.get("inbound_numbers") or []))
     text = json.dumps(doc, ensure_ascii=False)
+    names_list = bool((doc.get("sms") or {}).get("opt_out_list"))
+    named_list = bool(current and (json.loads(current.doc).get("sms") or {}).get("opt_out_list"))
+    # Where the numbers' items start in the transaction: after the document and, when it
+    # changes, the tenant's entry in the opt-out list registry.
+    first_number = 2 if names_list or named_list else 1
     try:
         with guard(), TransactWrite(connection=models.connection()) as tx:
             unchanged = TenantItem.doc == current.doc if current else TenantItem.pk.does_not_exist()
             tx.save(TenantItem(pk, "CONFIG", doc=text, updated_at=iso(now)), condition=unchanged)
+            if names_list:
+                tx.save(ListTenantItem(LIST_TENANTS, tenant_id))
+            elif named_list:
+                tx.delete(ListTenantItem(LIST_TENANTS, tenant_id))
             for number in numbers:
                 tx.save(
                     InboundNumberItem(f"INBOUND#{number}", "NUMBER", tenant=tenant_id),
@@ -59,14 +68,9 @@ def put_tenant_doc(doc: dict[str, Any], now: datetime) -> None:
                     InboundNumberItem(f"INBOUND#{number}", "NUMBER"),
                     condition=InboundNumberItem.tenant == tenant_id,
                 )
-            # Last, so the cancellation reasons of the numbers keep their places below.
-            if (doc.get("sms") or {}).get("opt_out_list"):
-                tx.save(ListTenantItem(LIST_TENANTS, tenant_id))
-            elif current and (json.loads(current.doc).get("sms") or {}).get("opt_out_list"):
-                tx.delete(ListTenantItem(LIST_TENANTS, tenant_id))
     except Conflict as exc:
         # The reasons follow the items: the document first, then one per number.
-        for number, reason in zip(numbers, exc.reasons[1:], strict=False):
+        for number, reason in zip(numbers, exc.reasons[first_number:], strict=False):
             if reason == CONDITION_FAILED:
                 raise NumberTaken(number, tenant_of_number(number) or "?") from exc.__cause__
         raise  # the tenant changed meanwhile: read again
