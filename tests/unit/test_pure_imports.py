@@ -12,7 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PURE = ["smsconsent.consent", "smsconsent.evidence", "smsconsent.keywords", "smsconsent.presend.schedule"]
+PURE = [
+    "smsconsent.consent",
+    "smsconsent.evidence",
+    "smsconsent.keywords",
+    "smsconsent.presend.schedule",
+    "smsconsent.presend.rules",
+    "smsconsent.sending_rules",
+]
 FORBIDDEN = [
     "smsconsent.store",
     "smsconsent.http",
