@@ -540,3 +540,14 @@ def test_the_docs_table_lists_every_shipped_rule() -> None:
     page = (ROOT / "docs/sending-rules.md").read_text(encoding="utf-8")
     listed = {m.group(1) for line in page.splitlines() if (m := re.match(r"^\| `([A-Z][^`]*)` \|", line))}
     assert listed == set(sending_rules.rule_ids())
+
+
+def test_openapi_describes_every_rule_a_check_can_name() -> None:
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    result = doc["components"]["schemas"]["CheckResult"]
+    assert "rule" in result["properties"] and "rule" not in result["required"]
+    pattern = re.compile(result["properties"]["rule"]["pattern"])
+    for rule_id in sending_rules.rule_ids() | {rules.TENANT_QUIET_HOURS, rules.TENANT_FREQUENCY_CAP}:
+        assert pattern.match(rule_id), rule_id
