@@ -52,8 +52,9 @@ Everything time-based is judged at ``send_at``; the states are the stored ones.
 The modules: ``request`` (the request checked, and which tenant a direct invocation is
 bound to), ``numbers`` (recipients normalised, cached), ``schedule`` (quiet hours and the
 frequency cap: pure arithmetic over times), ``rules`` (the sending rules a recipient is held
-to, shipped by country and US state and the tenant's, and when they allow a send), ``decision`` (one subject's answer, pure) and
-``checking`` (the whole check: subjects read, decided, contact recorded).
+to, shipped by country and US state and the tenant's, and when they allow a send),
+``decision`` (one subject's answer, pure) and ``checking`` (the whole check: subjects read,
+decided, contact recorded).
 """
 
 from __future__ import annotations
