@@ -45,19 +45,31 @@ _STATE_REASONS = {consent.PENDING: PENDING, consent.OPTED_OUT: OPTED_OUT, consen
 
 class _Rules:
     """A recipient's rules (``presend.rules``) with what this request's ``send_at`` makes of
-    its caps: recorded sends that can share a window with this one lie inside (send_at -
+    them: recorded sends that can share a cap's window with this one lie inside (send_at -
     window, send_at + window); what ``record`` keeps: none from before the longest window
-    before the earlier of now and send_at (no later check can count them)."""
+    before the earlier of now and send_at (no later check can count them); the verdict of
+    the rules about the moment at ``send_at``, per set of zones."""
 
-    __slots__ = ("caps", "held", "hi", "keep_from", "lo")
+    __slots__ = ("_at_send", "caps", "fewest", "held", "hi", "keep_from", "lo", "send_at", "timed")
 
     def __init__(self, held: rules.RuleSet, send_at: datetime, now: datetime) -> None:
         self.held = held
+        self.send_at = send_at
         self.caps = [(c.most, iso(send_at - c.window), iso(send_at + c.window)) for c in held.caps]
+        self.fewest = min((c.most for c in held.caps), default=0)
         longest = held.longest
         self.lo = iso(send_at - longest) if longest else ""
         self.hi = iso(send_at + longest) if longest else ""
         self.keep_from = iso(min(now, send_at) - longest) if longest else None
+        self.timed = bool(held.times)
+        self._at_send: dict[tuple[str, ...], str | None] = {}
+
+    def refused_at_send(self, zones: tuple[str, ...]) -> bool:
+        try:
+            return self._at_send[zones] is not None
+        except KeyError:
+            found = self._at_send[zones] = self.held.refusal(zones, self.send_at)
+            return found is not None
 
 
 class _Context:
@@ -77,7 +89,7 @@ class _Context:
         # A pending record expires when issued at or before this.
         self.pending_cut = iso(consent.pending_cutoff(tenant, req.send_at))
         self.now = now
-        self._rules: dict[tuple[str, str | None], _Rules] = {}
+        self._rules: dict[str, _Rules] = {}
         self.link = tenant.link("/o/")
         self.shortcodes = tenant.optout_shortcodes if req.channel == "sms" else {}
         self._languages: dict[str | None, str] = {}
@@ -86,11 +98,12 @@ class _Context:
     def rules(self, region: str, e164: str) -> _Rules:
         """The sending rules this recipient is held to (by country and US state)."""
         state = phone.us_state(e164) if region == "US" else None
-        found = self._rules.get((region, state))
+        key = f"{region}-{state}" if state else region
+        found = self._rules.get(key)
         if found is None:
             tenant = self.tenant
             held = rules.ruleset(region, state, tenant.quiet_hours, tenant.frequency_cap, tenant.waived_rules)
-            found = self._rules[(region, state)] = _Rules(held, self.req.send_at, self.now)
+            found = self._rules[key] = _Rules(held, self.req.send_at, self.now)
         return found
 
     def language(self, wanted: str | None) -> str:
@@ -147,13 +160,14 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     already = ctx.req.record and send_iso in subject.sends and subject.last_campaign == ctx.req.campaign
     held = ctx.rules(region, e164)
     full = False
-    if held.caps:
+    if held.fewest and len(subject.sends) >= held.fewest:
         # Fewer sends near this one than a cap allows: no window of it can be full.
         close = [s for s in subject.sends if held.lo < s < held.hi]
         if already:
             close.remove(send_iso)  # this very send, recorded by an earlier try
-        full = any(len(close) >= n and sum(lo < s < hi for s in close) >= n for n, lo, hi in held.caps)
-    if full or (held.held.times and held.held.refusal(_zones(e164), ctx.req.send_at) is not None):
+        if len(close) >= held.fewest:
+            full = any(len(close) >= n and sum(lo < s < hi for s in close) >= n for n, lo, hi in held.caps)
+    if full or (held.timed and held.refused_at_send(_zones(e164))):
         blocked = _blocked(ctx, e164, subject, held, already)
         if blocked is not None:
             return blocked
