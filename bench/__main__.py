@@ -32,6 +32,7 @@ RESULTS = ROOT / "bench" / "results.json"
 IMPORT_RATIO = 1.25  # each function's cold import, times the floor's
 MEMORY_MB = 128  # peak memory of a function
 PRESEND_US = 25  # pre-send handler CPU per recipient (µs)
+RULES_RATIO = 1.10  # pre-send CPU with the sending rules on, times off (issue 17)
 ITEMS_PER_DUE = 1.05  # retention: items read per item due
 # Consent events (issue 13): the writer's own time with the stream on, times off (publishing
 # adds no code to it: the stream publishes; the margin is this machine's noise), and the
@@ -151,6 +152,18 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                     cpu["us_per_recipient"] <= PRESEND_US,
                 )
             )
+        rules = cpu.get("sending_rules") or {}
+        if "cold_ratio_on_to_off" in rules:
+            worst = max(rules["cold_ratio_on_to_off"], rules["warm_ratio_on_to_off"])
+            found.append(
+                _goal(
+                    "pre-send CPU, sending rules on",
+                    f"<= {RULES_RATIO}x rules off",
+                    f"{rules['cold_ratio_on_to_off']:.2f}x new numbers, {rules['warm_ratio_on_to_off']:.2f}x"
+                    f" seen before (best of {rules['rounds']} each)",
+                    worst <= RULES_RATIO,
+                )
+            )
         counts = []
         if "batch_get_requests" in cpu:
             counts.append(("stub", cpu["recipients"], cpu["batch_get_requests"]))
@@ -258,6 +271,23 @@ def _events_table(events: dict[str, Any]) -> list[str]:
     return out
 
 
+def _rules_lines(rules: dict[str, Any]) -> list[str]:
+    """The pre-send check's CPU with the sending rules on and off."""
+    if not rules:
+        return []
+    on, off = rules["summary_rules_on"], rules["summary_rules_off"]
+    return [
+        f"  sending rules on / off, best of {rules['rounds']} alternating (answered at the API layer):",
+        f"    {_num(rules['cold_us_rules_on'], 1)} / {_num(rules['cold_us_rules_off'], 1)} µs"
+        f" new numbers ({rules['cold_ratio_on_to_off']:.2f}x),"
+        f" {_num(rules['warm_us_rules_on'], 1)} / {_num(rules['warm_us_rules_off'], 1)} µs"
+        f" seen before ({rules['warm_ratio_on_to_off']:.2f}x)",
+        f"    allowed / denied: {on['allowed']:,} / {on['denied']:,} on,"
+        f" {off['allowed']:,} / {off['denied']:,} off;"
+        f" the holiday calendar, once per container: {_num(rules['holidays_load_ms'], 0)} ms",
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     out: list[str] = []
     m = results["machine"]
@@ -347,6 +377,7 @@ def table(results: dict[str, Any]) -> str:
                 f" / {_num(cpu.get('with_botocore_warm_us_per_recipient'), 1)} µs;"
                 f" BatchGetItem requests {_num(cpu.get('batch_get_requests'))}",
             ]
+            out += _rules_lines(cpu.get("sending_rules") or {})
         e2e = presend.get("end_to_end") or {}
         if e2e:
             out += [

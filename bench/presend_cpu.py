@@ -13,6 +13,12 @@ includes them, as a real DynamoDB would.
 ``cold``: the first request after the per-number caches were emptied (every number new to
 the container); ``warm``: the same request again (a container that saw the numbers before).
 
+The sending rules by country and US state apply (France's hours, Sundays and holidays, the
+TCPA's hours, ...; ``rules=False`` waives every shipped rule, as a tenant could).
+The holiday calendar they need is loaded before the timing, once per container as in
+Lambda, and reported on its own (``holidays_load_ms``). ``side_by_side`` measures the
+check with the rules on and off, alternating, best of a few rounds each.
+
     .venv/bin/python -m bench.presend_cpu [n]
 """
 
@@ -159,9 +165,13 @@ def _timed(call: Callable[[], Any], stub: _Stub) -> tuple[Any, float, int]:
     return result, spent, stub.requests - requests_before
 
 
-def measure(n: int = 10_000, seed: int = 4) -> dict[str, Any]:
+def measure(
+    n: int = 10_000, seed: int = 4, *, rules: bool = True, layers: tuple[str, ...] = ("api", "http")
+) -> dict[str, Any]:
     """Handler CPU per recipient (µs) for one check of ``n`` distinct numbers, cold and warm,
-    and the BatchGetItem requests it made (``ceil(n / 100)`` expected). The environment,
+    and the BatchGetItem requests it made (``ceil(n / 100)`` expected). ``rules``: the shipped
+    sending rules apply (else the tenant waives them all); ``layers``: where DynamoDB is
+    answered (``api``: the main figures; ``http``: with botocore's own work). The environment,
     settings and caches it touches are put back afterwards (tests call it in-process)."""
     saved = dict(os.environ)
     for key, value in _ENV.items():
@@ -172,7 +182,7 @@ def measure(n: int = 10_000, seed: int = 4) -> dict[str, Any]:
     from smsconsent import keys, settings
 
     try:
-        return _measure(n, seed)
+        return _measure(n, seed, rules, layers)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -180,14 +190,47 @@ def measure(n: int = 10_000, seed: int = 4) -> dict[str, Any]:
         keys.reset()
 
 
-def _measure(n: int, seed: int) -> dict[str, Any]:
+def side_by_side(n: int = 10_000, rounds: int = 3) -> dict[str, Any]:
+    """The check's CPU per recipient with the sending rules on and off, alternating, the
+    best of ``rounds`` each (this machine's noise is one-sided), DynamoDB answered at the
+    botocore layer."""
+    runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for _ in range(rounds):
+        for on in (False, True):
+            runs[on].append(measure(n, rules=on, layers=("api",)))
+    out: dict[str, Any] = {"recipients": n, "rounds": rounds}
+    for on, label in ((True, "on"), (False, "off")):
+        for kind in ("cold", "warm"):
+            out[f"{kind}_us_rules_{label}"] = min(r[f"{kind}_us_per_recipient"] for r in runs[on])
+    for kind in ("cold", "warm"):
+        out[f"{kind}_ratio_on_to_off"] = round(out[f"{kind}_us_rules_on"] / out[f"{kind}_us_rules_off"], 3)
+    out["summary_rules_on"] = runs[True][0]["summary"]
+    out["summary_rules_off"] = runs[False][0]["summary"]
+    out["holidays_load_ms"] = max(r["holidays_load_ms"] for r in runs[True])  # the first load
+    return out
+
+
+def _warm_holidays() -> float:
+    """Load the holiday calendar the French numbers need, as the first French recipient of a
+    container would (ms of CPU; next to nothing once loaded)."""
+    from smsconsent.presend import rules
+
+    started = time.process_time()
+    rules.holiday_dates("FR", ("57", "6AE"), int(SEND_AT[:4]))
+    return round((time.process_time() - started) * 1000, 1)
+
+
+def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[str, Any]:
     from functions.presend.app import handler
-    from smsconsent import clock, keys, phone, presend, settings, tenants
+    from smsconsent import clock, keys, phone, presend, sending_rules, settings, tenants
+    from smsconsent.presend import rules as presend_rules
     from smsconsent.store import batch, subject_pk
 
     settings.reset()
     keys.reset()
     doc = json.loads((ROOT / "local/tenants/demo.json").read_text())
+    if not rules:
+        doc["sending_rules"] = {"waive": sorted(sending_rules.rule_ids())}
     tenant = tenants.Tenant.from_dict(doc, plain_secrets=True)  # the demo tenant, never in AWS
     tenants._cache[tenant.id] = (float("inf"), tenant)  # no DynamoDB read for the tenant
 
@@ -217,14 +260,16 @@ def _measure(n: int, seed: int) -> dict[str, Any]:
         remaining_ms=29_000,
     )
     client = batch.client()
-    figures: dict[str, Any] = {"recipients": n, "distinct": len(set(numbers))}
+    figures: dict[str, Any] = {"recipients": n, "distinct": len(set(numbers)), "rules": rules}
+    figures["holidays_load_ms"] = _warm_holidays() if rules else 0.0
     previous_source = clock._source
     clock.set_source(lambda: clock.parse_iso(SEND_AT))
     try:
-        for layer in ("api", "http"):
+        for layer in layers:
             presend._normalised_cached.cache_clear()
             presend._zones.cache_clear()
             presend.next_allowed.cache_clear()
+            presend_rules.ruleset.cache_clear()  # and with them the answers each rule set keeps
             with _stubbed(client, stub, layer):
                 cold, cold_cpu, requests = _timed(lambda: handler(event, context), stub)
                 warm, warm_cpu, _ = _timed(lambda: handler(event, context), stub)
@@ -248,9 +293,11 @@ def _measure(n: int, seed: int) -> dict[str, Any]:
     finally:
         clock.set_source(previous_source)
         tenants.clear_cache()
-    figures["us_per_recipient"] = figures["cold_us_per_recipient"]
+    if "cold_us_per_recipient" in figures:
+        figures["us_per_recipient"] = figures["cold_us_per_recipient"]
     return figures
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000), indent=2))
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    print(json.dumps({"rules_on": measure(count), "side_by_side": side_by_side(count)}, indent=2))

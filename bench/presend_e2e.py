@@ -1,7 +1,8 @@
 """The pre-send check end to end on the local stack, plus its handler CPU per recipient.
 
 ``cpu()``: ``bench.presend_cpu.measure(10_000)`` (DynamoDB answered at the botocore
-layer: the handler's own CPU per recipient and its ``BatchGetItem`` requests).
+layer: the handler's own CPU per recipient and its ``BatchGetItem`` requests), and
+``side_by_side``: the same with the sending rules on and off.
 
 ``end_to_end()``: a local stack in this process (HTTP server, the real handler, moto's
 DynamoDB server), its table loaded with one subject per recipient, each with an active
@@ -42,6 +43,8 @@ def cpu(n: int = CPU_RECIPIENTS) -> dict[str, Any]:
         from bench import presend_cpu
 
         figures: dict[str, Any] = presend_cpu.measure(n)
+        # The sending rules' cost (issue 17): the same check with them on and off.
+        figures["sending_rules"] = presend_cpu.side_by_side(n)
     except Exception as exc:  # its own failure must not lose the end-to-end figures
         import traceback
 

@@ -349,6 +349,40 @@ def test_sends_scheduled_ahead_or_checked_out_of_order_still_count_toward_the_ca
     assert send("2026-12-03T10:00:00Z", "later") == ok
 
 
+def test_the_rules_of_the_recipients_country_and_state_decide_and_are_named(context, outbox, clock):
+    # Given confirmed numbers in France and in Florida (the demo tenant: 21:00-08:00 quiet,
+    # 3 sends per 7 days)
+    miami = "+13055550123"
+    committed(FR, clock, language="en")
+    committed(miami, clock, language="en")
+
+    def send(at: str, *numbers: str, record: bool = False) -> list[dict[str, Any]]:
+        body = {"recipients": list(numbers), "campaign": "c", "record": record, "send_at": at}
+        return [
+            {k: r[k] for k in ("reason", "rule", "retry_at") if k in r}
+            for r in answer_of(check(context, body))["results"]
+        ]
+
+    # When marketing is checked on a Sunday afternoon (09:00 in Miami)
+    # Then France's Sunday rule defers it to Monday 08:00 Paris time, and names itself;
+    # an allowed result carries no rule
+    assert send("2026-11-29T14:00:00Z", FR, miami) == [
+        {"reason": "quiet_hours", "rule": "FR:sunday", "retry_at": "2026-11-30T07:00:00Z"},
+        {"reason": "ok", "retry_at": None},
+    ]
+    # And 20:30 in Miami is Florida's evening, not yet the TCPA's or the tenant's
+    assert send("2026-12-01T01:30:00Z", miami) == [
+        {"reason": "quiet_hours", "rule": "US-FL:hours", "retry_at": "2026-12-01T13:00:00Z"}
+    ]
+    # And a fourth recorded send to Florida within 24 hours is Florida's cap (the tenant's
+    # 3 in 7 days refuses it too: the state's rule is named first)
+    for hour in (14, 15, 16):
+        assert send(f"2026-11-30T{hour}:00:00Z", miami, record=True) == [{"reason": "ok", "retry_at": None}]
+    [capped] = send("2026-11-30T17:00:00Z", miami)
+    assert (capped["reason"], capped["rule"]) == ("frequency_cap", "US-FL:3-per-24h")
+    assert capped["retry_at"] == "2026-12-07T14:00:00Z"  # the tenant's 7 days hold longer
+
+
 def test_the_recorded_campaign_is_blamed_by_a_later_stop(context, outbox):
     from tests.fixtures.journeys import inbound, twilio_event
 

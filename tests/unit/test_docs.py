@@ -214,6 +214,7 @@ def test_every_key_the_tenant_parser_knows_is_documented() -> None:
         "rate_limits.": tenants.RATE_LIMITS_KEYS,
         "quiet_hours.": tenants.QUIET_HOURS_KEYS,
         "frequency_cap.": tenants.FREQUENCY_CAP_KEYS,
+        "sending_rules.": tenants.SENDING_RULES_KEYS,
         "sms.": tenants.SMS_KEYS,
         "keywords.": tenants.KEYWORDS_KEYS,
         "purposes.<name>.": tenants.PURPOSE_KEYS,

@@ -21,6 +21,8 @@ PURE = [
     "smsconsent.delivery_codes",
     "smsconsent.optout_list",
     "smsconsent.import_rows",
+    "smsconsent.presend.rules",
+    "smsconsent.sending_rules",
 ]
 FORBIDDEN = [
     "smsconsent.store",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import phonenumbers
@@ -98,3 +99,22 @@ def _uniform_zones(code: str) -> tuple[str, ...] | None:
     if len(lists) != 1 or code not in TIMEZONE_DATA:
         return None
     return tuple(z for z in TIMEZONE_DATA[code] if z != "Etc/Unknown")
+
+
+def us_state(e164: str) -> str | None:
+    """The US state presumed from a +1 number's area code ("FL"), as state laws presume it;
+    None when the area code is no single state's (Canada, the Caribbean, territories,
+    non-geographic codes). ``e164`` must be a number of region US in E.164. Read from
+    ``us_area_codes.txt``, generated from phonenumbers' geocoding data by
+    ``tools/gen_us_area_codes.py``: the geocoder itself is not shipped."""
+    return _us_area_codes().get(e164[2:5]) if e164.startswith("+1") else None
+
+
+@functools.cache
+def _us_area_codes() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for line in Path(__file__).with_name("us_area_codes.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            state, *codes = line.split()
+            table.update(dict.fromkeys(codes, state))
+    return table

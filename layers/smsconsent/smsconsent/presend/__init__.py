@@ -23,14 +23,18 @@ Per recipient, in this order, the first rule that refuses gives the reason:
    Then, on SMS, ``provider_opted_out``: the tenant's AWS opt-out list still holds the
    number although it consented here since (AWS deletes a number at most once per 30
    days; ``retry_at`` is when the delete is allowed, null when someone must look).
-5. ``frequency_cap``: the tenant's cap (at most N sends in any rolling window of D days)
-   holds with this send added: the recorded sends count on both sides of ``send_at``, as
-   sending systems schedule ahead and check out of order. ``retry_at`` is the first later
-   moment the cap allows (under quiet hours, the first moment both allow).
-6. ``quiet_hours``: the recipient's local time (every zone the number may be in: the
-   strictest wins) is inside the tenant's quiet hours; ``retry_at`` is the first moment
-   allowed in all of them, DST-correct. When the zones share no allowed moment at all,
-   ``retry_at`` is null.
+5. ``frequency_cap``: a cap holds with this send added: the tenant's (at most N sends in
+   any rolling window of D days) and those shipped for the recipient's country or US state
+   (Florida: 3 in 24 hours; ``rules``). The recorded sends count on both sides of
+   ``send_at``, as sending systems schedule ahead and check out of order.
+6. ``quiet_hours``: a rule about the moment refuses in the recipient's local time (every
+   zone the number may be in: the strictest wins): the tenant's quiet hours, or a shipped
+   rule of its country or US state (France: 08:00 to 20:00, never Sundays or public
+   holidays; the US: 08:00 to 21:00; Florida: 08:00 to 20:00).
+
+   Both name the ``rule`` that refused (``FR:sunday``, ``US-FL:3-per-24h``,
+   ``tenant:quiet_hours``), and ``retry_at`` is the first moment every rule allows, caps
+   and hours together, DST-correct; null when the zones share no allowed moment at all.
 
 Allowed marketing results carry ``optout_url`` (the per-recipient link) and ``footer``: the
 opt-out line the message must carry, in the subject's language (the tenant's when it does
@@ -38,7 +42,8 @@ not speak it): STOP to the tenant's shortcode for the recipient's country on SMS
 opt-out URL.
 
 ``record: true`` makes each allowed marketing send contact: last contact, the sends that can
-still count toward the cap (none older than a window before now or ``send_at``), the
+still count toward a cap (none older than the recipient's longest cap window before now or
+``send_at``; without a cap, only this one), the
 campaign (none given: the last one is forgotten, so a later STOP is not blamed on an older
 campaign) and the lapse clock, in one conditional update per subject
 (``store.batch``). A lost race reads that subject again and decides again. A retried
@@ -49,8 +54,10 @@ Everything time-based is judged at ``send_at``; the states are the stored ones.
 
 The modules: ``request`` (the request checked, and which tenant a direct invocation is
 bound to), ``numbers`` (recipients normalised, cached), ``schedule`` (quiet hours and the
-frequency cap: pure arithmetic over times), ``decision`` (one subject's answer, pure) and
-``checking`` (the whole check: subjects read, decided, contact recorded).
+frequency cap: pure arithmetic over times), ``rules`` (the sending rules a recipient is held
+to, shipped by country and US state and the tenant's, and when they allow a send),
+``decision`` (one subject's answer, pure) and ``checking`` (the whole check: subjects read,
+decided, contact recorded).
 """
 
 from __future__ import annotations

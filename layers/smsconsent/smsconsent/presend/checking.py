@@ -47,7 +47,7 @@ def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backen
 
 
 def _result(raw: str, e164: str | None, outcome: Outcome) -> dict[str, Any]:
-    return {
+    result = {
         "input": raw,
         "phone": e164,
         "allowed": outcome.allowed,
@@ -56,6 +56,9 @@ def _result(raw: str, e164: str | None, outcome: Outcome) -> dict[str, Any]:
         "footer": outcome.footer,
         "optout_url": outcome.optout_url,
     }
+    if outcome.rule is not None:
+        result["rule"] = outcome.rule  # quiet_hours and frequency_cap: the rule that refused
+    return result
 
 
 def check(tenant: Tenant, req: CheckRequest, backend: Backend | None = None) -> dict[str, Any]:

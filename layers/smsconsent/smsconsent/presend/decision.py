@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from smsconsent import consent, messages, optout_list
+from smsconsent import consent, messages, optout_list, phone
 from smsconsent.clock import iso, parse_iso
+from smsconsent.presend import rules
 from smsconsent.presend.numbers import _zones
 from smsconsent.presend.reasons import (
     COUNTRY_NOT_ALLOWED,
@@ -23,7 +24,6 @@ from smsconsent.presend.reasons import (
     UNREACHABLE,
 )
 from smsconsent.presend.request import CheckRequest
-from smsconsent.presend.schedule import next_allowed, settle
 from smsconsent.records import ConsentRecord
 from smsconsent.store.batch import Contact, Snapshot
 from smsconsent.tenants import Tenant
@@ -37,11 +37,41 @@ class Outcome:
     footer: str | None = None
     optout_url: str | None = None
     contact: Contact | None = None  # what ``record`` writes for this subject
+    rule: str | None = None  # for deferrals: the sending rule that refused (``FR:sunday``)
 
 
 _DENIED = {reason: Outcome(False, reason) for reason in REASONS if reason != OK}
 _TRANSACTIONAL_OK = Outcome(True, OK)
 _STATE_REASONS = {consent.PENDING: PENDING, consent.OPTED_OUT: OPTED_OUT, consent.LAPSED: LAPSED}
+
+
+class _Rules:
+    """A recipient's rules (``presend.rules``) with what this request's ``send_at`` makes of
+    them: recorded sends that can share a cap's window with this one lie inside (send_at -
+    window, send_at + window); what ``record`` keeps: none from before the longest window
+    before the earlier of now and send_at (no later check can count them); the verdict of
+    the rules about the moment at ``send_at``, per set of zones."""
+
+    __slots__ = ("_at_send", "caps", "fewest", "held", "hi", "keep_from", "lo", "send_at", "timed")
+
+    def __init__(self, held: rules.RuleSet, send_at: datetime, now: datetime) -> None:
+        self.held = held
+        self.send_at = send_at
+        self.caps = [(c.most, iso(send_at - c.window), iso(send_at + c.window)) for c in held.caps]
+        self.fewest = min((c.most for c in held.caps), default=0)
+        longest = held.longest
+        self.lo = iso(send_at - longest) if longest else ""
+        self.hi = iso(send_at + longest) if longest else ""
+        self.keep_from = iso(min(now, send_at) - longest) if longest else None
+        self.timed = bool(held.times)
+        self._at_send: dict[tuple[str, ...], str | None] = {}
+
+    def refused_at_send(self, zones: tuple[str, ...]) -> bool:
+        try:
+            return self._at_send[zones] is not None
+        except KeyError:
+            found = self._at_send[zones] = self.held.refusal(zones, self.send_at)
+            return found is not None
 
 
 class _Context:
@@ -60,15 +90,8 @@ class _Context:
         self.lapse_cut = iso(consent.lapse_cutoff(tenant, req.send_at))
         # A pending record expires when issued at or before this.
         self.pending_cut = iso(consent.pending_cutoff(tenant, req.send_at))
-        self.cap = tenant.frequency_cap
-        self.cap_window = timedelta(days=self.cap[1]) if self.cap else timedelta(0)
-        # Recorded sends that can share a window with this one: inside (send_at - window,
-        # send_at + window). What ``record`` keeps: none from before a window before the
-        # earlier of now and send_at (no later check can count them).
-        self.window_lo = iso(req.send_at - self.cap_window)
-        self.window_hi = iso(req.send_at + self.cap_window)
-        self.keep_from = iso(min(now, req.send_at) - self.cap_window)
-        self.quiet = tenant.quiet_hours
+        self.now = now
+        self._rules: dict[str, _Rules] = {}
         self.link = tenant.link("/o/")
         self.shortcodes = tenant.optout_shortcodes if req.channel == "sms" else {}
         # A hold by the tenant's AWS opt-out list counts while the tenant names one: once
@@ -77,6 +100,17 @@ class _Context:
         self.list_holds = req.channel == "sms" and bool(tenant.sms_opt_out_list)
         self._languages: dict[str | None, str] = {}
         self._footers: dict[tuple[str, str], str] = {}
+
+    def rules(self, region: str, e164: str) -> _Rules:
+        """The sending rules this recipient is held to (by country and US state)."""
+        state = phone.us_state(e164) if region == "US" else None
+        key = f"{region}-{state}" if state else region
+        found = self._rules.get(key)
+        if found is None:
+            tenant = self.tenant
+            held = rules.ruleset(region, state, tenant.quiet_hours, tenant.frequency_cap, tenant.waived_rules)
+            found = self._rules[key] = _Rules(held, self.req.send_at, self.now)
+        return found
 
     def language(self, wanted: str | None) -> str:
         lang = self._languages.get(wanted)
@@ -125,26 +159,26 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
         <= ctx.lapse_cut
     ):
         return _DENIED[LAPSED]
-    if subject.unreachable:
-        return _DENIED[UNREACHABLE]  # marketing only: a receipt to a dead number just fails
-    if subject.provider_list and ctx.list_holds:
-        held, until = optout_list.held_until(json.loads(subject.provider_list))
-        if held:  # retry_at: when AWS takes the delete (None: when someone clears the list)
-            return Outcome(False, PROVIDER_OPTED_OUT, until if until and until > ctx.send_iso else None)
+    if subject.unreachable or subject.provider_list:
+        held_back = _held_back(ctx, subject)
+        if held_back is not None:
+            return held_back
 
     send_iso = ctx.send_iso
     already = ctx.req.record and send_iso in subject.sends and subject.last_campaign == ctx.req.campaign
-    near: list[datetime] = []
-    if ctx.cap:
-        # Fewer sends near this one than the cap allows: no window can be full.
-        close = [s for s in subject.sends if ctx.window_lo < s < ctx.window_hi]
+    held = ctx.rules(region, e164)
+    full = False
+    if held.fewest and len(subject.sends) >= held.fewest:
+        # Fewer sends near this one than a cap allows: no window of it can be full.
+        close = [s for s in subject.sends if held.lo < s < held.hi]
         if already:
             close.remove(send_iso)  # this very send, recorded by an earlier try
-        if len(close) >= ctx.cap[0]:
-            near = [parse_iso(s) for s in close]
-    blocked = _blocked(ctx, e164, near)
-    if blocked is not None:
-        return blocked
+        if len(close) >= held.fewest:
+            full = any(len(close) >= n and sum(lo < s < hi for s in close) >= n for n, lo, hi in held.caps)
+    if full or (held.timed and held.refused_at_send(_zones(e164))):
+        blocked = _blocked(ctx, e164, subject, held, already)
+        if blocked is not None:
+            return blocked
 
     lang = ctx.language(subject.language)
     code = subject.optout_code
@@ -153,28 +187,43 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     footer = ctx.shortcode_footer(lang, shortcode) if shortcode else messages.optout_footer(lang, url=url)
     contact = None
     if ctx.req.record and not already:
-        contact = _contact(ctx, subject)
+        contact = _contact(ctx, subject, held)
     return Outcome(True, OK, None, footer, url, contact)
 
 
-def _blocked(ctx: _Context, e164: str, near: list[datetime]) -> Outcome | None:
-    """The frequency cap's or quiet hours' refusal at ``send_at`` (None when neither
-    refuses), with ``retry_at`` the first moment both allow (``schedule.settle``)."""
-    send_at = ctx.req.send_at
-    if not near and (not ctx.quiet or next_allowed(_zones(e164), send_at, *ctx.quiet) == send_at):
-        return None  # the common case, without the settling
-    most = ctx.cap[0] if ctx.cap else 0
-    found = settle(send_at, near, most, ctx.cap_window, _zones(e164), ctx.quiet)
+def _held_back(ctx: _Context, subject: Snapshot) -> Outcome | None:
+    """Marketing held back by a provider: ``unreachable`` (a receipt to a dead number just
+    fails, so marketing only), or ``provider_opted_out`` while the tenant's AWS opt-out list
+    holds the number, ``retry_at`` when AWS takes the delete (None: when someone clears it)."""
+    if subject.unreachable:
+        return _DENIED[UNREACHABLE]
+    if not (subject.provider_list and ctx.list_holds):
+        return None
+    held, until = optout_list.held_until(json.loads(subject.provider_list))
+    if not held:
+        return None
+    return Outcome(False, PROVIDER_OPTED_OUT, until if until and until > ctx.send_iso else None)
+
+
+def _blocked(ctx: _Context, e164: str, subject: Snapshot, held: _Rules, already: bool) -> Outcome | None:
+    """The refusal of a cap or a rule about the moment at ``send_at`` (None when none
+    refuses), naming the rule, with ``retry_at`` the first moment every rule allows: every
+    recorded send counts (one scheduled ahead may meet the morning), this one excepted."""
+    sends = list(subject.sends)
+    if already:
+        sends.remove(ctx.send_iso)
+    found = held.held.settle(_zones(e164), ctx.req.send_at, [parse_iso(s) for s in sends])
     if found is None:
         return None
-    reason, retry_at = found
-    return Outcome(False, reason, iso(retry_at) if retry_at is not None else None)
+    reason, rule, retry_at = found
+    return Outcome(False, reason, iso(retry_at) if retry_at is not None else None, rule=rule)
 
 
-def _contact(ctx: _Context, subject: Snapshot) -> Contact:
+def _contact(ctx: _Context, subject: Snapshot, held: _Rules) -> Contact:
     send_iso = ctx.send_iso
     # Without a cap only the last send is kept: what tells a retried request apart.
-    sends = sorted([s for s in subject.sends if s > ctx.keep_from] + [send_iso]) if ctx.cap else [send_iso]
+    keep_from = held.keep_from
+    sends = sorted([s for s in subject.sends if s > keep_from] + [send_iso]) if keep_from else [send_iso]
     at = max(subject.last_contact_at or "", send_iso)
     after = dataclasses.replace(subject, last_contact_at=at, sends=sends)
     due = consent.next_due(after.as_subject(ctx.tenant.id), ctx.tenant)

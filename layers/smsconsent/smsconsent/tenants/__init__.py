@@ -27,6 +27,7 @@ from smsconsent.tenants.schema import (
     QUIET_HOURS_KEYS,
     RATE_LIMITS_KEYS,
     SECRET_KEYS,
+    SENDING_RULES_KEYS,
     SMS_KEYS,
     TENANT_KEYS,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "QUIET_HOURS_KEYS",
     "RATE_LIMITS_KEYS",
     "SECRET_KEYS",
+    "SENDING_RULES_KEYS",
     "SLUG",
     "SMS_KEYS",
     "STOP_SCOPES",

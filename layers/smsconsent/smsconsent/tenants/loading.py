@@ -25,6 +25,8 @@ def get(tenant_id: str) -> Tenant | None:
         return hit[1]
     doc = store.get_tenant_doc(tenant_id)
     tenant = Tenant.from_dict(doc) if doc is not None else None
+    if tenant is not None and tenant.waived_rules:
+        _log_waived(tenant)
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()  # random unknown slugs must not grow a warm function's memory
     _cache[tenant_id] = (time.monotonic() + settings.get().tenant_cache_seconds, tenant)
@@ -33,3 +35,13 @@ def get(tenant_id: str) -> Tenant | None:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+def _log_waived(tenant: Tenant) -> None:
+    """Once per load, never per recipient: this tenant loosens shipped sending rules."""
+    from smsconsent.observability import logger
+
+    logger.warning(
+        "tenant waives shipped sending rules",
+        extra={"tenant": tenant.id, "waived_rules": sorted(tenant.waived_rules)},
+    )

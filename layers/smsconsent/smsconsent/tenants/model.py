@@ -76,6 +76,8 @@ class Tenant:
     evidence_retention_days: int = 1461
     quiet_hours: tuple[str, str] | None = None
     frequency_cap: tuple[int, int] | None = None  # (max sends, days)
+    # Shipped sending rules this tenant explicitly does not apply (sending_rules.waive).
+    waived_rules: frozenset[str] = frozenset()
     optout_shortcodes: dict[str, str] = field(default_factory=dict)
     stop_scope: str = "marketing"
     thank_you_url: str | None = None

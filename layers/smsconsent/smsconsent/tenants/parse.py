@@ -7,6 +7,7 @@ cold start. A setting left out takes the ``Tenant`` field's default (``default``
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,7 @@ from smsconsent.tenants.schema import (
     QUIET_HOURS_KEYS,
     RATE_LIMITS_KEYS,
     SECRET_KEYS,
+    SENDING_RULES_KEYS,
     SMS_KEYS,
     TENANT_KEYS,
 )
@@ -70,6 +72,7 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     token_ttl_hours, resend_cooldown_minutes, confirm_by_reply = _double_opt_in(doc)
     quiet_hours = _quiet_hours(doc)
     frequency_cap = _frequency_cap(doc)
+    waived_rules = _waived_rules(doc)
     optout_shortcodes = _optout_shortcodes(doc)
     stop_scope = _stop_scope(doc)
     min_age = _min_age(doc)
@@ -99,6 +102,7 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
         evidence_retention_days=bounded(doc, "evidence_retention_days", 3650),
         quiet_hours=quiet_hours,
         frequency_cap=frequency_cap,
+        waived_rules=waived_rules,
         optout_shortcodes=optout_shortcodes,
         stop_scope=stop_scope,
         thank_you_url=thank_you_url,
@@ -254,6 +258,24 @@ def _frequency_cap(doc: Mapping[str, Any]) -> tuple[int, int] | None:
         positive(req(cap, "max", int, "frequency_cap."), "frequency_cap.max", 1000),
         positive(req(cap, "days", int, "frequency_cap."), "frequency_cap.days", 366),
     )
+
+
+def _waived_rules(doc: Mapping[str, Any]) -> frozenset[str]:
+    """The shipped sending rules the tenant does not apply: loosening the law's defaults is
+    never implicit, so each is named by its id (and logged when the tenant is loaded)."""
+    rules = section(doc, "sending_rules", SENDING_RULES_KEYS)
+    waive: list[Any] = opt(rules, "waive", list, [], "sending_rules.")
+    if not waive:
+        return frozenset()
+    from smsconsent import sending_rules  # the shipped data: read only when a tenant waives a rule
+
+    known_ids = sending_rules.rule_ids()
+    for i, rule_id in enumerate(waive):
+        if not isinstance(rule_id, str) or rule_id not in known_ids:
+            close = difflib.get_close_matches(str(rule_id), sorted(known_ids), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see docs/sending-rules.md"
+            raise TenantError(f"sending_rules.waive[{i}]", f"names no shipped sending rule{hint}")
+    return frozenset(waive)
 
 
 def _min_age(doc: Mapping[str, Any]) -> int | None:
