@@ -25,7 +25,7 @@ from typing import Any
 from bench import coldstart, memory
 from bench.common import ROOT, progress, write_json
 
-SECTIONS = ("coldstart", "memory", "presend", "retention", "events")
+SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "imports")
 RESULTS = ROOT / "bench" / "results.json"
 
 # The goals (issue 7).
@@ -94,6 +94,8 @@ def _run(section: str, results: dict[str, Any], rounds: int, built_rounds: int) 
         results["retention"] = _child("bench.retention_scale")
     elif section == "events":
         results["events"] = _child("bench.events_out")
+    elif section == "imports":
+        results["imports"] = _child("bench.imports")
 
 
 # ---- goals -------------------------------------------------------------------------------
@@ -190,7 +192,56 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     found += _event_goals(results.get("events") or {})
+    found += _import_goals(results.get("imports") or {})
     return found
+
+
+def _import_goals(imports: dict[str, Any]) -> list[dict[str, Any]]:
+    worker = imports.get("worker")
+    if not worker:
+        return []
+    # Each chunk also records itself done in one transaction: that is not a subject's write.
+    per_chunk = worker["chunks"] / (worker["chunks"] * worker["rows_per_chunk"])
+    new, same = worker["new"], worker["unchanged"]
+    subject_writes = new["write_requests_per_row"] - per_chunk
+    return [
+        _goal(
+            "import: write requests per changed subject",
+            "<= 1",
+            f"{subject_writes:.3f} (new rows),"
+            f" {same['write_requests_per_row'] - per_chunk:.3f} (unchanged rows)",
+            subject_writes <= 1.0 and same["write_requests_per_row"] - per_chunk <= 0.0,
+        )
+    ]
+
+
+def _imports_table(imports: dict[str, Any]) -> list[str]:
+    if not imports:
+        return []
+    out = ["", "Imports"]
+    worker = imports.get("worker")
+    if worker:
+        new, same = worker["new"], worker["unchanged"]
+        out += [
+            f"  the worker: {worker['chunks']} chunks of {worker['rows_per_chunk']} rows,"
+            " DynamoDB answered at the botocore layer:",
+            f"    new rows {new['cpu_us_per_row']:.0f} µs CPU,"
+            f" {new['requests_per_row']:.3f} requests per row;"
+            f" the same file again {same['cpu_us_per_row']:.0f} µs, {same['requests_per_row']:.3f} requests",
+        ]
+    for rows, run in (imports.get("local") or {}).items():
+        out.append(
+            f"  the local stack: {int(rows):,} rows through the {run['through']}: {run['seconds']:.0f} s,"
+            f" {run['rows_per_second']:,} rows/s"
+        )
+    projection = imports.get("projection")
+    if projection:
+        out.append(
+            f"  1,000,000 rows in AWS (projected: {projection['per_row_ms']:.1f} ms a row, a write assumed"
+            f" {projection['assumed_write_ms']:.0f} ms): {projection['minutes_at_concurrency_10']:.0f} min at"
+            f" 10 workers, {projection['minutes_at_concurrency_100']:.0f} min at 100"
+        )
+    return out
 
 
 def _event_goals(events: dict[str, Any]) -> list[dict[str, Any]]:
@@ -420,6 +471,7 @@ def table(results: dict[str, Any]) -> str:
             "  DynamoDB's does not. job's own s: the run less the time inside DynamoDB calls.",
         ]
     out += _events_table(results.get("events") or {})
+    out += _imports_table(results.get("imports") or {})
     if results.get("goals"):
         out += ["", "Goals"]
         rows = [

@@ -41,6 +41,8 @@ TEXT = {
         "back": "Demo signup form",
         "events": "what a CRM subscribed to consent events gets",
         "attempts": "the webhook delivery attempts",
+        "imports": "the imports and their status (make import FILE=...)",
+        "optouts": "the stand-in AWS opt-out list",
         "sink_title": "Local webhook sink",
         "sink_lead": "Consent events the demo tenant's webhook subscription delivered here, newest last.",
         "sink_empty": "Nothing received yet.",
@@ -63,6 +65,8 @@ TEXT = {
         "back": "Demo-Anmeldeformular",
         "events": "was ein CRM mit Abo auf Einwilligungsereignisse erhält",
         "attempts": "die Zustellversuche der Webhooks",
+        "imports": "die Importe und ihr Stand (make import FILE=...)",
+        "optouts": "die nachgebildete AWS-Opt-out-Liste",
         "sink_title": "Lokaler Webhook-Empfänger",
         "sink_lead": "Einwilligungsereignisse, die das Webhook-Abo des Demo-Mandanten hierher "
         "zugestellt hat, "
@@ -108,6 +112,8 @@ def demo_form(tenant: Tenant, lang: str) -> str:
         f'<a href="/_local/outbox">{escape(t["outbox"])}</a>.</p>'
         f'<p class="muted">Webhooks: <a href="/_local/sink">{escape(t["events"])}</a>, '
         f'<a href="/_local/webhooks">{escape(t["attempts"])}</a>.</p>'
+        f'<p class="muted"><a href="/v1/{escape(tenant.id)}/imports">{escape(t["imports"])}</a>, '
+        f'<a href="/_local/provider-optouts">{escape(t["optouts"])}</a>.</p>'
         f'<form method="post" action="/v1/{escape(tenant.id)}/signup">'
         f'<label for="phone">{escape(t["phone"])}</label>'
         '<input type="tel" id="phone" name="phone" autocomplete="tel" required '

@@ -273,6 +273,9 @@ class LocalStack:
             if external is None:
                 from moto.server import ThreadedMotoServer
 
+                from local import moto_transactions
+
+                moto_transactions.install()  # no whole-table copy per transaction
                 logging.getLogger("werkzeug").setLevel(logging.WARNING)
                 self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
                 self._moto.start()

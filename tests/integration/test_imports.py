@@ -353,3 +353,20 @@ def test_a_large_file_through_the_import_bucket(context: Any, imports: Imports) 
     [bad] = handler(event, context)["imports"]
     assert bad["status"] == "failed"
     assert imports.status(context, bad["import_id"])["status"] == "failed"
+
+
+def test_hostile_lines_are_row_errors_not_failures(context: Any, imports: Imports) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    half_pair = json.dumps({"phone": PHONE, "status": "opted_out", "reason": "\ud800"})
+    body = "\n".join([deep, half_pair, json.dumps({"phone": "+4915112345679", "status": "opted_out"})]) + "\n"
+    status = imports.run(context, body, "application/x-ndjson")
+    assert (status["status"], status["imported"], status["rejected"]) == ("done", 1, 2)
+    assert status["errors"] == [
+        {"row": 1, "code": "invalid_field", "field": "row"},
+        {"row": 2, "code": "invalid_field", "field": "reason"},
+    ]
+    huge = "x" * 200_000
+    csv_body = HEADER + f'{PHONE},opted_out,,,,,\n"{huge}",opted_out,,,,,\n+4915112345679,opted_out,,,,,\n'
+    status = imports.run(context, csv_body)
+    assert status["status"] == "done" and status["rejected"] == 1
+    assert imports.post(context, "phone,st\x00atus\n")["statusCode"] == 422

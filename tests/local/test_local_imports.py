@@ -78,3 +78,9 @@ def test_make_import_shows_progress_and_exits_0_when_done(stack: LocalStack) -> 
         check=False,
     )
     assert refused.returncode == 2 and ".csv or .ndjson" in refused.stderr
+
+
+def test_the_demo_page_links_to_the_imports(stack: LocalStack) -> None:
+    page = call(stack, "GET", "/", headers={"Accept": "text/html"})
+    assert page.status == 200
+    assert 'href="/v1/demo/imports"' in page.text and 'href="/_local/provider-optouts"' in page.text

@@ -118,6 +118,10 @@ def _text(raw: dict[str, Any], name: str) -> str | None:
     value = value.strip()
     if name in _LIMITS and len(value) > _LIMITS[name]:
         raise RowError("invalid_field", name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # half of a UTF-16 pair ("\ud800" in JSON): cannot be stored
+        raise RowError("invalid_field", name) from None
     return value or None  # a blank cell says nothing: it never erases what is stored
 
 

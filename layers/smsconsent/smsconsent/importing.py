@@ -55,12 +55,23 @@ def _csv_rows(text: str) -> Iterator[dict[str, Any]]:
         header = next(reader)
     except StopIteration:
         raise FileRefused("invalid_field", "body", "the file is empty: a header row is needed") from None
+    except csv.Error as exc:
+        raise FileRefused("invalid_field", "body", f"the header row cannot be read: {exc}") from None
     columns = [c.strip().lstrip("\ufeff") for c in header]
     try:
         import_rows.check_columns(columns)
     except import_rows.ColumnError as exc:
         raise FileRefused("invalid_field", exc.column, f"{exc}: the whole file is refused") from None
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # A NUL byte, a cell over the csv module's limit (128 KiB): that row only,
+            # which is no row (the reader goes on with the next line).
+            yield {"__extra__": True}
+            continue
         if not any(v.strip() for v in values):
             continue  # a blank line
         if len(values) > len(columns):
@@ -75,7 +86,7 @@ def _ndjson_rows(text: str) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
             value = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if not isinstance(value, dict):
             parsed.append({"__extra__": True})
@@ -119,8 +130,8 @@ class Chunk:
                 "chunk": self.index,
                 "rows": self.rows,
             },
+            # ASCII: half of a UTF-16 pair in a cell travels escaped, and is its row's error
             separators=(",", ":"),
-            ensure_ascii=False,
         )
 
     @classmethod
@@ -139,7 +150,7 @@ def chunks_of(tenant: str, import_id: str, sha256: str, rows: list[dict[str, Any
     current: list[tuple[int, dict[str, Any]]] = []
     size = 0
     for number, fields in enumerate(rows, start=1):
-        row_size = len(json.dumps(fields, ensure_ascii=False).encode()) + 16
+        row_size = len(json.dumps(fields)) + 16  # as to_json writes it
         if current and (len(current) == CHUNK_ROWS or size + row_size > CHUNK_BYTES):
             chunks.append(Chunk(tenant, import_id, sha256, len(chunks), current))
             current, size = [], 0
