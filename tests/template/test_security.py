@@ -34,6 +34,10 @@ WAIVABLE = {
     "CKV_AWS_116": "function dead-letter queue (only asynchronous invokes use one)",
     "CKV_AWS_117": "Lambda in a VPC (nothing private to reach)",
     "CKV_AWS_173": "CMK for Lambda environment variables (they hold no secret)",
+    # Decided with the import bucket (issue 15): its objects live minutes; access logs would
+    # keep who put which tenant's file longer than the file itself. CloudTrail data events
+    # remain the operator's choice.
+    "CKV_AWS_18": "S3 access logging of the import bucket",
 }
 
 
