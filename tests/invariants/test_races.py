@@ -24,6 +24,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import pytest
@@ -307,4 +308,66 @@ def test_the_same_stop_delivered_twice_at_once_is_applied_once(world: MotoWorld)
         assert [e.type for e in events].count("optout") == 1, [e.type for e in events]
         assert evidence.verify(events, subject.ev_head, subject.ev_seq) == (True, "ok")
         STATS["races"]["duplicate STOP rounds"] += 1
+        world.clock.advance(minutes=1)
+
+
+def _at_once(calls: dict[str, Any]) -> dict[str, Any]:
+    """Each call's answer (or what it raised), the calls started together on threads."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[str, Any] = {}
+
+    def run(name: str, call: Any) -> None:
+        barrier.wait(timeout=TIMEOUT)
+        try:
+            results[name] = call()
+        except BaseException as exc:  # judged by the caller
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=item, name=f"race-{item[0]}") for item in calls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT)
+        assert not thread.is_alive(), f"{thread.name} hangs"
+    return results
+
+
+def test_an_import_racing_a_stop_never_resurrects_consent(world: MotoWorld) -> None:
+    """An import chunk's active row and a STOP of the same number at once: whichever
+    commits first, a STOP that happened leaves no active consent, and the evidence chain
+    holds exactly the changes made."""
+    from smsconsent import clock, evidence, importing, inbound, store
+
+    for round_no in range(ROUNDS):
+        phone = f"+491514{round_no:02d}34567"
+        import_id = store.new_import_id()
+        row = {
+            "phone": phone,
+            "status": "active",
+            "purposes": "marketing",
+            "consented_at": "2026-06-01T10:00:00Z",
+            "method": "written",
+        }
+        [chunk] = importing.chunks_of("demo", import_id, "0" * 64, [row])
+        store.create_import("demo", import_id, "0" * 64, "api", 1, 1, clock.now())
+        results = _at_once(
+            {
+                "import": partial(importing.run_chunk, world.tenant, chunk),
+                "stop": partial(
+                    inbound.receive, world.tenant, sms(f"SM-import-race-{round_no}", phone, "STOP")
+                ),
+            }
+        )
+        assert not isinstance(results["import"], BaseException), results["import"]
+        stopped = not isinstance(results["stop"], BaseException)
+        if not stopped:
+            assert isinstance(results["stop"], store.StoreUnavailable), results["stop"]
+        held, events, subject = _observed_held(phone)
+        assert subject is not None
+        if stopped:
+            assert "active" not in held.states, (round_no, results, held)
+        ok, detail = evidence.verify(events, subject.ev_head, subject.ev_seq)
+        assert ok, f"round {round_no}: {detail}"
+        order = "import>stop" if [e.type for e in events][:1] == ["consent_imported"] else "stop>import"
+        STATS["import races"][order] += 1
         world.clock.advance(minutes=1)
