@@ -171,7 +171,7 @@ def client() -> Any:
                         parameter_validation=False,
                     ),
                 )
-                for operation in ("BatchGetItem", "GetItem"):
+                for operation in ("BatchGetItem", "GetItem", "Query"):
                     _client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
                 _client_key = key
     return _client
