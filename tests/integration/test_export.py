@@ -75,19 +75,20 @@ def put(
     tenant: str = "demo",
     phone: str | None = "+4915112340000",
     last_contact_at: str | None = None,
+    version: str = "t1",
 ) -> str:
     """A subject written through the store (``store.commit``, as every change is), under the
-    keyed hash ``t1.<key>``; returns that key."""
+    keyed hash ``<version>.<key>``; returns that key."""
     from smsconsent import store
     from smsconsent.clock import parse_iso
 
-    subject = store.new_subject(tenant, f"t1.{key}", parse_iso(T0))
+    subject = store.new_subject(tenant, f"{version}.{key}", parse_iso(T0))
     subject.phone = phone
     subject.region = "DE" if phone else None
     subject.consents = consents  # type: ignore[assignment]
     subject.last_contact_at = last_contact_at
     store.commit(store.Change(subject, []), parse_iso(T0))
-    return f"t1.{key}"
+    return f"{version}.{key}"
 
 
 def record(state: str, since: str = T0, **extra: Any) -> dict[str, Any]:
@@ -250,6 +251,17 @@ def test_a_limit_of_one_pages_through_the_records_of_one_subject(context):
         (key, "orders"),
     ]
     assert pages == 3  # the last page knows it is the last: no empty page after it
+
+
+def test_a_cursor_holds_any_pepper_version(context):
+    """A pepper version is any text without a "." (keys.Pepper): the cursor of a subject
+    keyed under one with spaces and slashes goes on all the same."""
+    key = put(
+        hexkey(8), {"sms:marketing": record("active"), "sms:orders": record("active")}, version="rot 2026/1"
+    )
+    items, pages = every_item(context, limit="1")
+    assert [(i["key"], i["purpose"]) for i in items] == [(key, "marketing"), (key, "orders")]
+    assert pages == 2
 
 
 def test_pages_are_exact_over_many_subjects_and_shards(context):
