@@ -425,6 +425,7 @@ def test_an_escaped_number_still_reads_as_the_number():
         ({"limit": "ten"}, "invalid_field", "limit"),
         ({"limit": "1e3"}, "invalid_field", "limit"),
         ({"stat": "opted_out"}, "invalid_field", "stat"),  # a typo must not export everything
+        ({"": "opted_out"}, "invalid_field", "query"),  # no name to name: the query string
         ({"cursor": "!!!"}, "invalid_field", "cursor"),
         ({"cursor": ""}, "invalid_field", "cursor"),
         ({"cursor": "e30"}, "invalid_field", "cursor"),  # {}

@@ -96,7 +96,10 @@ def parse(tenant: Tenant, params: Mapping[str, str]) -> Query:
     ``state`` must not export every record."""
     for name in params:
         if name not in PARAMETERS:
-            raise errors.Invalid("invalid_field", f"unknown parameter: use {', '.join(PARAMETERS)}", name)
+            # A parameter without a name ("?=x") is named by the query string as a whole.
+            raise errors.Invalid(
+                "invalid_field", f"unknown parameter: use {', '.join(PARAMETERS)}", name or "query"
+            )
     state = params.get("state")
     if state is not None and state not in STATES:
         raise errors.Invalid("invalid_field", f"state is one of {', '.join(STATES)}", "state")
