@@ -78,6 +78,7 @@ def shard_subjects(
 
 def last_contacts(pks: list[str]) -> dict[str, str | None]:
     """Each subject's last recorded marketing contact (None: none, or the subject is gone),
-    in BatchGetItem requests of 100 issued concurrently (``store.batch.read``)."""
-    found = batch.read(pks)
+    in BatchGetItem requests of 100 issued concurrently (``store.batch.read``), eventually
+    consistent as the index is."""
+    found = batch.read(pks, consistent=False)
     return {pk: (found[pk].last_contact_at if pk in found else None) for pk in pks}
