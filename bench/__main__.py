@@ -1,6 +1,7 @@
 """``make bench``: every measurement, a table of figures and goals, ``bench/results.json``.
 
-    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention] [--strict]
+    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention,events,export]
+        [--strict]
 
 Cold import and memory run here (each sample is a fresh interpreter); the pre-send and
 retention benchmarks run in child processes of their own (each sets process-wide
@@ -25,7 +26,7 @@ from typing import Any
 from bench import coldstart, memory
 from bench.common import ROOT, progress, write_json
 
-SECTIONS = ("coldstart", "memory", "presend", "retention", "events")
+SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "export")
 RESULTS = ROOT / "bench" / "results.json"
 
 # The goals (issue 7).
@@ -94,6 +95,8 @@ def _run(section: str, results: dict[str, Any], rounds: int, built_rounds: int) 
         results["retention"] = _child("bench.retention_scale")
     elif section == "events":
         results["events"] = _child("bench.events_out")
+    elif section == "export":
+        results["export"] = _child("bench.export_scale")
 
 
 # ---- goals -------------------------------------------------------------------------------
@@ -190,7 +193,53 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     found += _event_goals(results.get("events") or {})
+    export = results.get("export")
+    if export and export.get("runs"):
+        runs = export["runs"].values()
+        found.append(
+            _goal(
+                "export pages completely, never a Scan (issue 15)",
+                "every record once, 0 Scan",
+                ", ".join(
+                    f"{r['items']:,} items in {r['pages']} pages, {r['operations'].get('Scan', 0)} Scan"
+                    for r in runs
+                ),
+                all(r["complete"] and not r["operations"].get("Scan") for r in runs),
+            )
+        )
     return found
+
+
+def _export_table(export: dict[str, Any]) -> list[str]:
+    if not export or not export.get("runs"):
+        return []
+    out = [
+        "",
+        f"Export of consents: {export['subjects']:,} subjects, pages of 1,000 through ConsentsFunction's"
+        " handler (moto in-process)",
+    ]
+    rows = [
+        [
+            f"{' '.join(f'{k}={v}' for k, v in r['query'].items()) or 'every record'} ({r['format']})",
+            f"{r['items']:,}",
+            str(r["pages"]),
+            f"{r['items_per_s']:,}",
+            f"{r['outside_dynamodb_items_per_s']:,}",
+            f"{r['queries_per_page']:.2f}",
+            f"{r['batch_gets_per_page']:.2f}",
+            str(r["operations"].get("Scan", 0)),
+        ]
+        for r in export["runs"].values()
+    ]
+    out += _rows(
+        ["export", "items", "pages", "items/s", "own items/s", "Query/page", "BatchGet/page", "scans"],
+        rows,
+    )
+    out.append(
+        "  items/s: end to end, mostly moto's (it walks the table for every Query); own: the run less"
+        " the time inside DynamoDB calls."
+    )
+    return out
 
 
 def _event_goals(events: dict[str, Any]) -> list[dict[str, Any]]:
@@ -420,6 +469,7 @@ def table(results: dict[str, Any]) -> str:
             "  DynamoDB's does not. job's own s: the run less the time inside DynamoDB calls.",
         ]
     out += _events_table(results.get("events") or {})
+    out += _export_table(results.get("export") or {})
     if results.get("goals"):
         out += ["", "Goals"]
         rows = [
