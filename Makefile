@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit integration lint format build validate deploy bench tenant tenant-check import invoke clean
+.PHONY: run test unit integration lint format build validate deploy bench tenant tenant-check import backfill invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -99,6 +99,13 @@ tenant-check: $(STAMP)
 import: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make import FILE=subscribers.csv [TENANT=demo]" >&2; exit 2; }
 	$(BIN)/python -m tools.import_file "$(FILE)" --tenant "$(or $(TENANT),demo)" --url http://127.0.0.1:$(PORT)
+
+## backfill: once, after the deploy that adds the tenant-index: give subjects written before it
+##   (and before the sms-optout-index) the attributes those indexes read; a migration, so it Scans
+##   the table once: make backfill TABLE=<TableName output> [DRY_RUN=1]
+backfill: $(STAMP)
+	@test -n "$(TABLE)" || { echo "usage: make backfill TABLE=<TableName output of the stack> [DRY_RUN=1]" >&2; exit 2; }
+	$(BIN)/python -m tools.backfill_indexes --table "$(TABLE)" $(if $(DRY_RUN),--dry-run)
 
 ## invoke: run a function on an event, as `sam local invoke -e`, against the running local stack
 ##   make invoke FUNCTION=SignupFunction EVENT=events/signup-json.json

@@ -1,6 +1,7 @@
 """``make bench``: every measurement, a table of figures and goals, ``bench/results.json``.
 
-    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention] [--strict]
+    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention,events,export]
+        [--strict]
 
 Cold import and memory run here (each sample is a fresh interpreter); the pre-send and
 retention benchmarks run in child processes of their own (each sets process-wide
@@ -25,7 +26,7 @@ from typing import Any
 from bench import coldstart, memory
 from bench.common import ROOT, progress, write_json
 
-SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "imports")
+SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "imports", "export")
 RESULTS = ROOT / "bench" / "results.json"
 
 # The goals (issue 7).
@@ -96,6 +97,8 @@ def _run(section: str, results: dict[str, Any], rounds: int, built_rounds: int) 
         results["events"] = _child("bench.events_out")
     elif section == "imports":
         results["imports"] = _child("bench.imports")
+    elif section == "export":
+        results["export"] = _child("bench.export_scale")
 
 
 # ---- goals -------------------------------------------------------------------------------
@@ -192,6 +195,20 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     found += _event_goals(results.get("events") or {})
+    export = results.get("export")
+    if export and export.get("runs"):
+        runs = export["runs"].values()
+        found.append(
+            _goal(
+                "export pages completely, never a Scan (issue 15)",
+                "every record once, 0 Scan",
+                ", ".join(
+                    f"{r['items']:,} items in {r['pages']} pages, {r['operations'].get('Scan', 0)} Scan"
+                    for r in runs
+                ),
+                all(r["complete"] and not r["operations"].get("Scan") for r in runs),
+            )
+        )
     found += _import_goals(results.get("imports") or {})
     return found
 
@@ -241,6 +258,38 @@ def _imports_table(imports: dict[str, Any]) -> list[str]:
             f" {projection['assumed_write_ms']:.0f} ms): {projection['minutes_at_concurrency_10']:.0f} min at"
             f" 10 workers, {projection['minutes_at_concurrency_100']:.0f} min at 100"
         )
+    return out
+
+
+def _export_table(export: dict[str, Any]) -> list[str]:
+    if not export or not export.get("runs"):
+        return []
+    out = [
+        "",
+        f"Export of consents: {export['subjects']:,} subjects, pages of 1,000 through ConsentsFunction's"
+        " handler (moto in-process)",
+    ]
+    rows = [
+        [
+            f"{' '.join(f'{k}={v}' for k, v in r['query'].items()) or 'every record'} ({r['format']})",
+            f"{r['items']:,}",
+            str(r["pages"]),
+            f"{r['items_per_s']:,}",
+            f"{r['outside_dynamodb_items_per_s']:,}",
+            f"{r['queries_per_page']:.2f}",
+            f"{r['batch_gets_per_page']:.2f}",
+            str(r["operations"].get("Scan", 0)),
+        ]
+        for r in export["runs"].values()
+    ]
+    out += _rows(
+        ["export", "items", "pages", "items/s", "own items/s", "Query/page", "BatchGet/page", "scans"],
+        rows,
+    )
+    out.append(
+        "  items/s: end to end, mostly moto's (it walks the table for every Query); own: the run less"
+        " the time inside DynamoDB calls."
+    )
     return out
 
 
@@ -472,6 +521,7 @@ def table(results: dict[str, Any]) -> str:
         ]
     out += _events_table(results.get("events") or {})
     out += _imports_table(results.get("imports") or {})
+    out += _export_table(results.get("export") or {})
     if results.get("goals"):
         out += ["", "Goals"]
         rows = [

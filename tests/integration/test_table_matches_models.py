@@ -14,9 +14,13 @@ def test_template_table_matches_models():
         assert model._hash_keyname == keys["HASH"]
         assert model._range_keyname == keys["RANGE"]
     indexes = {i["IndexName"]: i for i in definition["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"due-index", "sms-optout-index"}
+    assert set(indexes) == {"due-index", "sms-optout-index", "tenant-index"}
     attributes = store.SubjectItem.get_attributes()
-    for model_index in (store.SubjectItem.due_index, store.SubjectItem.sms_optout_index):
+    for model_index in (
+        store.SubjectItem.due_index,
+        store.SubjectItem.sms_optout_index,
+        store.SubjectItem.tenant_index,
+    ):
         index = indexes[model_index.Meta.index_name]
         keys_of_index = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
         assert {k: v.attr_name for k, v in _index_keys(model_index).items()} == keys_of_index
@@ -29,7 +33,14 @@ def test_template_table_matches_models():
     assert attributes["ttl"].attr_name == ttl_attribute
     assert store.EvidenceItem.get_attributes()["ttl"].attr_name == ttl_attribute
     declared = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
-    assert declared == {"pk": "S", "sk": "S", "due_bucket": "S", "due_at": "S", "sms_optout": "S"}
+    assert declared == {
+        "pk": "S",
+        "sk": "S",
+        "due_bucket": "S",
+        "due_at": "S",
+        "sms_optout": "S",
+        "tenant_shard": "S",
+    }
 
 
 def _index_keys(index):

@@ -37,11 +37,14 @@ def test_table_definition_follows_the_template() -> None:
         "pk": "HASH",
         "sk": "RANGE",
     }
-    due, optouts = definition["GlobalSecondaryIndexes"]
+    due, optouts, subjects = definition["GlobalSecondaryIndexes"]
     assert due["IndexName"] == "due-index"
     assert [k["AttributeName"] for k in due["KeySchema"]] == ["due_bucket", "due_at"]
     assert optouts["IndexName"] == "sms-optout-index"
     assert optouts["Projection"]["NonKeyAttributes"] == ["phone", "consents", "provider_list"]
+    assert subjects["IndexName"] == "tenant-index"
+    assert [k["AttributeName"] for k in subjects["KeySchema"]] == ["tenant_shard", "pk"]
+    assert subjects["Projection"]["NonKeyAttributes"] == ["phone", "consents"]
     assert ttl == "ttl"
 
 

@@ -25,10 +25,10 @@ def key(channel: str, purpose: str) -> str:
 def opted_out(record: ConsentRecord) -> bool:
     """The record stands for an opt-out: opted out, or a new opt-in over an opt-out that is
     still pending (unconfirmed, it changes nothing: it falls back to the opt-out)."""
-    return _opt_out_of(record) is not None
+    return opt_out_of(record) is not None
 
 
-def _opt_out_of(record: ConsentRecord) -> ConsentRecord | None:
+def opt_out_of(record: ConsentRecord) -> ConsentRecord | None:
     """The opted-out record this record stands for (itself, or the opt-out a pending
     opt-in would fall back to); None when it stands for no opt-out."""
     if record["state"] == OPTED_OUT:
@@ -338,7 +338,7 @@ def pending_token(subject: Subject, channel: str) -> str | None:
 def reduce_to_suppression(subject: Subject, now: datetime) -> None:
     """What stays of an opted-out number after erasure or its evidence period: its keyed
     hash and the fact that it opted out, nothing personal."""
-    opt_outs = {k: o for k, r in subject.consents.items() if (o := _opt_out_of(r)) is not None}
+    opt_outs = {k: o for k, r in subject.consents.items() if (o := opt_out_of(r)) is not None}
     subject.consents = {k: {"state": OPTED_OUT, "since": o["since"]} for k, o in opt_outs.items()}
     subject.phone = subject.region = subject.language = subject.optout_code = None
     subject.last_campaign = subject.last_contact_at = None

@@ -6,8 +6,9 @@ domain's exceptions and the one guard mapping pynamodb's onto them), ``subjects`
 (subjects and their evidence: load, commit, rewrite, due), ``lookups`` (tenant documents,
 inbound numbers, tokens, opt-out codes, provider messages handled), ``webhooks``
 (subscriptions and delivery attempts), ``counters`` (rate
-counters, the resend cooldown, the retention job's cursor) and ``batch`` (the pre-send
-check's bulk reader, in plain botocore). The domain records themselves are
+counters, the resend cooldown, the retention job's cursor), ``batch`` (the pre-send
+check's bulk reader, in plain botocore) and ``listing`` (a tenant's subjects from the
+``tenant-index``, for the export of consents). The domain records themselves are
 ``smsconsent.records``, re-exported here.
 """
 

@@ -171,7 +171,7 @@ def client() -> Any:
                         parameter_validation=False,
                     ),
                 )
-                for operation in ("BatchGetItem", "GetItem"):
+                for operation in ("BatchGetItem", "GetItem", "Query"):
                     _client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
                 _client_key = key
     return _client
@@ -238,11 +238,11 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
     )
 
 
-def _read_page(table: str, pks: Sequence[str]) -> list[Snapshot]:
+def _read_page(table: str, pks: Sequence[str], consistent: bool = True) -> list[Snapshot]:
     request: dict[str, Any] = {
         table: {
             "Keys": [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks],
-            "ConsistentRead": True,
+            "ConsistentRead": consistent,
             "ProjectionExpression": _PROJECTION,
             "ExpressionAttributeNames": _NAMES,
         }
@@ -263,19 +263,19 @@ def _read_page(table: str, pks: Sequence[str]) -> list[Snapshot]:
     raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
 
 
-def read(pks: Sequence[str]) -> dict[str, Snapshot]:
-    """The subjects stored under ``pks`` (strongly consistent), by pk; absent ones are
-    left out. ``ceil(len(set(pks)) / 100)`` requests, issued concurrently, when DynamoDB
-    processes every key at the first ask."""
+def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
+    """The subjects stored under ``pks`` (strongly consistent, unless ``consistent`` is
+    False: half the read cost), by pk; absent ones are left out. ``ceil(len(set(pks)) /
+    100)`` requests, issued concurrently, when DynamoDB processes every key at the first ask."""
     unique = list(dict.fromkeys(pks))
     if not unique:
         return {}
     table = settings.get().table_name
     pages = [unique[i : i + PAGE] for i in range(0, len(unique), PAGE)]
     if len(pages) == 1:
-        results = [_read_page(table, pages[0])]
+        results = [_read_page(table, pages[0], consistent)]
     else:
-        results = list(_executor().map(lambda page: _read_page(table, page), pages))
+        results = list(_executor().map(lambda page: _read_page(table, page, consistent), pages))
     return {snap.pk: snap for found in results for snap in found}
 
 

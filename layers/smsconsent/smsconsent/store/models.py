@@ -27,7 +27,11 @@ subjects with something due (pending expiry, lapse, evidence purge) are in it.
 The ``sms-optout-index`` (``sms_optout`` = ``<tenant>#<0-f>``, ``pk``) is sparse too: only
 subjects opted out on SMS, or held back by the provider's opt-out list. Sixteen
 partitions per tenant (the first hex digit of the keyed hash), so one large tenant's
-reconciliation or export reads from sixteen partitions, not one hot one.
+reconciliation reads from sixteen partitions, not one hot one.
+The ``tenant-index`` (``tenant_shard`` = ``<tenant>#<0-f>``, ``pk``) holds every subject and
+nothing else, in the same sixteen partitions per tenant: what the export of a tenant's
+consents pages through (never a Scan). It projects the number and the consents only, so a
+write that changes neither (a marketing send's contact, the resend cooldown) costs it nothing.
 ``ttl`` is only a backstop for physical deletion; the retention job decides timing.
 """
 
@@ -106,10 +110,24 @@ class SmsOptOutIndex(GlobalSecondaryIndex["SubjectItem"]):  # type: ignore[no-un
     pk = UnicodeAttribute(range_key=True)
 
 
+class TenantIndex(GlobalSecondaryIndex["SubjectItem"]):  # type: ignore[no-untyped-call, unused-ignore]
+    """Every subject of a tenant, per shard, in key order: what the export of consents pages
+    through. The number and the consents; the last contact is read from the subjects
+    themselves (projected, every marketing send would cost the index a write)."""
+
+    class Meta:
+        index_name = "tenant-index"
+        projection = IncludeProjection(["phone", "consents"])
+
+    tenant_shard = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
 class SubjectItem(_Item):
     Meta = _meta()
     due_index = DueIndex()
     sms_optout_index = SmsOptOutIndex()
+    tenant_index = TenantIndex()
     tenant = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)  # raw E.164; removed on expiry and erasure
     region = UnicodeAttribute(null=True)
@@ -130,6 +148,7 @@ class SubjectItem(_Item):
     due_bucket = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     sms_optout = UnicodeAttribute(null=True)
+    tenant_shard = UnicodeAttribute(null=True)  # every subject's; absent only on one written before
     ttl = TTLAttribute(null=True)
     version = VersionAttribute()
 

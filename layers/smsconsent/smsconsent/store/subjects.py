@@ -13,7 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from smsconsent import consent
 from smsconsent.clock import iso
-from smsconsent.records import Evidence, Subject, subject_pk
+from smsconsent.records import ConsentRecord, Evidence, Subject, subject_pk
 from smsconsent.store import models
 from smsconsent.store.errors import Conflict, guard
 from smsconsent.store.lookups import delete_code, message_free, message_item
@@ -47,17 +47,26 @@ def _to_subject(item: SubjectItem) -> Subject:
     )
 
 
-OPTOUT_SHARDS = "0123456789abcdef"
+SHARDS = "0123456789abcdef"
+
+
+def shard_of(tenant: str, pk: str) -> str:
+    """The subject's partition in the ``sms-optout-index`` and the ``tenant-index``:
+    ``<tenant>#<the first hex digit of its keyed hash>``. The hash is an HMAC, so a tenant's
+    subjects (and the writes to them) spread evenly over sixteen partitions."""
+    return f"{tenant}#{pk.rsplit('.', 1)[-1][:1]}"
+
+
+def sms_optout_of(tenant: str, pk: str, consents: dict[str, ConsentRecord], held: bool) -> str | None:
+    """The subject's ``sms-optout-index`` partition: set while it is opted out of anything on
+    SMS or held back by the provider's opt-out list (``held``; sparse), else None."""
+    out = any(k.startswith("sms:") and consent.opted_out(r) for k, r in consents.items())
+    return shard_of(tenant, pk) if out or held else None
 
 
 def _sms_optout(subject: Subject) -> str | None:
-    """The subject's ``sms-optout-index`` partition: set while it is opted out of anything on
-    SMS or held back by the provider's opt-out list (sparse), else None. The shard is the
-    first hex digit of its keyed hash, so a tenant's opt-outs spread over sixteen."""
-    out = any(k.startswith("sms:") and consent.opted_out(r) for k, r in subject.consents.items())
-    if not out and not (subject.provider_list or {}).get("held"):
-        return None
-    return f"{subject.tenant}#{subject.pk.rsplit('.', 1)[-1][:1]}"
+    held = bool((subject.provider_list or {}).get("held"))
+    return sms_optout_of(subject.tenant, subject.pk, subject.consents, held)
 
 
 def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectItem:
@@ -80,6 +89,7 @@ def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectIt
         unreachable=_compact(subject.unreachable) if subject.unreachable else None,
         provider_list=_compact(subject.provider_list) if subject.provider_list else None,
         sms_optout=_sms_optout(subject),
+        tenant_shard=shard_of(subject.tenant, subject.pk),
         created_at=subject.created_at,
         updated_at=iso(now),
         due_bucket=f"due#{due.date().isoformat()}" if due else None,
@@ -138,7 +148,7 @@ def sms_optouts(tenant: str, page_size: int = 500) -> Iterator[ListedOptOut]:
     Query per shard of the sparse ``sms-optout-index`` (eventually consistent; whoever
     acts on one reads it again)."""
     with guard():
-        for shard in OPTOUT_SHARDS:
+        for shard in SHARDS:
             for item in SubjectItem.sms_optout_index.query(f"{tenant}#{shard}", page_size=page_size):
                 held = bool(item.provider_list and json.loads(item.provider_list).get("held"))
                 yield ListedOptOut(item.pk, item.phone, held)
