@@ -399,13 +399,12 @@ class LocalStack:
         s3: Any = boto3.client(
             "s3", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
         )
-        try:
+        # moto's state is the process's: a stack started again in it finds its bucket
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(
                 Bucket=IMPORT_BUCKET,
                 CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_REGION"]},
             )
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass  # moto's state is the process's: a stack started again in it finds it
         self.import_bucket = IMPORT_BUCKET
 
     def _start_deliveries(self) -> None:
