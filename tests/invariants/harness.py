@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import moto_transactions
+from local import moto_queries, moto_transactions
 from local import template as local_template
 from tests.fixtures.aws import TABLE, FakeClock, rebind
 from tests.fixtures.context import make_context
@@ -68,6 +68,7 @@ class MotoWorld:
             os.environ["SMS_SENDER"] = "outbox"
             clock_module.set_source(self.clock)
             moto_transactions.install()
+            moto_queries.install()
             self._mock = mock_aws()
             self._mock.__enter__()
             self._client = boto3.client("dynamodb")
