@@ -16,8 +16,7 @@ import boto3
 from moto import mock_aws
 
 from local import moto_queries, moto_transactions
-from local import template as local_template
-from tests.fixtures.aws import TABLE, FakeClock, rebind
+from tests.fixtures.aws import TABLE, FakeClock, rebind, share_boto3_session, table_definition
 from tests.fixtures.context import make_context
 from tests.fixtures.events import ROOT, load_event
 
@@ -71,8 +70,9 @@ class MotoWorld:
             moto_queries.install()
             self._mock = mock_aws()
             self._mock.__enter__()
+            share_boto3_session()
             self._client = boto3.client("dynamodb")
-            self._definition = local_template.table_definition(local_template.load(), TABLE)
+            self._definition = table_definition()
             self._definition[0].pop("StreamSpecification", None)
             rebind()
             self.context = make_context()
