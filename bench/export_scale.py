@@ -9,7 +9,7 @@ is null: every record as JSON, and the opt-outs as CSV; each counts the DynamoDB
 and the items they returned at the botocore layer (a Scan would show there).
 
 Items per second end to end are mostly moto's (it walks and sorts the whole table for
-every Query; ``local/moto_queries`` spares it the slow sort, keeping its order);
+every Query; ``local/moto_sorting`` spares it the slow sort, keeping its order);
 ``outside_dynamodb_items_per_s`` is the handler's own rate, the run less the time inside
 DynamoDB calls: what the function itself costs per item.
 
@@ -184,11 +184,11 @@ def run(n: int = SUBJECTS) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from local import moto_queries, moto_transactions
+    from local import moto_sorting, moto_transactions
     from local import template as tpl
 
     moto_transactions.install()
-    with mock_aws(), moto_queries.sorted_by_values():
+    with mock_aws(), moto_sorting.sorted_by_values():
         from smsconsent import clock, keys, settings, store, tenants
 
         settings.reset()

@@ -519,7 +519,7 @@ def test_25000_subjects_page_completely_without_a_scan(context, dynamo_calls):
     from boto3.dynamodb.types import TypeSerializer
     from moto.dynamodb.models import dynamodb_backends
 
-    from local import moto_queries
+    from local import moto_sorting
     from smsconsent import settings
 
     n = 25_000
@@ -549,7 +549,7 @@ def test_25000_subjects_page_completely_without_a_scan(context, dynamo_calls):
         # time): the test is about what the export reads.
         backend.put_item(table, {k: serialize(v) for k, v in item.items()})
     dynamo_calls.reset()
-    with moto_queries.sorted_by_values():  # moto's own order, without seconds of sorting per Query
+    with moto_sorting.sorted_by_values():  # moto's own order, without seconds of sorting per Query
         items, pages = every_item(context, state="opted_out", limit="1000")
     assert [i["key"] for i in items if i["key"]] and len(items) == len(expected)
     assert {i["key"] for i in items} == expected

@@ -526,7 +526,9 @@ def _empty_days_skipped() -> Any:
     """The job reads one day bucket per Query from its cursor to today: after a 600-day
     clock move that is 600 Queries of moto. Days that no subject is due in are answered
     empty without asking (what the Query would answer); the set of such days is read
-    again after every day that held something, since processing moves due times."""
+    again after every day that held something, since processing moves due times. It is
+    read from the sparse due index, which holds only subjects with something due (a Scan
+    of the whole table would return every evidence item too: a sixth of the test's time)."""
     from smsconsent import store
 
     real = store.due_subjects
@@ -537,7 +539,7 @@ def _empty_days_skipped() -> Any:
         if known is None:
             known = {
                 str(i.due_bucket).removeprefix("due#")
-                for i in store.SubjectItem.scan()
+                for i in store.SubjectItem.due_index.scan()
                 if i.sk == "SUBJECT" and i.due_bucket
             }
         if day.isoformat() not in known:

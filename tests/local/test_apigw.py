@@ -29,6 +29,18 @@ def test_routes_come_from_the_template() -> None:
     assert functions["ConfirmFunction"].folder == "confirm"
 
 
+def test_the_template_reads_the_same_through_libyaml_as_through_pure_python() -> None:
+    import yaml
+
+    class PurePython(yaml.SafeLoader):
+        pass
+
+    PurePython.add_multi_constructor("!", template._intrinsic)
+    text = template.TEMPLATE.read_text(encoding="utf-8")
+    assert issubclass(template._CfnLoader, yaml.CSafeLoader)  # PyYAML's wheels bring libyaml
+    assert template.load() == yaml.load(text, Loader=PurePython)  # noqa: S506 - a SafeLoader
+
+
 def test_table_definition_follows_the_template() -> None:
     definition, ttl = template.table_definition(template.load(), "t")
     assert definition["TableName"] == "t"
