@@ -273,9 +273,10 @@ class LocalStack:
             if external is None:
                 from moto.server import ThreadedMotoServer
 
-                from local import moto_transactions
+                from local import moto_queries, moto_transactions
 
                 moto_transactions.install()  # no whole-table copy per transaction
+                moto_queries.install()  # a Query on the table's key reads its partition only
                 logging.getLogger("werkzeug").setLevel(logging.WARNING)
                 self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
                 self._moto.start()
