@@ -26,15 +26,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m local
 
-## test: unit, integration, local stack, browser and template tests, then lint
+## test: lint, then unit, integration, local stack, browser and template tests, then the
+##   timing tests alone
+# Lint runs while Chromium and checkov are fetched (network and disk; nothing is timed then).
+# The test files go to the two workers in the order they are collected
+# (--no-loadscope-reorder): xdist would otherwise hand out the files with the most tests
+# first, leaving the long one-test files (pumping, fuzzing) for the end, one worker busy
+# with one while the other waits.
 test: $(STAMP)
-	tools/ensure-chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not perf"
+	$(MAKE) --no-print-directory -j2 lint test-tools
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not perf"
 	$(BIN)/python -m pytest -m perf
-	$(MAKE) --no-print-directory lint
 
-# tests/template/test_security.py runs the checkov installed here.
-test: $(CHECKOV)
+# What the tests need beyond .venv: Chromium for tests/browser, and checkov for
+# tests/template/test_security.py.
+.PHONY: test-tools
+test-tools: $(CHECKOV)
+	tools/ensure-chromium.sh
 
 $(CHECKOV): $(STAMP)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
