@@ -28,21 +28,16 @@ run: $(STAMP)
 
 ## test: lint, then unit, integration, local stack, browser and template tests, then the
 ##   timing tests alone
-# Lint runs while Chromium and checkov are fetched (network and disk; nothing is timed then).
-# The test files go to the two workers in the order they are collected
-# (--no-loadscope-reorder): xdist would otherwise hand out the files with the most tests
-# first, leaving the long one-test files (pumping, fuzzing) for the end, one worker busy
-# with one while the other waits.
+# Lint runs while checkov (for tests/template/test_security.py) is installed: network and
+# disk, nothing is timed then. The test files go to the two workers in the order they are
+# collected (--no-loadscope-reorder): xdist would otherwise hand out the files with the
+# most tests first, leaving the long one-test files (pumping, fuzzing) for the end, one
+# worker busy with one while the other waits.
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j2 lint test-tools
+	tools/ensure-chromium.sh
+	$(MAKE) --no-print-directory -j2 lint $(CHECKOV)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not perf"
 	$(BIN)/python -m pytest -m perf
-
-# What the tests need beyond .venv: Chromium for tests/browser, and checkov for
-# tests/template/test_security.py.
-.PHONY: test-tools
-test-tools: $(CHECKOV)
-	tools/ensure-chromium.sh
 
 $(CHECKOV): $(STAMP)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
