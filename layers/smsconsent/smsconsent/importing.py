@@ -228,9 +228,10 @@ def _applied_before(subject: store.Subject | None, row: import_rows.Row, marker:
     return any(r is not None and r.get("imported") == marker for r in records)
 
 
-def _apply_row(tenant: Tenant, chunk: Chunk, row: import_rows.Row, prefetched: store.Subject | None) -> str:
+def _apply_row(
+    tenant: Tenant, chunk: Chunk, row: import_rows.Row, hashes: list[str], prefetched: store.Subject | None
+) -> str:
     marker = f"{chunk.import_id}#{row.number}"
-    hashes = keys.subject_hashes(tenant.id, row.e164)
     first = [prefetched]
 
     def attempt() -> str:
@@ -269,18 +270,15 @@ def run_chunk(tenant: Tenant, chunk: Chunk) -> dict[str, int]:
             errors.append((number, exc.code, exc.field))
     # One BatchGetItem per 100 numbers for the whole chunk; a number twice in it is read
     # again for its second row (the first one may have changed it).
-    by_pk = {
-        store.subject_pk(tenant.id, h): row.e164
-        for row in parsed
-        for h in keys.subject_hashes(tenant.id, row.e164)
-    }
-    found = store.subjects_by_pk(list(by_pk))
+    # The keyed hashes once per number (an HMAC per pepper version).
+    hashes = {row.e164: keys.subject_hashes(tenant.id, row.e164) for row in parsed}
+    found = store.subjects_by_pk([store.subject_pk(tenant.id, h) for hs in hashes.values() for h in hs])
     seen: set[str] = set()
     for row in parsed:
-        pks = [store.subject_pk(tenant.id, h) for h in keys.subject_hashes(tenant.id, row.e164)]
+        pks = [store.subject_pk(tenant.id, h) for h in hashes[row.e164]]
         prefetched = None if row.e164 in seen else next((found[pk] for pk in pks if pk in found), None)
         seen.add(row.e164)
-        counts[_apply_row(tenant, chunk, row, prefetched)] += 1
+        counts[_apply_row(tenant, chunk, row, hashes[row.e164], prefetched)] += 1
     errors.sort()
     if store.finish_chunk(tenant.id, chunk.import_id, chunk.index, counts, errors, clock.now()):
         metrics.count("ImportRowsImported", counts["imported"])
