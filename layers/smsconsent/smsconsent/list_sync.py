@@ -361,12 +361,13 @@ def reconcile(tenant: Tenant, seconds_left: Callable[[], float], reserve_seconds
             break
         summary.listed += len(page)
         listed.update(e.number for e in page)
-        by_pk = {
-            store.subject_pk(tenant.id, h): e for e in page for h in keys.subject_hashes(tenant.id, e.number)
-        }
-        subjects = store.subjects_by_pk(list(by_pk))
+        # The keyed hashes once per number (an HMAC per pepper version).
+        hashed = {e.number: keys.subject_hashes(tenant.id, e.number) for e in page}
+        subjects = store.subjects_by_pk(
+            [store.subject_pk(tenant.id, h) for hs in hashed.values() for h in hs]
+        )
         for entry in page:
-            hashes = keys.subject_hashes(tenant.id, entry.number)
+            hashes = hashed[entry.number]
             subject = next(
                 (subjects[p] for h in hashes if (p := store.subject_pk(tenant.id, h)) in subjects), None
             )
