@@ -83,7 +83,6 @@ class Backend(Protocol):
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
-_SLUG = re.compile(r"[a-z0-9-]{2,40}\Z")  # smsconsent.tenants.SLUG
 _FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
 DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
 
@@ -412,7 +411,9 @@ class Handler(BaseHTTPRequestHandler):
         (moto's S3) and planned as ImportPlanFunction plans it in AWS; no size limit but the
         machine's. The answer is the function's: the import's id."""
         tenant, _, name = rest.partition("/")
-        if not _SLUG.match(tenant) or not _FILE_NAME.match(name):
+        from smsconsent.tenants import SLUG
+
+        if not SLUG.match(tenant) or not _FILE_NAME.match(name):
             return _error(
                 422, "invalid_field", "use /_local/import-bucket/<tenant>/<name>.csv or .ndjson", "path"
             )
