@@ -144,6 +144,21 @@ def write_json(path: str | Path, data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def report(figures: Any, out: str | None) -> None:
+    """A benchmark's figures: to ``out`` (``make bench`` reads them there), else stdout."""
+    if out:
+        write_json(out, figures)
+    else:
+        print(json.dumps(figures, indent=2))
+
+
+def layer_on_path() -> None:
+    """Put the repository and the template's layers on ``sys.path``, as Lambda would."""
+    for path in reversed([str(ROOT), *(str(p) for p in layer_paths())]):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
 def progress(message: str) -> None:
     """A progress line on stderr (stdout may carry function logs)."""
     print(f"bench: {message}", file=sys.stderr, flush=True)

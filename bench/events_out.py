@@ -17,13 +17,20 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counting
-from bench.common import REGION, ROOT, TABLE_NAME, in_process_env, layer_paths, progress, write_json
+from bench.common import (
+    REGION,
+    ROOT,
+    TABLE_NAME,
+    in_process_env,
+    layer_on_path,
+    progress,
+    report,
+)
 from local.context import LambdaContext
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -34,9 +41,7 @@ RECORDS = 2000
 
 def _environment() -> None:
     in_process_env(POWERTOOLS_METRICS_NAMESPACE="SmsConsentBench", POWERTOOLS_METRICS_DISABLED="true")
-    for path in reversed([str(ROOT), *(str(p) for p in layer_paths())]):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    layer_on_path()
 
 
 def _context(name: str) -> LambdaContext:
@@ -299,10 +304,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures here as JSON (default: print them)")
     args = parser.parse_args()
     figures = measure()
-    if args.out:
-        write_json(args.out, figures)
-    else:
-        print(json.dumps(figures, indent=2))
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from bench.common import (
     layer_paths,
     progress,
     put_items,
-    write_json,
+    report,
 )
 from local.context import LambdaContext, arn
 
@@ -241,10 +241,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=SUBJECTS)
     args = parser.parse_args()
     figures = measure(args.subjects)
-    if args.out:
-        write_json(args.out, figures)
-    else:
-        print(json.dumps(figures, indent=2))
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

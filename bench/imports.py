@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 import time
 import urllib.request
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.common import ROOT, in_process_env, layer_paths, progress, write_json
+from bench.common import ROOT, in_process_env, layer_on_path, progress, report
 
 CHUNK = 500
 CHUNKS = 10
@@ -43,9 +42,7 @@ MAX_CONCURRENCY = (
 
 def _environment() -> None:
     in_process_env(POWERTOOLS_METRICS_NAMESPACE="SmsConsentBench", POWERTOOLS_METRICS_DISABLED="true")
-    for path in reversed([str(ROOT), *(str(p) for p in layer_paths())]):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    layer_on_path()
 
 
 def _rows(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -247,10 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(n) for n in args.local_rows.split(",") if n]
     if sizes:
         figures["local"] = local(sizes)
-    if args.out:
-        write_json(args.out, figures)
-    else:
-        print(json.dumps(figures, indent=2))
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

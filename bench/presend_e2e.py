@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counting
-from bench.common import REGION, progress, put_items, write_json
+from bench.common import REGION, progress, put_items, report
 
 SIZES = (1_000, 10_000)
 CPU_RECIPIENTS = 10_000
@@ -184,10 +184,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the figures here as JSON (default: print them)")
     args = parser.parse_args()
     figures = measure()
-    if args.out:
-        write_json(args.out, figures)
-    else:
-        print(json.dumps(figures, indent=2))
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

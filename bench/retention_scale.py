@@ -35,7 +35,7 @@ from bench.common import (
     layer_paths,
     progress,
     put_items,
-    write_json,
+    report,
 )
 from local.context import LambdaContext, arn
 
@@ -167,10 +167,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     figures = measure(tuple(int(s) for s in args.sizes.split(",")))
-    if args.out:
-        write_json(args.out, figures)
-    else:
-        print(json.dumps(figures, indent=2))
+    report(figures, args.out)
 
 
 if __name__ == "__main__":
