@@ -26,4 +26,10 @@ def _record(record: dict[str, Any]) -> None:
         logger.error("import chunk of an unknown tenant; dropped", extra={"import_id": chunk.import_id})
         return
     counts = importing.run_chunk(tenant, chunk)
+    if counts is None:
+        logger.warning(
+            "import chunk of no import to run (expired, done, or not the tenant's); dropped",
+            extra={"import_id": chunk.import_id, "chunk": chunk.index},
+        )
+        return
     logger.info("import chunk", extra={"import_id": chunk.import_id, "chunk": chunk.index, **counts})

@@ -370,3 +370,80 @@ def test_hostile_lines_are_row_errors_not_failures(context: Any, imports: Import
     status = imports.run(context, csv_body)
     assert status["status"] == "done" and status["rejected"] == 1
     assert imports.post(context, "phone,st\x00atus\n")["statusCode"] == 422
+
+
+def test_a_file_without_its_header_row_never_echoes_a_number(context: Any, imports: Imports) -> None:
+    # The first row taken for the header: its cells are numbers, not column names
+    body = "+4915112345678,opted_out\n+4915112345679,opted_out\n"
+    answer = imports.post(context, body)
+    assert answer["statusCode"] == 422
+    error = json.loads(answer["body"])["error"]
+    assert "4915112345678" not in answer["body"]
+    assert (error["code"], error["field"]) == ("invalid_field", "header")
+    ndjson = imports.post(context, json.dumps({PHONE: "opted_out"}) + "\n", "application/x-ndjson")
+    assert ndjson["statusCode"] == 422 and "4915112345678" not in ndjson["body"]
+    # Through the bucket, the import's status keeps why for 90 days: no number in it either
+    from functions.import_plan.app import handler
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="imports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_object(Bucket="imports", Key="demo/headless.csv", Body=body.encode())
+    event = load_event("import-object-created.json")
+    event["detail"]["bucket"]["name"] = "imports"
+    event["detail"]["object"]["key"] = "demo/headless.csv"
+    [bad] = handler(event, context)["imports"]
+    status = imports.status(context, bad["import_id"])
+    assert status["status"] == "failed"
+    assert "4915112345678" not in json.dumps(status)
+
+
+def _chunk_body(tenant: str, import_id: str, sha256: str, index: int, phone: str) -> str:
+    from smsconsent import importing
+
+    rows: list[tuple[int, dict[str, Any]]] = [(1, {"phone": phone, "status": "opted_out"})]
+    return importing.Chunk(tenant, import_id, sha256, index, rows).to_json()
+
+
+def _deliver(context: Any, body: str) -> None:
+    from functions.import_worker.app import handler
+
+    record = {"messageId": "m", "receiptHandle": "r", "body": body, "eventSource": "aws:sqs"}
+    assert handler({"Records": [record]}, context)["batchItemFailures"] == []
+
+
+def test_a_chunk_of_no_import_of_the_tenant_applies_nothing(context: Any, imports: Imports) -> None:
+    # A chunk replayed after its import expired, or forged with an id the tenant never
+    # planned (another tenant's, or none): no row of it is applied
+    _deliver(context, _chunk_body("demo", "imp_" + "0" * 24, "0" * 64, 0, PHONE))
+    assert subject_of(PHONE) is None
+    # An import of the tenant, but a chunk it never had, or of another file
+    status = imports.run(context, HEADER + "+4915112345679,opted_out,,,,,\n")
+    _deliver(context, _chunk_body("demo", status["import_id"], status["sha256"], 1, PHONE))
+    _deliver(context, _chunk_body("demo", status["import_id"], "1" * 64, 0, PHONE))
+    assert subject_of(PHONE) is None
+    assert imports.status(context, status["import_id"])["processed"] == 1
+
+
+def test_a_chunk_delivered_after_it_was_counted_changes_nothing(
+    context: Any, imports: Imports, outbox: Any
+) -> None:
+    # SQS delivers at least once: a copy of a chunk done must not opt out again a number
+    # that opted back in since
+    from smsconsent import importing, store
+    from tests.fixtures.journeys import sign_up
+
+    sign_up(context, outbox, confirm=True)
+    posted = imports.post(context, HEADER + PHONE + ",opted_out,,,,,\n")
+    import_id = json.loads(posted["body"])["import_id"]
+    message = boto3.client("sqs").receive_message(QueueUrl=imports.queue_url)["Messages"][0]
+    _deliver(context, message["Body"])
+    chunk = importing.Chunk.from_json(message["Body"])
+    assert chunk.import_id == import_id
+    assert subject_of(PHONE).consents["sms:marketing"]["state"] == "opted_out"
+    assert inbound(context, twilio_event("START", "start-after-chunk"))["statusCode"] == 200
+    found = subject_of(PHONE)
+    assert found.consents["sms:marketing"]["state"] == "active"
+    before = [e.type for e in store.evidence_of(found.pk)]
+    _deliver(context, message["Body"])
+    assert subject_of(PHONE).consents["sms:marketing"]["state"] == "active"
+    assert [e.type for e in store.evidence_of(found.pk)] == before

@@ -72,21 +72,32 @@ class RowError(ValueError):
         self.field = field
 
 
+# A column's name echoed in an error (and kept in a failed import's status): letters only,
+# never a cell of data (a file without its header row has a number there).
+_NAMEABLE = re.compile(r"[A-Za-z_][A-Za-z_ -]{0,39}\Z")
+
+
 class ColumnError(ValueError):
     """The file names a column that is no field: the whole file is refused (a misspelt
-    ``opted_out_at`` would otherwise be silently dropped)."""
+    ``opted_out_at`` would otherwise be silently dropped). ``column``: its name, or
+    ``header`` when the name is no name (it is then told by its place)."""
 
-    def __init__(self, column: str) -> None:
-        super().__init__(f"unknown column {column!r}")
-        self.column = column
+    def __init__(self, column: str, place: int) -> None:
+        if _NAMEABLE.match(column):
+            super().__init__(f"unknown column {column!r}")
+            self.column = column
+        else:
+            super().__init__(f"unknown column {place}: is the header row missing?")
+            self.column = "header"
 
 
 def check_columns(columns: list[str]) -> None:
-    for column in columns:
+    for place, column in enumerate(columns, start=1):
         if column not in FIELDS:
-            raise ColumnError(column)
-    if len(set(columns)) != len(columns):
-        raise ColumnError(next(c for c in columns if columns.count(c) > 1))
+            raise ColumnError(column, place)
+    for place, column in enumerate(columns, start=1):
+        if columns.index(column) != place - 1:
+            raise ColumnError(column, place)
 
 
 @dataclass(frozen=True)

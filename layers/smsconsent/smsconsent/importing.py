@@ -9,7 +9,9 @@ each chunk applied row by row by the import worker (``import_rows`` decides).
   its evidence; a row already in its state is ``unchanged`` and costs no write), then
   records the chunk done with its counts in one transaction. A chunk delivered again
   (the worker died midway) finds its applied rows marked with this import and row, counts
-  them as imported once, writes no second evidence, and is counted once.
+  them as imported once, writes no second evidence, and is counted once. A chunk of no
+  import of the tenant's (expired, forged, another file's) or one counted already is
+  dropped before any row of it is applied.
 """
 
 from __future__ import annotations
@@ -251,8 +253,11 @@ def _apply_row(
     return retry_on_conflict(attempt, "the number is being changed by another request; retry")
 
 
-def run_chunk(tenant: Tenant, chunk: Chunk) -> dict[str, int]:
-    """Apply one chunk; its counts (also when it was counted before)."""
+def run_chunk(tenant: Tenant, chunk: Chunk) -> dict[str, int] | None:
+    """Apply one chunk; its counts, or None when it is no chunk of the tenant's to run
+    (``store.chunk_to_run``): none of its rows is applied."""
+    if not store.chunk_to_run(tenant.id, chunk.import_id, chunk.index, chunk.sha256):
+        return None
     now = clock.now()
     counts = {"processed": 0, "imported": 0, "unchanged": 0, "rejected": 0}
     errors: list[tuple[int, str, str]] = []

@@ -26,6 +26,7 @@ from smsconsent.store.errors import Conflict, NumberTaken, StoreUnavailable
 from smsconsent.store.imports import (
     IMPORT_ID,
     ImportStatus,
+    chunk_to_run,
     create_import,
     fail_import,
     finish_chunk,
@@ -124,6 +125,7 @@ __all__ = [
     "WebhookItem",
     "add_webhook",
     "bind",
+    "chunk_to_run",
     "commit",
     "count_hit",
     "count_undo",

@@ -81,6 +81,16 @@ def fail_import(
         )
 
 
+def chunk_to_run(tenant: str, import_id: str, chunk: int, sha256: str) -> bool:
+    """Whether the chunk is one of this tenant's import (of this file) still to be done:
+    not one replayed after its import expired, forged with an id the tenant never planned
+    or a file it never sent, nor a copy of one recorded done (SQS delivers at least once)."""
+    item = get_or_none(ImportItem, _pk(tenant), import_id)
+    if item is None or item.sha256 != sha256 or not 0 <= chunk < int(item.chunks):
+        return False
+    return get_or_none(ChunkItem, f"{_pk(tenant)}#{import_id}", f"CHUNK#{chunk:06d}") is None
+
+
 def finish_chunk(
     tenant: str,
     import_id: str,
