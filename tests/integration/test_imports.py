@@ -447,3 +447,12 @@ def test_a_chunk_delivered_after_it_was_counted_changes_nothing(
     _deliver(context, message["Body"])
     assert subject_of(PHONE).consents["sms:marketing"]["state"] == "active"
     assert [e.type for e in store.evidence_of(found.pk)] == before
+
+
+def test_a_number_cannot_hide_in_the_consent_text(context: Any, imports: Imports) -> None:
+    """consent_text is kept in evidence that is never erased: a run of digits is refused."""
+    line = f"{PHONE},active,marketing,2026-06-01T10:00:00Z,written,,\n"
+    header = HEADER.rstrip("\n") + ",consent_text\n"
+    status = imports.run(context, header + line.rstrip("\n") + ",15551234567:1\n")
+    assert status["errors"] == [{"row": 1, "code": "invalid_field", "field": "consent_text"}]
+    assert imports.run(context, header + line.rstrip("\n") + ",signup-sms:1\n")["imported"] == 1

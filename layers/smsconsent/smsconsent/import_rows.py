@@ -61,6 +61,8 @@ ROW_CODES = (
 
 _LIMITS = {"source": 200, "reason": 1000, "user_agent": 500, "consent_text": 200}
 _CONSENT_TEXT = re.compile(r"[A-Za-z0-9._-]{1,100}:[A-Za-z0-9._-]{1,50}\Z")
+# consent_text stays in evidence that is never erased: no run of digits a number could hide in
+_DIGIT_RUN = re.compile(r"[0-9]{6}")
 _LANGUAGE = re.compile(r"[a-z]{2}\Z")
 _FUTURE_SLACK = timedelta(days=1)  # a clock a little ahead of ours is not a future consent
 
@@ -198,7 +200,9 @@ def parse(raw: dict[str, Any], number: int, tenant: Tenant, now: datetime) -> Ro
     if method is not None and method not in METHODS:
         raise RowError("invalid_field", "method")
     consent_text = _text(raw, "consent_text")
-    if consent_text is not None and not _CONSENT_TEXT.match(consent_text):
+    if consent_text is not None and (
+        not _CONSENT_TEXT.match(consent_text) or _DIGIT_RUN.search(consent_text)
+    ):
         raise RowError("invalid_field", "consent_text")
     language = _text(raw, "language") or tenant.languages[0]
     if not _LANGUAGE.match(language):
