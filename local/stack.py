@@ -163,6 +163,7 @@ class LocalStack:
         self._import_lock = threading.Lock()
         self._saved_env: dict[str, str] | None = None
         self._moto: Any = None
+        self._inprocess_undo: Callable[[], None] | None = None
         self._dynamodb: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -273,7 +274,7 @@ class LocalStack:
             if external is None:
                 from moto.server import ThreadedMotoServer
 
-                from local import moto_queries, moto_transactions
+                from local import moto_inprocess, moto_queries, moto_transactions
 
                 moto_transactions.install()  # no whole-table copy per transaction
                 moto_queries.install()  # a Query on the table's key reads its partition only
@@ -282,6 +283,10 @@ class LocalStack:
                 self._moto.start()
                 moto_host, moto_port = self._moto.get_host_and_port()
                 self.dynamodb_endpoint = f"http://{moto_host}:{moto_port}"
+                from smsconsent import aws
+
+                # The stack's functions call their moto without a socket; others use the port.
+                self._inprocess_undo = moto_inprocess.install(aws.session(), self.dynamodb_endpoint)
                 # Consent events go to an EventBridge bus in the same moto, as in AWS
                 # (botocore names the variable after the service id, EventBridge).
                 os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self.dynamodb_endpoint
@@ -506,6 +511,9 @@ class LocalStack:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._inprocess_undo is not None:
+            self._inprocess_undo()
+            self._inprocess_undo = None
         if self._moto is not None:
             with contextlib.suppress(Exception):
                 self._moto.stop()

@@ -1,0 +1,82 @@
+"""The stack's functions reach the embedded moto without a socket (``local/moto_inprocess``):
+the same answers and errors botocore reads off the wire, and nothing else is intercepted."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.stack import TABLE_NAME, LocalStack
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Any TCP connection made while inside is recorded and refused."""
+    tried: list[Any] = []
+
+    def refuse(address: Any, *args: Any, **kwargs: Any) -> Any:
+        tried.append(address)
+        raise OSError("no sockets in this test")
+
+    import urllib3.util.connection
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)  # what botocore uses
+    yield tried
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    from smsconsent import aws
+
+    return aws.client(service, endpoint_url=stack.dynamodb_endpoint)
+
+
+def test_dynamodb_answers_and_errors_come_back_without_a_socket(
+    stack: LocalStack, fresh: None, no_sockets: list[Any]
+) -> None:
+    dynamodb = _client(stack, "dynamodb")
+    key = {"pk": {"S": "TEST#inprocess"}, "sk": {"S": "A"}}
+    dynamodb.put_item(TableName=TABLE_NAME, Item={**key, "n": {"N": "1"}})
+    assert dynamodb.get_item(TableName=TABLE_NAME, Key=key, ConsistentRead=True)["Item"]["n"] == {"N": "1"}
+    with pytest.raises(ClientError) as refused:
+        dynamodb.put_item(TableName=TABLE_NAME, Item=key, ConditionExpression="attribute_not_exists(pk)")
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert no_sockets == []
+
+
+def test_s3_paths_bodies_and_queries_come_back_without_a_socket(
+    stack: LocalStack, fresh: None, no_sockets: list[Any]
+) -> None:
+    s3 = _client(stack, "s3")
+    assert stack.import_bucket is not None
+    name = "demo/inprocess test+1.csv"  # a space and a plus: the raw path must survive
+    s3.put_object(Bucket=stack.import_bucket, Key=name, Body=b"phone\n+4915112345678\n")
+    listed = s3.list_objects_v2(Bucket=stack.import_bucket, Prefix="demo/inprocess")
+    assert [o["Key"] for o in listed["Contents"]] == [name]
+    assert s3.get_object(Bucket=stack.import_bucket, Key=name)["Body"].read() == b"phone\n+4915112345678\n"
+    s3.delete_object(Bucket=stack.import_bucket, Key=name)
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=stack.import_bucket, Key=name)
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+    assert no_sockets == []
+
+
+def test_other_endpoints_are_not_intercepted(stack: LocalStack, no_sockets: list[Any]) -> None:
+    """A client of any other address still connects (here: refused, so it is seen)."""
+    from botocore.config import Config
+
+    from smsconsent import aws
+
+    elsewhere = aws.client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",  # discard port on loopback; never reached
+        config=Config(retries={"max_attempts": 0}, connect_timeout=1),
+    )
+    with pytest.raises(Exception):  # noqa: B017 - botocore wraps the refusal in its own error
+        elsewhere.list_tables()
+    assert no_sockets, "a request to another endpoint was answered by the embedded moto"
