@@ -49,12 +49,18 @@ def _list_modules_once() -> None:
             return modules
 
         listed.modules = modules  # type: ignore[attr-defined]
-        backends.list_of_moto_modules = listed  # type: ignore[assignment]
+        backends.list_of_moto_modules = listed
+
+
+def _headers(headers: Any, pairs: list[tuple[str, str]]) -> Any:
+    for name, value in pairs:  # as http.client reads them: repeated names kept
+        headers[name] = value
+    return headers
 
 
 def install(session: Any, endpoint: str) -> Callable[[], None]:
     """Answer ``session``'s requests to ``endpoint`` in process; returns the undo."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -91,7 +97,9 @@ def install(session: Any, endpoint: str) -> Callable[[], None]:
             close = getattr(app_iter, "close", None)
             if close is not None:
                 close()
-        return AWSResponse(request.url, int(status.split()[0]), dict(response_headers), _Body(data))
+        return AWSResponse(
+            request.url, int(status.split()[0]), _headers(HTTPHeaders(), response_headers.to_wsgi_list()), _Body(data)
+        )
 
     session.register("before-send", answer, unique_id=_UNIQUE_ID)
 
