@@ -97,9 +97,8 @@ def install(session: Any, endpoint: str) -> Callable[[], None]:
             close = getattr(app_iter, "close", None)
             if close is not None:
                 close()
-        return AWSResponse(
-            request.url, int(status.split()[0]), _headers(HTTPHeaders(), response_headers.to_wsgi_list()), _Body(data)
-        )
+        headers = _headers(HTTPHeaders(), response_headers.to_wsgi_list())
+        return AWSResponse(request.url, int(status.split()[0]), headers, _Body(data))
 
     session.register("before-send", answer, unique_id=_UNIQUE_ID)
 
