@@ -11,6 +11,9 @@ from typing import Any
 from smsconsent import api, confirmation, errors, optout, pages
 from smsconsent.http import Request, html_answer, json_answer
 from smsconsent.observability import logger
+from smsconsent.snapstart import register as register_snapstart_hooks
+
+register_snapstart_hooks()  # a person waits on this function: see EnableSnapStart
 
 # HTTP status of each outcome (SPEC: Confirmation outcomes): answers, not refusals.
 CONFIRM_STATUS = {

@@ -15,6 +15,9 @@ from smsconsent import api, clock, errors, inbound, phone, providers, reports, s
 from smsconsent.http import Request
 from smsconsent.observability import logger
 from smsconsent.providers.base import InboundMessage, Malformed, Webhook, ok
+from smsconsent.snapstart import register as register_snapstart_hooks
+
+register_snapstart_hooks()  # a provider's webhook waits on this function: see EnableSnapStart
 
 
 def _verified(request: Request, status: bool) -> tuple[tenants.Tenant, str, Any, Webhook]:

@@ -9,6 +9,9 @@ from typing import Any
 from smsconsent import api, clock, errors, pages, signup, sqs
 from smsconsent.http import Request, html_answer, json_answer, redirect
 from smsconsent.observability import logger
+from smsconsent.snapstart import register as register_snapstart_hooks
+
+register_snapstart_hooks()  # a person waits on this function: see EnableSnapStart
 
 ACCEPTED = {
     "status": "pending",

@@ -32,6 +32,17 @@ def session() -> botocore.session.Session:
     return _session
 
 
+def refresh_session() -> None:
+    """A new session in place of the current one, keeping the service models it loaded:
+    clients made from now on resolve credentials again (SnapStart's restore)."""
+    global _session
+    with LOCK:
+        old, _session = _session, botocore.session.get_session()
+        if old is not None:
+            _session.register_component("data_loader", old.get_component("data_loader"))
+    reset()
+
+
 def client(service: str, config: Any = None, endpoint_url: str | None = None) -> Any:
     """A new client of ``service`` in the settings' region. Callers keep it."""
     with LOCK:
