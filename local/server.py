@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from local import apigw, pages
 from local.apigw import HttpRequest, HttpResponse, Router, json_response
@@ -187,8 +188,15 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing ----------------------------------------------------------------------------
 
     def _read_body(self) -> bytes | None:
-        """The body, or None when it is over API Gateway's limit (then read and dropped,
-        so the client gets to read the 413)."""
+        """The body, or None when it is over its limit (then read and dropped, so the
+        client gets to read the 413): API Gateway's, or for a file put in the import
+        bucket (an S3 upload, not an API request) a little over the import planner's, so
+        the planner refuses it itself, as in AWS."""
+        limit = apigw.MAX_BODY_BYTES
+        if urlsplit(self.path).path.startswith("/_local/import-bucket/"):
+            from smsconsent import importing
+
+            limit = importing.MAX_BUCKET_FILE + (1 << 20)
         chunks: list[bytes] = []
         total = 0
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -200,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 total += size
                 data = self.rfile.read(size)
-                if total <= apigw.MAX_BODY_BYTES:
+                if total <= limit:
                     chunks.append(data)
                 self.rfile.readline()
         else:
@@ -212,9 +220,9 @@ class Handler(BaseHTTPRequestHandler):
                 if not data:
                     raise ValueError("body shorter than Content-Length")
                 total += len(data)
-                if total <= apigw.MAX_BODY_BYTES:
+                if total <= limit:
                     chunks.append(data)
-        return b"".join(chunks) if total <= apigw.MAX_BODY_BYTES else None
+        return b"".join(chunks) if total <= limit else None
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)

@@ -65,7 +65,15 @@ def _plan(bucket: str, key: str, version: str) -> dict[str, str]:
         store.fail_import(tenant.id, import_id, "unsupported_format", clock.now())
         return {"import_id": import_id, "status": "failed", "error": "unsupported_format"}
     try:
-        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        if obj["ContentLength"] > importing.MAX_BUCKET_FILE:
+            # Refused before it is read: the planner would run out of memory, and every
+            # retry of the event with it.
+            store.fail_import(tenant.id, import_id, "body_too_large:body", clock.now())
+            s3.delete_object(Bucket=bucket, Key=key)
+            logger.warning("import file over the limit; refused", extra={"bytes": obj["ContentLength"]})
+            return {"import_id": import_id, "status": "failed", "error": "body_too_large"}
+        data = obj["Body"].read()
     except s3.exceptions.NoSuchKey:
         # Planned and deleted already (the event delivered again), or removed by someone.
         known = store.import_status(tenant.id, import_id)

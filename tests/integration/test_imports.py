@@ -355,6 +355,30 @@ def test_a_large_file_through_the_import_bucket(context: Any, imports: Imports) 
     assert imports.status(context, bad["import_id"])["status"] == "failed"
 
 
+def test_a_bucket_file_over_the_limit_is_refused_before_it_is_read(
+    context: Any, imports: Imports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner reads a file whole: one too big for its memory is refused from its size,
+    recorded as failed and deleted, rather than crash the planner at every redelivery."""
+    from functions.import_plan.app import handler
+    from smsconsent import importing
+
+    body = SAMPLE.read_bytes()
+    monkeypatch.setattr(importing, "MAX_BUCKET_FILE", len(body) - 1)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="imports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_object(Bucket="imports", Key="demo/huge.csv", Body=body)
+    event = load_event("import-object-created.json")
+    event["detail"]["bucket"]["name"] = "imports"
+    event["detail"]["object"]["key"] = "demo/huge.csv"
+    [refused] = handler(event, context)["imports"]
+    assert (refused["status"], refused["error"]) == ("failed", "body_too_large")
+    status = imports.status(context, refused["import_id"])
+    assert status["status"] == "failed" and status["processed"] == 0
+    assert s3.list_objects_v2(Bucket="imports").get("KeyCount") == 0
+    assert handler(event, context)["imports"][0]["status"] == "failed"  # delivered again
+
+
 def test_hostile_lines_are_row_errors_not_failures(context: Any, imports: Imports) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     half_pair = json.dumps({"phone": PHONE, "status": "opted_out", "reason": "\ud800"})

@@ -30,6 +30,8 @@ from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
 MAX_BODY = 5 * 1024 * 1024  # through the API; larger files go through the import bucket
+# A bucket file is read whole by ImportPlanFunction (2048 MB): about a million rows fit.
+MAX_BUCKET_FILE = 128 * 1024 * 1024
 CHUNK_ROWS = 500
 CHUNK_BYTES = 192 * 1024  # an SQS message takes 256 KiB
 FORMATS = {"text/csv": "csv", "application/x-ndjson": "ndjson", "application/ndjson": "ndjson"}
