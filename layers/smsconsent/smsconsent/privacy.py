@@ -76,7 +76,7 @@ def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
 
 def _public(record: store.ConsentRecord) -> dict[str, Any]:
     """A consent record without token hashes (they open nothing, but are no one's business)."""
-    hidden = {"token", "confirmed_token"}
+    hidden = {"token", "confirmed_token", "undo_seq"}
     out: dict[str, Any] = {k: v for k, v in record.items() if k not in hidden and k != "prior"}
     prior = record.get("prior")
     if prior:
