@@ -74,14 +74,18 @@ def _optout(request: Request, code: str) -> dict[str, Any]:
             raise
         # A refused form post of the page: a page in the person's language, and the way
         # back is the page itself.
-        looked = optout.look(code) if not isinstance(exc, errors.Busy) else optout.Result("unknown_code")
+        try:
+            looked = optout.look(code)
+        except Exception:  # the store failing again: a page without the subject's language
+            looked = optout.Result("unknown_code")
         lang = _language(request, looked.language)
+        name = looked.tenant.name if looked.tenant else ""
+        back = f"/o/{code}" if looked.tenant else None
 
-        def page(error: ApiError) -> str:
-            refused = pages.Refused(error.code, error.field, looked.tenant.name if looked.tenant else "")
-            return pages.form_refused(lang, refused, f"/o/{code}" if looked.tenant else None)
+        def refused_page(error: ApiError) -> str:
+            return pages.form_refused(lang, pages.Refused(error.code, error.field, name), back)
 
-        return api.form_refusal(request, exc, page)
+        return api.form_refusal(request, exc, refused_page)
 
 
 def _optout_post(request: Request, code: str) -> dict[str, Any]:
