@@ -414,6 +414,8 @@ REFUSALS: list[tuple[str, Mutation, str]] = [
     ("thank_you_url relative", _set("thank_you_url", "/thanks"), "thank_you_url"),
     ("error_url relative", _set("error_url", "/oops"), "error_url"),
     ("error_url not a string", _set("error_url", 5), "error_url"),
+    ("controller empty", _set("controller", "  "), "controller"),
+    ("controller too long", _set("controller", "x" * 501), "controller"),
     ("cors origin not http", _set("cors_origins", ["example.com"]), "cors_origins"),
     ("cors origin not a string", _set("cors_origins", [1]), "cors_origins"),
     ("keywords not a list", _set("keywords", {"optout": "STOP"}), "keywords.optout"),

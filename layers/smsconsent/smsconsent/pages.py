@@ -125,6 +125,86 @@ TEXT: dict[str, dict[str, str]] = {
         "field_age_confirmed": "Age",
         "field_purposes": "Messages",
         "field_reason": "Reason",
+        "report_title": "Information about your data",
+        "report_basis": "Access under Art. 15 GDPR, as of {date}.",
+        "report_controller": "Who is responsible",
+        "report_number": "Your number",
+        "report_consents": "Your consents",
+        "report_none": "We hold no personal data about this number.",
+        "report_marker": "We hold no personal data about this number any more. We keep only a keyed "
+        "fingerprint of it (not the number itself) and the fact that it unsubscribed, so that it never "
+        "gets marketing messages from {name} again.",
+        "report_state": "Status",
+        "report_wording": "The wording you agreed to",
+        "report_wording_missing": "The wording of this version is no longer on file.",
+        "report_ref": "Text {id}, version {version}",
+        "report_channel": "Channel",
+        "report_ends": "Ends",
+        "report_lapses": "on {date} unless you get a marketing message from {name} before",
+        "report_expires": "on {date} unless you confirm before",
+        "report_history": "What happened, and how",
+        "report_history_none": "Nothing is recorded.",
+        "report_ip": "IP address {ip}",
+        "report_device": "device {device}",
+        "report_reason": "your reason: “{reason}”",
+        "report_source": "from {source}",
+        "report_keeping": "How long it is kept",
+        "report_keep_pending": "An unconfirmed signup is deleted after {hours} hours, with your IP address "
+        "and device.",
+        "report_keep_lapse": "A consent ends after {days} days without a marketing message.",
+        "report_keep_evidence": "The record of your consents and of their withdrawal is kept {days} days "
+        "after your last consent ended, as proof, and then deleted.",
+        "report_keep_evidence_until": "The record of your consents and of their withdrawal is kept as proof "
+        "until {date}, and then deleted.",
+        "report_keep_marker": "If you unsubscribed, a keyed fingerprint of your number (not the number) stays, "
+        "so that you never get marketing messages again.",
+        "report_processors": "Who processes it for {name}",
+        "report_rights": "Your rights",
+        "report_rights_text": "You can withdraw your consent at any time (reply STOP to any message or use "
+        "the link in it), ask for a copy, correction or erasure of your data, object to its use, and "
+        "complain to a data protection authority.",
+        "role_hosting": "hosting and storage (Amazon Web Services)",
+        "role_inbound": "receiving your SMS replies",
+        "state_pending": "waiting for your confirmation since {date}",
+        "state_active": "active since {date}",
+        "state_opted_out": "unsubscribed on {date}",
+        "state_lapsed": "ended on {date} (no marketing message for a long time)",
+        "channel_sms": "SMS",
+        "channel_whatsapp": "WhatsApp",
+        "ev_optin_requested": "Signup",
+        "ev_optin_repeated": "Signup repeated",
+        "ev_optin_confirmed": "Consent confirmed",
+        "ev_optout": "Unsubscribed",
+        "ev_optout_undone": "Unsubscribe undone",
+        "ev_optin_restored": "Subscribed again",
+        "ev_consent_lapsed": "Consent ended (no marketing message for {days} days)",
+        "ev_optin_expired": "Signup expired (not confirmed in time)",
+        "ev_consent_imported": "Consent taken over from {name}'s earlier records",
+        "ev_erased": "Personal data erased",
+        "ev_number_unreachable": "The SMS provider reported the number as unreachable",
+        "ev_number_reachable": "The number was reachable again",
+        "ev_other": "Recorded: {type}",
+        "via_link": "with the link in an SMS",
+        "via_form": "on a web form",
+        "via_api": "by {name}'s website",
+        "via_sms_keyword": "by SMS ({keyword})",
+        "via_sms_reply": "by replying to the SMS",
+        "via_provider_keyword": "by SMS ({keyword}), answered by the SMS provider",
+        "via_provider": "reported by the SMS provider",
+        "via_provider_list": "on the SMS provider's opt-out list",
+        "via_privacy": "by {name} on your behalf",
+        "via_retention": "automatically",
+        "via_import": "by import",
+        "erased_title": "Erasure",
+        "erased_deleted": "Everything held on this number was deleted.",
+        "erased_kept": "The personal data of this number was erased.",
+        "erased_again": "This number had been erased before: only the suppression marker is held, nothing "
+        "personal. Nothing more was erased.",
+        "erased_nothing": "Nothing was held on this number, so nothing was erased.",
+        "erased_kept_marker": "Kept: a keyed fingerprint of the number (not the number) and the fact that it "
+        "unsubscribed, so that it never gets marketing messages again.",
+        "erased_kept_evidence": "Kept until {date}: the record of the consent and of the unsubscribe, without "
+        "IP address, device or free text, as proof; then it is deleted.",
     },
     "de": {
         "confirm_title": "SMS-Anmeldung bestätigen",
@@ -212,6 +292,86 @@ TEXT: dict[str, dict[str, str]] = {
         "field_age_confirmed": "Alter",
         "field_purposes": "Nachrichten",
         "field_reason": "Grund",
+        "report_title": "Auskunft über Ihre Daten",
+        "report_basis": "Auskunft nach Art. 15 DSGVO, Stand {date}.",
+        "report_controller": "Verantwortlich",
+        "report_number": "Ihre Nummer",
+        "report_consents": "Ihre Einwilligungen",
+        "report_none": "Zu dieser Nummer speichern wir keine personenbezogenen Daten.",
+        "report_marker": "Zu dieser Nummer speichern wir keine personenbezogenen Daten mehr. Wir behalten "
+        "nur einen verschlüsselten Fingerabdruck (nicht die Nummer selbst) und die Tatsache, dass sie sich "
+        "abgemeldet hat, damit sie nie wieder Werbung von {name} erhält.",
+        "report_state": "Stand",
+        "report_wording": "Der Text, dem Sie zugestimmt haben",
+        "report_wording_missing": "Der Wortlaut dieser Version liegt nicht mehr vor.",
+        "report_ref": "Text {id}, Version {version}",
+        "report_channel": "Kanal",
+        "report_ends": "Endet",
+        "report_lapses": "am {date}, wenn Sie bis dahin keine Werbenachricht von {name} erhalten",
+        "report_expires": "am {date}, wenn Sie nicht vorher bestätigen",
+        "report_history": "Was geschah, und wie",
+        "report_history_none": "Nichts ist aufgezeichnet.",
+        "report_ip": "IP-Adresse {ip}",
+        "report_device": "Gerät {device}",
+        "report_reason": "Ihr Grund: „{reason}“",
+        "report_source": "von {source}",
+        "report_keeping": "Wie lange es gespeichert wird",
+        "report_keep_pending": "Eine unbestätigte Anmeldung wird nach {hours} Stunden gelöscht, mit Ihrer "
+        "IP-Adresse und Ihrem Gerät.",
+        "report_keep_lapse": "Eine Einwilligung endet nach {days} Tagen ohne Werbenachricht.",
+        "report_keep_evidence": "Der Nachweis Ihrer Einwilligungen und ihres Widerrufs wird {days} Tage "
+        "nach dem Ende Ihrer letzten Einwilligung aufbewahrt und dann gelöscht.",
+        "report_keep_evidence_until": "Der Nachweis Ihrer Einwilligungen und ihres Widerrufs wird bis zum "
+        "{date} aufbewahrt und dann gelöscht.",
+        "report_keep_marker": "Wenn Sie sich abgemeldet haben, bleibt ein verschlüsselter Fingerabdruck Ihrer "
+        "Nummer (nicht die Nummer), damit Sie nie wieder Werbung erhalten.",
+        "report_processors": "Wer die Daten für {name} verarbeitet",
+        "report_rights": "Ihre Rechte",
+        "report_rights_text": "Sie können Ihre Einwilligung jederzeit widerrufen (mit STOP auf eine Nachricht "
+        "antworten oder den Link darin nutzen), Auskunft, Berichtigung oder Löschung verlangen, der "
+        "Verwendung widersprechen und sich bei einer Datenschutzaufsichtsbehörde beschweren.",
+        "role_hosting": "Hosting und Speicherung (Amazon Web Services)",
+        "role_inbound": "Empfang Ihrer SMS-Antworten",
+        "state_pending": "wartet seit {date} auf Ihre Bestätigung",
+        "state_active": "aktiv seit {date}",
+        "state_opted_out": "abgemeldet am {date}",
+        "state_lapsed": "beendet am {date} (lange keine Werbenachricht)",
+        "channel_sms": "SMS",
+        "channel_whatsapp": "WhatsApp",
+        "ev_optin_requested": "Anmeldung",
+        "ev_optin_repeated": "Anmeldung wiederholt",
+        "ev_optin_confirmed": "Einwilligung bestätigt",
+        "ev_optout": "Abgemeldet",
+        "ev_optout_undone": "Abmeldung rückgängig gemacht",
+        "ev_optin_restored": "Wieder angemeldet",
+        "ev_consent_lapsed": "Einwilligung beendet ({days} Tage keine Werbenachricht)",
+        "ev_optin_expired": "Anmeldung verfallen (nicht rechtzeitig bestätigt)",
+        "ev_consent_imported": "Einwilligung aus früheren Unterlagen von {name} übernommen",
+        "ev_erased": "Personenbezogene Daten gelöscht",
+        "ev_number_unreachable": "Der SMS-Anbieter meldete die Nummer als nicht erreichbar",
+        "ev_number_reachable": "Die Nummer war wieder erreichbar",
+        "ev_other": "Aufgezeichnet: {type}",
+        "via_link": "über den Link in einer SMS",
+        "via_form": "über ein Webformular",
+        "via_api": "über die Website von {name}",
+        "via_sms_keyword": "per SMS ({keyword})",
+        "via_sms_reply": "per Antwort auf die SMS",
+        "via_provider_keyword": "per SMS ({keyword}), vom SMS-Anbieter beantwortet",
+        "via_provider": "vom SMS-Anbieter gemeldet",
+        "via_provider_list": "auf der Sperrliste des SMS-Anbieters",
+        "via_privacy": "von {name} in Ihrem Auftrag",
+        "via_retention": "automatisch",
+        "via_import": "per Import",
+        "erased_title": "Löschung",
+        "erased_deleted": "Alles zu dieser Nummer wurde gelöscht.",
+        "erased_kept": "Die personenbezogenen Daten dieser Nummer wurden gelöscht.",
+        "erased_again": "Diese Nummer war schon gelöscht: Gespeichert ist nur die Sperrmarke, nichts "
+        "Personenbezogenes. Es wurde nichts weiter gelöscht.",
+        "erased_nothing": "Zu dieser Nummer war nichts gespeichert; es wurde nichts gelöscht.",
+        "erased_kept_marker": "Behalten: ein verschlüsselter Fingerabdruck der Nummer (nicht die Nummer) und "
+        "die Tatsache, dass sie sich abgemeldet hat, damit sie nie wieder Werbung erhält.",
+        "erased_kept_evidence": "Behalten bis zum {date}: der Nachweis der Einwilligung und der Abmeldung, "
+        "ohne IP-Adresse, Gerät oder freien Text; danach wird er gelöscht.",
     },
 }
 
@@ -468,3 +628,182 @@ def form_refused(lang: str, refused: Refused, back: str | None) -> str:
     else:
         body += f'<p id="back-hint">{escape(t["refused_back_hint"])}</p>'
     return _page(lang, t["refused_title"], body)
+
+
+# ---- the access report (GDPR Art. 15) and the erasure's answer ------------------------------
+
+_MONTHS = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
+
+def _date(lang: str, at: str) -> str:
+    """``2026-11-22...`` as people write it: ``22 Nov 2026``, ``22.11.2026``."""
+    year, month, day = at[:4], int(at[5:7]), int(at[8:10])
+    if lang == "de":
+        return f"{day:02d}.{month:02d}.{year}"
+    return f"{day} {_MONTHS['en'][month - 1]} {year}"
+
+
+def _when(lang: str, at: str) -> str:
+    return f"{_date(lang, at)}, {at[11:16]} UTC" if len(at) >= 16 else _date(lang, at)
+
+
+@dataclass(frozen=True)
+class ReportConsent:
+    channel: str
+    purpose: str  # its description in the report's language
+    state: str
+    since: str
+    wording: str | None  # the exact text the person saw, when still on file
+    text_id: str | None
+    text_version: str | None
+    lapses_at: str | None = None
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    at: str
+    type: str
+    via: str | None = None
+    keyword: str | None = None
+    purposes: tuple[str, ...] = ()
+    ip: str | None = None
+    device: str | None = None
+    reason: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the access report shows: facts, no internal hashes or keys."""
+
+    tenant_name: str
+    controller: str
+    phone: str | None
+    held: bool  # anything personal is held
+    suppressed: bool  # an opt-out is kept (the keyed marker)
+    consents: tuple[ReportConsent, ...]
+    events: tuple[ReportEvent, ...]
+    processors: tuple[tuple[str, str], ...]  # (who, role: hosting | inbound)
+    token_ttl_hours: int
+    lapse_after_days: int
+    evidence_retention_days: int
+    evidence_until: str | None
+    as_of: str
+
+
+def _event_line(lang: str, report: Report, event: ReportEvent) -> str:
+    t = TEXT[lang]
+    what = t.get(f"ev_{event.type}", t["ev_other"]).format(
+        name=report.tenant_name, days=report.lapse_after_days, type=event.type
+    )
+    how = t.get(f"via_{event.via}") if event.via else None
+    parts = [
+        what + (f", {how.format(name=report.tenant_name, keyword=event.keyword or 'STOP')}" if how else "")
+    ]
+    if event.purposes:
+        parts.append(_listing(lang, list(event.purposes)))
+    detail = [
+        t["report_source"].format(source=event.source) if event.source else "",
+        t["report_ip"].format(ip=event.ip) if event.ip else "",
+        t["report_device"].format(device=event.device) if event.device else "",
+        t["report_reason"].format(reason=event.reason) if event.reason else "",
+    ]
+    extra = "; ".join(d for d in detail if d)
+    return (
+        f"<li><strong>{escape(_when(lang, event.at))}</strong>: {escape('. '.join(parts))}."
+        + (f' <span class="muted">{escape(extra)}</span>' if extra else "")
+        + "</li>"
+    )
+
+
+def _consent_section(lang: str, report: Report, c: ReportConsent) -> str:
+    t = TEXT[lang]
+    rows = [
+        (t["report_channel"], escape(t.get(f"channel_{c.channel}", c.channel))),
+        (t["report_state"], escape(t.get(f"state_{c.state}", c.state).format(date=_date(lang, c.since)))),
+    ]
+    if c.text_id:
+        ref = escape(t["report_ref"].format(id=c.text_id, version=c.text_version or ""))
+        shown = (
+            f"<blockquote>{escape(c.wording)}</blockquote>"
+            if c.wording
+            else escape(t["report_wording_missing"])
+        )
+        rows.append((t["report_wording"], f'{shown}<span class="muted">{ref}</span>'))
+    if c.lapses_at:
+        ends = t["report_lapses"].format(date=_date(lang, c.lapses_at), name=report.tenant_name)
+        rows.append((t["report_ends"], escape(ends)))
+    elif c.expires_at:
+        rows.append((t["report_ends"], escape(t["report_expires"].format(date=_date(lang, c.expires_at)))))
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    return f"<h3>{escape(_capital(c.purpose))}</h3><dl>{items}</dl>"
+
+
+def access_report(lang: str, report: Report) -> str:
+    """The access report a privacy officer hands to the person: printable, in their
+    language, with the exact wording of each consent and no internal hashes."""
+    t = TEXT[lang]
+    name = report.tenant_name
+    body = (
+        f"<h1>{escape(t['report_title'])}</h1>"
+        f'<p class="muted">{escape(t["report_basis"].format(date=_date(lang, report.as_of)))}</p>'
+        f'<section><h2>{escape(t["report_controller"])}</h2><p id="controller">{escape(report.controller)}</p>'
+        "</section>"
+    )
+    if report.phone:
+        body += f"<section><h2>{escape(t['report_number'])}</h2><p>{escape(report.phone)}</p></section>"
+    body += f"<section><h2>{escape(t['report_consents'])}</h2>"
+    if not report.held:
+        body += f'<p id="held">{escape(t["report_marker" if report.suppressed else "report_none"].format(name=name))}</p>'
+    body += "".join(_consent_section(lang, report, c) for c in report.consents) + "</section>"
+    events = "".join(_event_line(lang, report, e) for e in report.events)
+    body += (
+        f"<section><h2>{escape(t['report_history'])}</h2>"
+        + (f"<ol>{events}</ol>" if events else f"<p>{escape(t['report_history_none'])}</p>")
+        + "</section>"
+    )
+    keeping = [
+        t["report_keep_pending"].format(hours=report.token_ttl_hours),
+        t["report_keep_lapse"].format(days=report.lapse_after_days),
+        t["report_keep_evidence_until"].format(date=_date(lang, report.evidence_until))
+        if report.evidence_until
+        else t["report_keep_evidence"].format(days=report.evidence_retention_days),
+        t["report_keep_marker"],
+    ]
+    body += (
+        f"<section><h2>{escape(t['report_keeping'])}</h2><ul>"
+        + "".join(f"<li>{escape(k)}</li>" for k in keeping)
+        + "</ul></section>"
+    )
+    processors = "".join(
+        f"<li>{escape(who)}: {escape(t.get(f'role_{role}', role))}</li>" for who, role in report.processors
+    )
+    body += (
+        f"<section><h2>{escape(t['report_processors'].format(name=name))}</h2><ul>{processors}</ul></section>"
+        f"<section><h2>{escape(t['report_rights'])}</h2><p>{escape(t['report_rights_text'])}</p></section>"
+    )
+    return _page(lang, t["report_title"], body, wide=True)
+
+
+def erasure(lang: str, outcome: str, evidence_until: str | None) -> str:
+    """The erasure's answer in words: what was erased, what was kept and why."""
+    t = TEXT[lang]
+    lead = {
+        "deleted": t["erased_deleted"],
+        "suppression_kept": t["erased_kept"],
+        "already_erased": t["erased_again"],
+        "nothing_held": t["erased_nothing"],
+    }[outcome]
+    kept = []
+    if outcome in ("suppression_kept", "already_erased"):
+        kept.append(t["erased_kept_marker"])
+        if evidence_until:
+            kept.append(t["erased_kept_evidence"].format(date=_date(lang, evidence_until)))
+    items = "".join(f"<li>{escape(k)}</li>" for k in kept)
+    body = f'<h1 data-status="{escape(outcome)}">{escape(t["erased_title"])}</h1><p>{escape(lead)}</p>' + (
+        f"<ul>{items}</ul>" if items else ""
+    )
+    return _page(lang, t["erased_title"], body)
