@@ -6,6 +6,7 @@ SQS records from SignupQueue: the queued signups, processed off the request path
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -94,7 +95,9 @@ def _refused(request: Request, exc: Exception) -> dict[str, Any]:
             error.code,
             error.field,
             tenant.name if tenant else "",
-            tuple(sorted(phone.country_name(c, lang) for c in tenant.allowed_countries)) if tenant else (),
+            tuple(sorted((phone.country_name(c, lang) for c in tenant.allowed_countries), key=_by_letters))
+            if tenant
+            else (),
             _country_of(fields, tenant, lang) if error.code == "country_not_allowed" else None,
             tenant.min_age if tenant else None,
             int(error.headers["Retry-After"]) if "Retry-After" in error.headers else None,
@@ -102,6 +105,11 @@ def _refused(request: Request, exc: Exception) -> dict[str, Any]:
         return pages.form_refused(lang, refused, _back(request, tenant, fields))
 
     return api.form_refusal(request, exc, page)
+
+
+def _by_letters(name: str) -> str:
+    """Alphabetical as people sort: "Österreich" among the O's, not after "Z"."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
 
 
 def _tenant_or_none(request: Request) -> tenants.Tenant | None:

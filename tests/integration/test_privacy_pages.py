@@ -43,7 +43,10 @@ def test_the_access_report_is_a_page_in_the_persons_language_without_hashes(cont
     ) in page
     assert "aktiv seit 22.11.2026" in page and "Text signup-sms, Version 1" in page
     # when and how: the signup (with its IP) and the confirmation by link
-    assert "Anmeldung" in page and "Einwilligung bestätigt, über den Link in einer SMS" in page
+    assert "Anmeldung: Angebote und Neuigkeiten von Demo Shop, über die Website von Demo Shop" in page
+    assert (
+        "Einwilligung bestätigt: Angebote und Neuigkeiten von Demo Shop, über den Link in einer SMS" in page
+    )
     assert "IP-Adresse 198.51.100." in page
     # retention periods and who processes the data
     assert "48 Stunden" in page and "540 Tagen" in page and "1461 Tage" in page
@@ -59,7 +62,11 @@ def test_the_access_report_after_an_opt_out_says_when_and_how(context, outbox):
     sign_up(context, outbox, confirm=True)
     stop()
     page = call(context, "privacy-export.json")["body"]
-    assert "abgemeldet am 22.11.2026" in page and "Abgemeldet, per SMS (STOP)" in page
+    assert (
+        "abgemeldet am 22.11.2026" in page
+        and "Abgemeldet: Angebote und Neuigkeiten von Demo Shop und den Demo-Shop-Newsletter, per SMS (STOP)"
+        in page
+    )
     assert "bis zum 22.11.2030" in page  # the evidence period after the consent ended
 
 

@@ -163,7 +163,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report_rights_text": "You can withdraw your consent at any time (reply STOP to any message or use "
         "the link in it), ask for a copy, correction or erasure of your data, object to its use, and "
         "complain to a data protection authority.",
-        "role_hosting": "hosting and storage (Amazon Web Services)",
+        "role_hosting": "hosting and storage",
         "role_inbound": "receiving your SMS replies",
         "state_pending": "waiting for your confirmation since {date}",
         "state_active": "active since {date}",
@@ -330,7 +330,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report_rights_text": "Sie können Ihre Einwilligung jederzeit widerrufen (mit STOP auf eine Nachricht "
         "antworten oder den Link darin nutzen), Auskunft, Berichtigung oder Löschung verlangen, der "
         "Verwendung widersprechen und sich bei einer Datenschutzaufsichtsbehörde beschweren.",
-        "role_hosting": "Hosting und Speicherung (Amazon Web Services)",
+        "role_hosting": "Hosting und Speicherung",
         "role_inbound": "Empfang Ihrer SMS-Antworten",
         "state_pending": "wartet seit {date} auf Ihre Bestätigung",
         "state_active": "aktiv seit {date}",
@@ -700,11 +700,11 @@ def _event_line(lang: str, report: Report, event: ReportEvent) -> str:
         name=report.tenant_name, days=report.lapse_after_days, type=event.type
     )
     how = t.get(f"via_{event.via}") if event.via else None
-    parts = [
-        what + (f", {how.format(name=report.tenant_name, keyword=event.keyword or 'STOP')}" if how else "")
-    ]
+    line = what
     if event.purposes:
-        parts.append(_listing(lang, list(event.purposes)))
+        line += f": {_listing(lang, list(event.purposes))}"
+    if how:
+        line += f", {how.format(name=report.tenant_name, keyword=event.keyword or 'STOP')}"
     detail = [
         t["report_source"].format(source=event.source) if event.source else "",
         t["report_ip"].format(ip=event.ip) if event.ip else "",
@@ -713,7 +713,7 @@ def _event_line(lang: str, report: Report, event: ReportEvent) -> str:
     ]
     extra = "; ".join(d for d in detail if d)
     return (
-        f"<li><strong>{escape(_when(lang, event.at))}</strong>: {escape('. '.join(parts))}."
+        f"<li><strong>{escape(_when(lang, event.at))}</strong>: {escape(line)}."
         + (f' <span class="muted">{escape(extra)}</span>' if extra else "")
         + "</li>"
     )
