@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -90,12 +91,14 @@ _CONTRAST = """
   for (const el of document.body.querySelectorAll('*')) {
     const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
     const style = getComputedStyle(el);
-    if (!own || style.visibility === 'hidden' || style.display === 'none' || !el.getClientRects().length) continue;
+    const shown = style.visibility !== 'hidden' && style.display !== 'none' && el.getClientRects().length;
+    if (!own || !shown) continue;
     const fg = rgb(style.color).slice(0, 3), bg = background(el);
     const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
     const ratio = (a + 0.05) / (b + 0.05);
     checked += 1;
-    if (ratio < 4.5) failures.push(`${el.tagName.toLowerCase()}#${el.id} "${el.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}:1`);
+    const what = `${el.tagName.toLowerCase()}#${el.id} "${el.textContent.trim().slice(0, 40)}"`;
+    if (ratio < 4.5) failures.push(`${what} ${ratio.toFixed(2)}:1`);
   }
   return {checked, failures};
 }
@@ -106,7 +109,8 @@ _CONTRAST = """
 _UNLABELLED = """
 () => [...document.querySelectorAll('input, textarea, select')]
   .filter((el) => el.type !== 'hidden' && !el.closest('[aria-hidden=true]'))
-  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .filter((el) => !(el.labels && el.labels.length))
+  .filter((el) => !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
   .map((el) => el.name || el.id)
 """
 
