@@ -136,9 +136,7 @@ class Audit:
         assert page.locator("html").get_attribute("lang") == lang
         levels = page.evaluate(_HEADINGS)
         assert levels.count(1) == 1 and levels[0] == 1, f"{name}: headings {levels}"
-        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), (
-            f"{name}: a level skipped {levels}"
-        )
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), f"{name}: a level skipped {levels}"
         assert page.evaluate(_UNLABELLED) == [], f"{name}: controls without a label"
         for width, height in sizes or SIZES:
             page.set_viewport_size({"width": width, "height": height})
