@@ -288,3 +288,14 @@ def test_a_stop_after_the_window_changes_nothing_as_any_repeated_stop(context, c
     clock.advance(minutes=20)
     stop()
     assert evidence_types().count("optout") == 1
+
+
+def test_the_partial_opt_out_event_of_the_events_folder(context, code):
+    from functions.confirm.app import handler
+
+    event = load_event("optout-partial.json")
+    event.update(rawPath=f"/o/{code}", pathParameters={"code": code})
+    event["requestContext"]["http"]["path"] = f"/o/{code}"
+    answer = handler(event, context)
+    assert answer["statusCode"] == 200 and 'data-status="opted_out_now"' in answer["body"]
+    assert states()["sms:newsletter"] == "opted_out" and states()["sms:marketing"] == "active"

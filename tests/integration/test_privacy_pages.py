@@ -115,3 +115,11 @@ def test_the_erasure_of_an_unknown_number_says_nothing_was_held(context):
     body = json.loads(call(context, "privacy-erase.json", accept="application/json")["body"])
     assert (body["held"], body["outcome"], body["kept"]) == (False, "nothing_held", [])
     assert body["summary"] == "Nothing was held on this number, so nothing was erased."
+
+
+def test_the_report_event_of_the_events_folder(context, outbox):
+    from functions.privacy.app import handler
+
+    sign_up(context, outbox, confirm=True)
+    answer = handler(load_event("privacy-report-html.json"), context)
+    assert answer["statusCode"] == 200 and "Auskunft über Ihre Daten" in answer["body"]
