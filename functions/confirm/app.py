@@ -1,15 +1,17 @@
 """The link pages people open from an SMS.
 
 GET/HEAD /c/{token}: the confirmation page (changes nothing); POST: its button confirms.
-GET/HEAD /o/{code}: the opt-out page; POST: its button opts out (``reason`` optional).
+GET/HEAD /o/{code}: the opt-out page; POST: its buttons opt out of everything in the STOP
+scope (``reason`` optional) or of the ``purposes`` named, and ``undo`` takes such an
+opt-out back within minutes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from smsconsent import api, confirmation, errors, optout, pages
-from smsconsent.http import Request, html_answer, json_answer
+from smsconsent import api, confirmation, consent, errors, optout, pages
+from smsconsent.http import ApiError, Request, html_answer, json_answer
 from smsconsent.observability import logger
 from smsconsent.snapstart import register as register_snapstart_hooks
 
@@ -23,7 +25,16 @@ CONFIRM_STATUS = {
     "expired": 410,
     "opted_out": 409,
 }
-OPTOUT_STATUS = {"pending": 200, "opted_out": 200, "already_opted_out": 200, "unknown_code": 404}
+OPTOUT_STATUS = {
+    "pending": 200,
+    "opted_out": 200,
+    "already_opted_out": 200,
+    "unknown_code": 404,
+    "restored": 200,
+    "undo_unavailable": 409,
+}
+UNDO_MINUTES = int(consent.UNDO_WINDOW.total_seconds() // 60)
+_MAX_PURPOSE = 64
 
 
 @api.entrypoint
@@ -51,23 +62,115 @@ def handler(request: Request) -> dict[str, Any]:
 
 
 def _optout(request: Request, code: str) -> dict[str, Any]:
-    if request.method == "POST":
-        fields = request.fields()[0] if request.raw_body else {}
-        reason = fields.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise errors.Invalid("invalid_field", "reason must be text", "reason")
-        result = optout.by_link(code, reason, request.source_ip, request.user_agent)
-        logger.info("opt-out by link", extra={"outcome": result.status})
-    else:
+    if request.method != "POST":
         result = optout.look(code)
         if result.status == "pending" and not request.accepts_json():
             assert result.tenant is not None
-            page = pages.optout_prompt(_language(request, result.language), result.tenant.name)
+            lang = _language(request, result.language)
+            page = pages.optout_prompt(lang, result.tenant.name, _choices(result, lang))
             return html_answer(200, page, head=request.method == "HEAD")
-    page_status = "opted_out_now" if result.status == "opted_out" else result.status
-    return _answer(
-        request, result.status, OPTOUT_STATUS[result.status], result.tenant, result.language, page_status
+        return _optout_answer(request, result, code)
+    try:
+        return _optout_post(request, code)
+    except Exception as exc:
+        if not api.browser_form(request):
+            raise
+        # A refused form post of the page: a page in the person's language, and the way
+        # back is the page itself.
+        try:
+            looked = optout.look(code)
+        except Exception:  # the store failing again: a page without the subject's language
+            looked = optout.Result("unknown_code")
+        lang = _language(request, looked.language)
+        name = looked.tenant.name if looked.tenant else ""
+        back = f"/o/{code}" if looked.tenant else None
+
+        def refused_page(error: ApiError) -> str:
+            return pages.form_refused(lang, pages.Refused(error.code, error.field, name), back)
+
+        return api.form_refusal(request, exc, refused_page)
+
+
+def _optout_post(request: Request, code: str) -> dict[str, Any]:
+    fields = request.fields()[0] if request.raw_body else {}
+    reason = fields.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise errors.Invalid("invalid_field", "reason must be text", "reason")
+    undo = fields.get("undo")
+    if undo is not None:
+        if not isinstance(undo, str) or len(undo) > 200:
+            raise errors.Invalid("invalid_field", "undo must be the page's undo token", "undo")
+        result = optout.undo(code, undo, request.source_ip, request.user_agent)
+        logger.info("opt-out undo by link", extra={"outcome": result.status})
+        return _optout_answer(request, result, code)
+    purposes = _purposes(fields)
+    result = optout.by_link(code, reason, request.source_ip, request.user_agent, purposes)
+    logger.info("opt-out by link", extra={"outcome": result.status, "partial": purposes is not None})
+    return _optout_answer(request, result, code, partial=purposes is not None)
+
+
+def _purposes(fields: dict[str, Any]) -> list[str] | None:
+    """The purposes a POST names (a list, repeated form fields, or comma-separated), None
+    when it names none: then it withdraws everything. A form that says ``partial`` (the
+    page's boxes) or an empty ``purposes`` must name at least one: nothing ticked is
+    never read as "everything"."""
+    raw = fields.get("purposes")
+    if raw is None and not fields.get("partial"):
+        return None
+    if raw is None or isinstance(raw, str):
+        items = [raw] if raw else []
+    elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+        items = raw
+    else:
+        raise errors.Invalid("invalid_field", "purposes must be a list of names", "purposes")
+    names = list(dict.fromkeys(p.strip() for item in items for p in item.split(",") if p.strip()))
+    if not names:
+        raise errors.Invalid("invalid_field", "choose at least one purpose", "purposes")
+    if any(len(p) > _MAX_PURPOSE for p in names):
+        raise errors.Invalid("unknown_purpose", "unknown purpose", "purposes")
+    return names
+
+
+def _choices(result: optout.Result, lang: str) -> pages.Choices:
+    tenant = result.tenant
+    assert tenant is not None
+    return pages.Choices(
+        tenant.name,
+        {p: _describe(tenant, p, lang) for p in result.in_force},
+        None
+        if tenant.stop_scope == "all"
+        else [_describe(tenant, p.name, lang) for p in tenant.purposes.values() if p.category != "marketing"],
     )
+
+
+def _describe(tenant: Any, purpose: str, lang: str) -> str:
+    description: dict[str, str] = tenant.purposes[purpose].description
+    return description.get(lang) or description.get(tenant.default_language) or purpose
+
+
+def _optout_answer(
+    request: Request, result: optout.Result, code: str, partial: bool = False
+) -> dict[str, Any]:
+    status = OPTOUT_STATUS[result.status]
+    if request.accepts_json():
+        body: dict[str, Any] = {"status": result.status}
+        if partial or result.status == "restored":
+            body["purposes"] = result.purposes
+        return json_answer(status, body)
+    if result.tenant is None or result.status in ("pending", "already_opted_out"):
+        page_status = "opted_out_now" if result.status == "opted_out" else result.status
+        return _answer(request, result.status, status, result.tenant, result.language, page_status)
+    lang = _language(request, result.language)
+    choices = _choices(result, lang)
+    names = [_describe(result.tenant, p, lang) for p in result.purposes]
+    manage = f"/o/{code}"
+    if result.status == "opted_out":
+        page = pages.optout_done(lang, choices, names, partial, result.undo, UNDO_MINUTES, manage)
+    else:
+        page = pages.undo_outcome(
+            lang, choices, names if result.status == "restored" else [], UNDO_MINUTES, manage
+        )
+    return html_answer(status, page)
 
 
 def _language(request: Request, wanted: str | None) -> str:

@@ -1,13 +1,17 @@
 """POST /v1/{tenant}/signup: double opt-in signup from a website form or fetch().
 GET of the same path is the hosted "check your phone" page a browser form lands on.
+A browser form post that is refused gets a page in the person's language (or a 303 to the
+tenant's ``error_url``); a JSON client gets the JSON error.
 SQS records from SignupQueue: the queued signups, processed off the request path."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-from smsconsent import api, clock, errors, pages, signup, sqs
-from smsconsent.http import Request, html_answer, json_answer, redirect
+from smsconsent import api, clock, errors, pages, phone, signup, sqs, tenants
+from smsconsent.http import ApiError, Request, html_answer, json_answer, redirect
 from smsconsent.observability import logger
 from smsconsent.snapstart import register as register_snapstart_hooks
 
@@ -26,7 +30,8 @@ def _http(request: Request) -> dict[str, Any]:
         return api.preflight(request, "POST, OPTIONS")
     if request.method in ("GET", "HEAD"):
         lang = pages.language_of(request.headers.get("accept-language"))
-        return html_answer(200, pages.check_your_phone(lang), head=request.method == "HEAD")
+        page = pages.check_your_phone(lang, tenant.token_ttl_hours, tenant.confirm_by_reply)
+        return html_answer(200, page, head=request.method == "HEAD")
     if not origin_ok:
         raise errors.Forbidden(
             "origin_not_allowed", "this origin may not post signups for this tenant", "origin"
@@ -62,7 +67,102 @@ def _accepted(thank_you_url: str | None, request: Request, browser: bool) -> dic
     return json_answer(202, ACCEPTED, request.answer_headers)
 
 
-http_handler = api.entrypoint(_http, inject_context=False)
+def _http_or_page(request: Request) -> dict[str, Any]:
+    try:
+        return _http(request)
+    except Exception as exc:
+        if not api.browser_form(request):
+            raise
+        return _refused(request, exc)
+
+
+def _refused(request: Request, exc: Exception) -> dict[str, Any]:
+    """A refused browser form post: 303 to the tenant's ``error_url`` with the code, else a
+    page that says what is wrong in the person's language, with the way back to the form."""
+    tenant = _tenant_or_none(request)
+    if tenant is not None and tenant.error_url:
+        error = api.answer_for(exc)
+        query = {"error": error.code, **({"field": error.field} if error.field else {})}
+        joiner = "&" if urlsplit(tenant.error_url).query else "?"
+        return redirect(f"{tenant.error_url}{joiner}{urlencode(query)}", request.answer_headers)
+    try:
+        fields = request.fields()[0]
+    except errors.Refusal:
+        fields = {}
+    wanted = fields.get("language") if isinstance(fields.get("language"), str) else None
+    accept = request.headers.get("accept-language")
+    lang = pages.language_of(accept, tenant.language(wanted or accept) if tenant else wanted)
+
+    def page(error: ApiError) -> str:
+        refused = pages.Refused(
+            error.code,
+            error.field,
+            tenant.name if tenant else "",
+            tuple(sorted((phone.country_name(c, lang) for c in tenant.allowed_countries), key=_by_letters))
+            if tenant
+            else (),
+            _country_of(fields, tenant, lang) if error.code == "country_not_allowed" else None,
+            tenant.min_age if tenant else None,
+            int(error.headers["Retry-After"]) if "Retry-After" in error.headers else None,
+        )
+        return pages.form_refused(lang, refused, _back(request, tenant, fields))
+
+    return api.form_refusal(request, exc, page)
+
+
+def _by_letters(name: str) -> str:
+    """Alphabetical as people sort: "Österreich" among the O's, not after "Z"."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
+def _tenant_or_none(request: Request) -> tenants.Tenant | None:
+    try:
+        return api.tenant_of(request)
+    except Exception:  # unknown, or its settings do not load: a page without its name
+        return None
+
+
+def _country_of(fields: dict[str, Any], tenant: tenants.Tenant | None, lang: str) -> str | None:
+    """The name of the number's country, read again from the form as signup read it."""
+    raw, hint = fields.get("phone"), fields.get("country")
+    if tenant is None or not isinstance(raw, str):
+        return None
+    country = hint.strip().upper() if isinstance(hint, str) and hint.strip() else tenant.default_country
+    try:
+        return phone.country_name(phone.normalise(raw, country).region, lang)
+    except phone.PhoneError:
+        return None
+
+
+def _back(request: Request, tenant: tenants.Tenant | None, fields: dict[str, Any]) -> str | None:
+    """The form's page to go back to: the Referer, else a URL ``source``, when it is one of
+    the tenant's own origins (its allowed CORS origins, its public URL, this API's own)."""
+    if tenant is None:
+        return None
+    own = {_origin(tenant.public_base_url), _origin(request.url)}
+    if tenant.thank_you_url:
+        own.add(_origin(tenant.thank_you_url))
+    allowed = own | set(tenant.cors_origins)
+    for candidate in (request.headers.get("referer"), fields.get("source")):
+        if isinstance(candidate, str) and len(candidate) <= 2000:
+            origin = _origin(candidate)
+            if origin and (origin in allowed or "*" in tenant.cors_origins):
+                return candidate
+    return None
+
+
+def _origin(url: str | None) -> str | None:
+    try:
+        parts = urlsplit(url or "")
+        parts.port  # noqa: B018 - raises for a broken port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+http_handler = api.entrypoint(_http_or_page, inject_context=False)
 
 
 def _queued(record: dict[str, Any]) -> None:

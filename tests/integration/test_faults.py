@@ -252,7 +252,14 @@ def test_an_erasure_cut_short_midway_is_finished_by_the_retry_and_leaves_nothing
     monkeypatch.setattr(store.subjects, "TransactWrite", TransactWrite)
     pk = subject().pk
     again = handler(load_event("privacy-erase.json"), context)
-    assert json.loads(again["body"]) == {"erased": True, "held": True, "suppression_kept": False}
+    assert json.loads(again["body"]) == {
+        "erased": True,
+        "held": True,
+        "suppression_kept": False,
+        "outcome": "deleted",
+        "summary": "Everything held on this number was deleted; nothing of it is kept.",
+        "kept": [],
+    }
     assert subject() is None and store.evidence_of(pk) == []
 
 

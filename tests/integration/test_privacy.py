@@ -23,6 +23,14 @@ def call(context: Any, name: str, **changes: Any) -> tuple[int, dict[str, Any]]:
     return answer["statusCode"], json.loads(answer["body"])
 
 
+def erasure(body: dict[str, Any]) -> dict[str, Any]:
+    """An erasure's answer with its words checked: the three flags as before, plus the
+    ``outcome``, a ``summary`` sentence and what was ``kept`` (by ``what``) and until when."""
+    assert isinstance(body.pop("summary"), str)
+    body["kept"] = [(k["what"], k["until"]) for k in body["kept"]]
+    return body
+
+
 def test_export_holds_everything_and_verifies_the_chain(context, outbox):
     sign_up(context, outbox, confirm=True)
     status, body = call(context, "privacy-export.json")
@@ -60,7 +68,10 @@ def test_erasure_of_an_active_number_removes_everything(context, outbox):
     sign_up(context, outbox, confirm=True)
     code = subject().optout_code
     status, body = call(context, "privacy-erase.json")
-    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": False})
+    assert (status, erasure(body)) == (
+        200,
+        {"erased": True, "held": True, "suppression_kept": False, "outcome": "deleted", "kept": []},
+    )
     assert subject() is None
     from smsconsent import store
 
@@ -73,7 +84,12 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     sign_up(context, outbox, confirm=True)
     stop()
     status, body = call(context, "privacy-erase.json")
-    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": True})
+    # the evidence of the STOP (2026-11-22T10:00:00Z) stays 1461 days, without personal data
+    kept = [("suppression_marker", None), ("evidence", "2030-11-22T10:00:00Z")]
+    assert (status, erasure(body)) == (
+        200,
+        {"erased": True, "held": True, "suppression_kept": True, "outcome": "suppression_kept", "kept": kept},
+    )
     found = subject()
     assert found.phone is None and found.language is None and found.optout_code is None
     assert {r["state"] for r in found.consents.values()} == {"opted_out"}
@@ -85,7 +101,10 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     assert export["chain"]["verified"] is True
     # erasing again finds nothing left to erase and adds no event
     status, again = call(context, "privacy-erase.json")
-    assert (status, again) == (200, {"erased": False, "held": True, "suppression_kept": True})
+    assert (status, erasure(again)) == (
+        200,
+        {"erased": False, "held": True, "suppression_kept": True, "outcome": "already_erased", "kept": kept},
+    )
     _status, after = call(context, "privacy-export.json")
     assert after["evidence"] == export["evidence"]
     # the marker still suppresses: a new signup (after the resend cooldown) is only pending
@@ -108,7 +127,13 @@ def test_erasure_keeps_the_opt_out_under_a_new_unconfirmed_signup(context, outbo
     # When the number is erased
     status, body = call(context, "privacy-erase.json")
     # Then the opt-out survives as the suppression marker; the request and its link go
-    assert (status, body) == (200, {"erased": True, "held": True, "suppression_kept": True})
+    assert status == 200
+    assert {k: body[k] for k in ("erased", "held", "suppression_kept", "outcome")} == {
+        "erased": True,
+        "held": True,
+        "suppression_kept": True,
+        "outcome": "suppression_kept",
+    }
     found = subject()
     assert found.phone is None and found.pending is None
     marker = {"state": "opted_out", "since": "2026-11-22T10:00:00Z"}  # the STOP's time

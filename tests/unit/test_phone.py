@@ -299,3 +299,33 @@ def test_any_text_gives_a_phone_or_a_phone_error(raw: str, hint: str | None) -> 
         assert number.e164.startswith("+")
         assert number.e164[1:].isdigit() and number.e164.isascii()
         assert len(number.region) == 2
+
+
+def test_every_region_phonenumbers_knows_has_a_country_name_in_english_and_german() -> None:
+    import phonenumbers
+
+    from smsconsent import phone
+
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for language in ("en", "de"):
+            name = phone.country_name(region, language)
+            assert name and name != region, (region, language)
+    assert [phone.country_name(r, "de") for r in ("DE", "AT", "CZ", "US")] == [
+        "Deutschland",
+        "Österreich",
+        "Tschechien",
+        "Vereinigte Staaten",
+    ]
+    assert phone.country_name("MK", "en") == "North Macedonia"
+    assert phone.country_name("FR", "fr") == "France"  # English for a language without names
+    assert phone.country_name("QQ", "en") == "QQ"
+
+
+def test_the_country_names_table_is_what_its_generator_writes_where_iso_codes_is_installed() -> None:
+    from tools import gen_country_names
+
+    if not gen_country_names.ISO_CODES.exists():
+        # The generator's source is a Debian package; the table itself is committed.
+        assert gen_country_names.TABLE.exists()
+        return
+    assert gen_country_names.main(["--check"]) == 0, "run: .venv/bin/python -m tools.gen_country_names"

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smsconsent import errors, store, tenants
-from smsconsent.http import ApiError, Request, error_answer
+from smsconsent.http import FORM, ApiError, Request, error_answer, html_answer
 from smsconsent.observability import logger
 from smsconsent.tenants import Tenant, TenantError
 
@@ -92,6 +92,22 @@ def entrypoint(handle: Callable[[Request], dict[str, Any]], inject_context: bool
             return error_answer(error, request.answer_headers if keep and request else None)
 
     return logger.inject_lambda_context(handler) if inject_context else handler
+
+
+def browser_form(request: Request) -> bool:
+    """A browser's plain form post: a form body and no JSON ``Accept`` (SPEC: its refusals
+    are pages, not JSON)."""
+    return request.method == "POST" and request.content_type == FORM and not request.accepts_json()
+
+
+def form_refusal(request: Request, exc: Exception, page: Callable[[ApiError], str]) -> dict[str, Any]:
+    """A failure of a browser's form post as a page (``page`` writes it from the error
+    answer): the status and headers (``Retry-After``, CORS) stay those of the JSON answer."""
+    error = answer_for(exc)
+    keep = isinstance(exc, errors.Refusal | store.StoreUnavailable)
+    return html_answer(
+        error.status, page(error), {**error.headers, **(request.answer_headers if keep else {})}
+    )
 
 
 def tenant_of(request: Request) -> Tenant:

@@ -16,6 +16,10 @@ from smsconsent.records import ConsentRecord, PendingOptIn, Subject
 from smsconsent.tenants import Tenant
 
 PENDING, ACTIVE, OPTED_OUT, LAPSED = "pending", "active", "opted_out", "lapsed"
+# How long the person may take back an opt-out made on the opt-out page (``undo_opt_out``):
+# long enough to notice a wrong tick on the page that answered, short enough that the
+# undo stays part of the same visit.
+UNDO_WINDOW = timedelta(minutes=15)
 
 
 def key(channel: str, purpose: str) -> str:
@@ -280,11 +284,13 @@ def opt_out(
     channel: str | None,
     now: datetime,
     purposes: set[str] | None = None,
+    reaffirm: bool = True,
 ) -> list[str]:
     """STOP: withdraw every purpose in the tenant's STOP scope (``purposes``: only these of
     it) on ``channel`` (every channel when None). Purposes without a record get an
     ``opted_out`` one, so the number stays suppressed even if it was never known. Returns
-    the keys changed."""
+    the keys changed. ``reaffirm``: an opt-out the page could still undo counts as changed
+    (and can no longer be undone); False only for the page's own opt-outs."""
     channels = [channel] if channel else sorted({k.split(":", 1)[0] for k in subject.consents} | {"sms"})
     marketing = set(tenant.marketing_purposes())
     scope = _stop_scope(tenant) if purposes is None else _stop_scope(tenant) & purposes
@@ -296,7 +302,15 @@ def opt_out(
             if record is None:
                 subject.consents[k] = {"state": OPTED_OUT, "since": iso(now)}
                 changed.append(k)
-            elif record["state"] != OPTED_OUT:
+            elif record["state"] == OPTED_OUT:
+                if reaffirm and undoable(record, now):
+                    # An opt-out the page could still take back, now said again another
+                    # way (a STOP, a provider): it is that opt-out from now on, and no
+                    # undo of the page may take it back.
+                    del record["undo_seq"]
+                    record["since"] = iso(now)
+                    changed.append(k)
+            else:
                 lapsed = (
                     record["state"] == ACTIVE
                     and purpose in marketing
@@ -323,6 +337,7 @@ def opt_in_again(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
     for k, record in subject.consents.items():
         if record["state"] == OPTED_OUT and record.get("before_stop") == ACTIVE:
             record.pop("before_stop")
+            record.pop("undo_seq", None)
             record.update({"state": ACTIVE, "since": iso(now)})
             restored.append(k)
     return restored
@@ -344,3 +359,54 @@ def reduce_to_suppression(subject: Subject, now: datetime) -> None:
     subject.last_campaign = subject.last_contact_at = None
     subject.sends = []
     subject.pending = None
+
+
+def in_force(subject: Subject, tenant: Tenant, now: datetime) -> list[str]:
+    """The purposes of the STOP scope the person gets now (active on some channel, its
+    lapse not due), in the tenant's order: what the opt-out page offers to keep or drop."""
+    scope, marketing = _stop_scope(tenant), set(tenant.marketing_purposes())
+    found = set()
+    for k, record in subject.consents.items():
+        purpose = k.split(":", 1)[1]
+        due = purpose in marketing and now >= lapse_at(subject, record, tenant)
+        if purpose in scope and record["state"] == ACTIVE and not due:
+            found.add(purpose)
+    return [p for p in tenant.purposes if p in found]
+
+
+def undoable(record: ConsentRecord, now: datetime) -> bool:
+    """The record is an opt-out of the opt-out page that may still be taken back."""
+    return (
+        record["state"] == OPTED_OUT
+        and "undo_seq" in record
+        and now < parse_iso(record["since"]) + UNDO_WINDOW
+    )
+
+
+def mark_undoable(subject: Subject, changed: list[str], seq: int) -> list[str]:
+    """After the opt-out page's opt-out (evidence event ``seq``): mark what it withdrew of
+    what was active, which ``undo_opt_out`` may bring back. Returns the keys marked."""
+    marked = []
+    for k in changed:
+        record = subject.consents[k]
+        if record["state"] == OPTED_OUT and record.get("before_stop") == ACTIVE:
+            record["undo_seq"] = seq
+            marked.append(k)
+    return marked
+
+
+def undo_opt_out(subject: Subject, seq: int, now: datetime) -> list[str]:
+    """Take back the opt-out page's opt-out recorded as evidence event ``seq``: only while
+    it is the subject's latest event (nothing was recorded since: no STOP, no signup, no
+    other opt-out), within ``UNDO_WINDOW``, and only what it withdrew of what was active.
+    Returns the keys restored (none: nothing may be undone)."""
+    if subject.ev_seq != seq:
+        return []
+    restored = []
+    for k, record in subject.consents.items():
+        if record.get("undo_seq") == seq and undoable(record, now) and record.get("before_stop") == ACTIVE:
+            del record["undo_seq"]
+            record.pop("before_stop")
+            record.update({"state": ACTIVE, "since": iso(now)})
+            restored.append(k)
+    return sorted(restored)

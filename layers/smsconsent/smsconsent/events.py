@@ -28,6 +28,7 @@ TYPES: dict[str, str] = {
     "optin_confirmed": "consent.confirmed",
     "optout": "consent.opted_out",
     "optin_restored": "consent.restored",
+    "optout_undone": "consent.restored",  # the opt-out page's undo, minutes after its opt-out
     "consent_lapsed": "consent.lapsed",
     "optin_expired": "consent.expired",
     "consent_imported": "consent.imported",

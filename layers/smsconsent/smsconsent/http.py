@@ -122,6 +122,12 @@ class Request:
             return False
         return "text/html" not in accept or accept.index(JSON) < accept.index("text/html")
 
+    def prefers_html(self) -> bool:
+        """A browser asked (``Accept`` names HTML before or instead of JSON): the private
+        routes answer JSON unless asked for HTML."""
+        accept = self.headers.get("accept", "").lower()
+        return "text/html" in accept and not self.accepts_json()
+
     def fields(self, max_bytes: int | None = None) -> tuple[dict[str, Any], bool]:
         """The body as a dict and whether it came as a form; refuses what is not one.
         ``max_bytes``: a route's own body limit (default the settings' 64 KiB)."""

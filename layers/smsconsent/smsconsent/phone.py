@@ -118,3 +118,23 @@ def _us_area_codes() -> dict[str, str]:
             state, *codes = line.split()
             table.update(dict.fromkeys(codes, state))
     return table
+
+
+def country_name(region: str, language: str) -> str:
+    """The country's name in ``language`` (``en`` or ``de``; English for any other), for
+    people: "Deutschland" for ``DE``. The code itself when the table has none. Read from
+    ``country_names.tsv``, generated from Debian's iso-codes by ``tools/gen_country_names.py``."""
+    names = _country_names().get(region.upper())
+    if names is None:
+        return region
+    return names[1] if language == "de" else names[0]
+
+
+@functools.cache
+def _country_names() -> dict[str, tuple[str, str]]:
+    table: dict[str, tuple[str, str]] = {}
+    for line in Path(__file__).with_name("country_names.tsv").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, english, german = line.split("\t")
+            table[code] = (english, german)
+    return table

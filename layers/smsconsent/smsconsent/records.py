@@ -26,7 +26,8 @@ class ConsentRecord(TypedDict, total=False):
     - ``active``: ``confirmed_at`` and ``confirmed_token`` (a repeated click is
       ``already_confirmed``), and what the pending record carried except its token,
       ``issued_at`` and ``prior``.
-    - ``opted_out``: ``before_stop``, the state a STOP ended (START brings back ``active``).
+    - ``opted_out``: ``before_stop``, the state a STOP ended (START brings back ``active``);
+      ``undo_seq`` when the opt-out page withdrew it: the evidence event an undo names.
     - ``lapsed``: what the active record carried.
 
     A bare suppression marker (erasure, purged evidence) is ``state`` and ``since`` alone.
@@ -43,6 +44,7 @@ class ConsentRecord(TypedDict, total=False):
     confirmed_at: str
     confirmed_token: str
     before_stop: str
+    undo_seq: int
     imported: str  # "<import id>#<row>": the import row that made this record
 
 

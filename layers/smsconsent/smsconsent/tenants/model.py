@@ -81,6 +81,12 @@ class Tenant:
     optout_shortcodes: dict[str, str] = field(default_factory=dict)
     stop_scope: str = "marketing"
     thank_you_url: str | None = None
+    # Where a refused browser form post is sent (303, with ?error=<code>), instead of the
+    # hosted page that explains the refusal.
+    error_url: str | None = None
+    # Who is responsible for the data, as the access report names them (name, address,
+    # contact); the tenant's name when not set.
+    controller: str | None = None
     cors_origins: tuple[str, ...] = ()
     signups_per_ip_per_hour: int = 10
     sms_per_number_per_day: int = 3

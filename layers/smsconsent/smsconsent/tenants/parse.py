@@ -82,6 +82,8 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     sms_origination_identity, sms_configuration_set, sms_opt_out_list = _sms(doc)
     keywords = _keywords(doc)
     thank_you_url = _thank_you_url(doc)
+    error_url = _optional_url(doc, "error_url")
+    controller = _controller(doc)
     public_base_url: str = url(req(doc, "public_base_url", str), "public_base_url")
     return Tenant(
         id=tenant_id,
@@ -106,6 +108,8 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
         optout_shortcodes=optout_shortcodes,
         stop_scope=stop_scope,
         thank_you_url=thank_you_url,
+        error_url=error_url,
+        controller=controller,
         cors_origins=cors_origins,
         signups_per_ip_per_hour=signups_per_ip,
         sms_per_number_per_day=sms_per_number,
@@ -342,8 +346,19 @@ def _cors_origins(doc: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _thank_you_url(doc: Mapping[str, Any]) -> str | None:
-    thank_you: str | None = opt(doc, "thank_you_url", str, default("thank_you_url"))
-    return url(thank_you, "thank_you_url") if thank_you else None
+    return _optional_url(doc, "thank_you_url")
+
+
+def _controller(doc: Mapping[str, Any]) -> str | None:
+    given: str | None = opt(doc, "controller", str, default("controller"))
+    if given is not None and not 1 <= len(given.strip()) <= 500:
+        raise TenantError("controller", "must be 1 to 500 characters")
+    return given.strip() if given else None
+
+
+def _optional_url(doc: Mapping[str, Any], key: str) -> str | None:
+    given: str | None = opt(doc, key, str, default(key))
+    return url(given, key) if given else None
 
 
 # ---- SMS providers, sending and keywords -------------------------------------------------

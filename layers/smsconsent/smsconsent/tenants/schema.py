@@ -9,8 +9,8 @@ TENANT_KEYS = frozenset(
         "id", "name", "default_country", "allowed_countries", "languages", "purposes",
         "consent_texts", "current_consent_text", "public_base_url", "min_age", "double_opt_in",
         "lapse_after_days", "evidence_retention_days", "quiet_hours", "frequency_cap",
-        "optout_shortcodes", "stop_scope", "thank_you_url", "cors_origins", "rate_limits",
-        "providers", "sms", "inbound_numbers", "keywords", "help_text", "message_frequency",
+        "optout_shortcodes", "stop_scope", "thank_you_url", "error_url", "controller", "cors_origins",
+        "rate_limits", "providers", "sms", "inbound_numbers", "keywords", "help_text", "message_frequency",
         "sending_rules",
     }
 )  # fmt: skip
