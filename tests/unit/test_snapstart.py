@@ -92,7 +92,7 @@ def _simulate(function: str, mode: str) -> dict[str, Any]:
         "POWERTOOLS_METRICS_NAMESPACE": "SnapStartTest",
     }
     env.pop("AWS_SESSION_TOKEN", None)
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own script
         [sys.executable, "-c", SCRIPT, str(ROOT / "functions" / function), mode],
         env=env,
         capture_output=True,
