@@ -881,16 +881,24 @@ class Lab:
 # ---- the world the handlers run in -----------------------------------------------------------
 
 
-def _tenant_doc() -> dict[str, Any]:
+def _tenant_doc(unlimited: bool = False) -> dict[str, Any]:
     """The demo tenant, without an AWS End User Messaging opt-out list: the sync of one is an
-    extra function and SMS API calls only tenants that name a list pay (not measured here)."""
+    extra function and SMS API calls only tenants that name a list pay (not measured here).
+    ``unlimited``: signup budgets no run reaches (they cost the same counter writes)."""
     doc: dict[str, Any] = json.loads((ROOT / "local" / "tenants" / "demo.json").read_text(encoding="utf-8"))
     (doc.get("sms") or {}).pop("opt_out_list", None)
+    if unlimited:
+        doc["rate_limits"] = {
+            "signups_per_ip_per_hour": 1_000_000,
+            "sms_per_number_per_day": 100,
+            "sms_per_prefix_per_hour": 1_000_000,
+            "sms_per_country_per_hour": {"default": 1_000_000},
+        }
     return doc
 
 
 @contextmanager
-def world(table: str = TABLE_NAME) -> Iterator[Lab]:
+def world(table: str = TABLE_NAME, unlimited: bool = False) -> Iterator[Lab]:
     """moto in this process: the template's table (its stream is the meter's: every change
     it sees), the queues and bus the functions write to, the demo tenant; a metered lab."""
     import os
@@ -948,7 +956,7 @@ def world(table: str = TABLE_NAME) -> Iterator[Lab]:
         clock.set_source(lambda: lab.moment[0])
         environment.reload()
         OUTBOX.clear()
-        store.put_tenant_doc(_tenant_doc(), NOW)
+        store.put_tenant_doc(_tenant_doc(unlimited), NOW)
         try:
             with meter.metering():
                 yield lab
@@ -1165,28 +1173,35 @@ def _presend(lab: Lab, recipients: int, repeat: int) -> dict[str, Any]:
     return figures
 
 
-def _retention_subject(i: int, due: bool, now: datetime) -> dict[str, Any]:
-    from bench.retention_scale import _subject
-
-    return _subject(i, due, now)
-
-
 def _retention(n: int, due: int) -> dict[str, Any]:
-    """A daily run over ``n`` subjects, ``due`` of them due (pending double opt-ins past their
-    token's lifetime), the rest due in 300 days; the cursor at yesterday, as after
+    """A daily run over ``n`` subjects, ``due`` of them due: signups (through the handlers)
+    never confirmed, their token's 48 hours over; the rest pending opt-ins due in 300 days
+    (``bench.retention_scale``'s, put straight into moto); the cursor at yesterday, as after
     yesterday's run."""
     import boto3
 
+    from bench.retention_scale import _subject
+
     table = f"{TABLE_NAME}-retention-{n}"
-    with world(table) as lab:
+    with world(table, unlimited=True) as lab:
         from smsconsent import clock, retention, store
 
         now = NOW
+        lab.moment[0] = now - timedelta(hours=49)
+        for i in range(due):
+            event = _event("signup-json.json")
+            event["body"] = json.dumps(
+                {"phone": f"+49152{40_000_000 + i:08d}", "consent": True, "age_confirmed": True}
+            )
+            assert lab.invoke(None, "SignupFunction", event, "http")["statusCode"] == 202
+        lab.drain(None, "SignupQueue", "SignupFunction")
+        lab.publish(None)
+        lab.moment[0] = now
         started = time.perf_counter()
         put_items(
             boto3.client("dynamodb", region_name=REGION),
             table,
-            (_retention_subject(i, i < due, now) for i in range(n)),
+            (_subject(i, False, now) for i in range(n - due)),
         )
         load_s = time.perf_counter() - started
         with lab.meter.unmetered():
