@@ -1296,9 +1296,10 @@ def rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _money(value: float) -> str:
-    if value >= 1:
+    """Dollars to the cent from $100 up, else to three significant digits."""
+    if value >= 100 or value <= 0:
         return f"${value:,.2f}"
-    return f"${value:.6f}".rstrip("0") if value >= 1e-6 else f"${value:.2e}"
+    return f"${value:.{max(2, 2 - math.floor(math.log10(value)))}f}"
 
 
 def markdown(figures: Mapping[str, Any]) -> str:
