@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, memory
+from bench import coldstart, costs, memory
 from bench.common import ROOT, progress, write_json
 
-SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "imports", "export")
+SECTIONS = ("coldstart", "memory", "presend", "retention", "events", "imports", "export", "costs")
 RESULTS = ROOT / "bench" / "results.json"
 
 # The goals (issue 7).
@@ -99,6 +99,8 @@ def _run(section: str, results: dict[str, Any], rounds: int, built_rounds: int) 
         results["imports"] = _child("bench.imports")
     elif section == "export":
         results["export"] = _child("bench.export_scale")
+    elif section == "costs":
+        results["costs"] = _child("bench.costs")
 
 
 # ---- goals -------------------------------------------------------------------------------
@@ -210,6 +212,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     found += _import_goals(results.get("imports") or {})
+    found += costs.goals(results.get("costs") or {})
     return found
 
 
@@ -522,6 +525,7 @@ def table(results: dict[str, Any]) -> str:
     out += _events_table(results.get("events") or {})
     out += _imports_table(results.get("imports") or {})
     out += _export_table(results.get("export") or {})
+    out += costs.table_lines(results.get("costs") or {})
     if results.get("goals"):
         out += ["", "Goals"]
         rows = [
