@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.journeys import PHONE, sign_up, stop, subject, twilio_event, inbound
+from tests.fixtures.journeys import PHONE, inbound, sign_up, stop, subject, twilio_event
 
 
 def _evidence(kind: str, phone: str = PHONE) -> list[Any]:
