@@ -195,3 +195,18 @@ def test_folding_adds_counters_and_campaign_optouts() -> None:
     assert tally.event_ids == [first.event_id, second.event_id, third.event_id]
     assert tally.counts["optouts"] == 2 and tally.counts["via#link"] == 2 and tally.counts["cc#AT"] == 1
     assert tally.counts["accepted"] == 1 and tally.campaigns == {"w": 2}
+
+
+def test_a_label_or_campaign_that_is_not_utf8_is_kept_readable() -> None:
+    # A lone surrogate cannot be stored (DynamoDB takes UTF-8): a record carrying one would
+    # be handed back for a day, holding up its shard.
+    counted = insights.count(
+        "demo",
+        "k",
+        _evidence("optout", {"via": "link\ud800", "keyword": "ST\udfffOP", "campaign": "w\ud83d"}),
+    )
+    assert counted is not None
+    assert "via#link?" in counted.counts and "kw#ST?OP" in counted.counts
+    assert counted.campaign == "w?"
+    for name in counted.counts:
+        name.encode("utf-8")

@@ -94,13 +94,18 @@ def fold(tenant: str, day: str, counted: Iterable[Counted]) -> DayTally:
     return tally
 
 
+def _utf8(value: str) -> str:
+    """``value`` as DynamoDB can store it: a lone surrogate (no UTF-8 for it) becomes "?"."""
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _label(value: Any) -> str:
-    return value[:_MAX_LABEL] if isinstance(value, str) and value else UNKNOWN
+    return _utf8(value[:_MAX_LABEL]) if isinstance(value, str) and value else UNKNOWN
 
 
 def campaign_key(value: Any) -> str | None:
     """The campaign as counted (None: no campaign)."""
-    return value[:MAX_CAMPAIGN] if isinstance(value, str) and value else None
+    return _utf8(value[:MAX_CAMPAIGN]) if isinstance(value, str) and value else None
 
 
 def reason(data: Mapping[str, Any]) -> str:
@@ -110,7 +115,7 @@ def reason(data: Mapping[str, Any]) -> str:
     are personal and stay in the erasable part)."""
     code = data.get("reason_code")
     if isinstance(code, str) and code:
-        return code[:_MAX_LABEL]
+        return _label(code)
     via = data.get("via")
     if via in ("provider", "provider_opt_out", "provider_list"):
         return "provider"

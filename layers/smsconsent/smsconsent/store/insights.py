@@ -17,11 +17,12 @@ nothing; a crash before the commit counts nothing, after it everything. A transa
 holds at most 100 items (``TRANSACTION_ITEMS``): the markers, the day item and one item per
 campaign; a batch of a hundred events of one tenant-day is two or three transactions.
 
-Hot items: one write per (batch, tenant-day), and the day item stays small (a few dozen
-counters: vias, keywords, countries, minute buckets; campaigns have items of their own), so
-a write costs 2 write units (4 with the transaction). One item takes 1,000 write units a
-second: a few hundred transactions, tens of thousands of events a second for one tenant.
-Campaign sends are one ``ADD`` per pre-send request and campaign, not per recipient.
+Hot items: one write per (batch, tenant-day) to the day item, which stays small (tens of
+counters as a rule: vias, keywords, countries, minute buckets; a few hundred at most, a few
+KB; campaigns have items of their own), so a write costs a few write units, twice that in
+a transaction. One item takes 1,000 write units a second: a hundred or more transactions
+of up to 99 events each, over ten thousand events a second for one tenant's day. Campaign
+sends are one ``ADD`` per pre-send request and campaign (1 write unit), not per recipient.
 
 Aggregates hold no number and no personal data, and are kept (no TTL).
 """
@@ -41,6 +42,8 @@ from smsconsent.store import models
 from smsconsent.store.errors import StoreUnavailable
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit of items in one TransactWriteItems
+# Counters one update adds to: "ADD #a0 :a0, ..." stays under an update expression's 4 KB.
+MAX_COUNTERS = 200
 MARKER_DAYS = 7
 ATTEMPTS = 8  # rounds of one tenant-day's transaction (duplicates dropped, campaigns admitted)
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -115,15 +118,18 @@ def _backoff(attempt: int) -> None:
 
 def chunks(counted: Sequence[insights.Counted]) -> list[list[insights.Counted]]:
     """Consecutive chunks of one tenant-day's events, each fitting one transaction: its
-    markers, the day item and one item per campaign."""
+    markers, the day item and one item per campaign, and at most ``MAX_COUNTERS`` counters."""
     out: list[list[insights.Counted]] = []
     campaigns: set[str] = set()
+    names: set[str] = set()
     for one in counted:
         new_campaign = one.campaign is not None and one.campaign not in campaigns
-        if not out or len(out[-1]) + 1 + len(campaigns) + 1 + new_campaign > TRANSACTION_ITEMS:
+        items = len(out[-1]) + 1 + len(campaigns) + 1 + new_campaign if out else 0
+        if not out or items > TRANSACTION_ITEMS or len(names | one.counts.keys()) > MAX_COUNTERS:
             out.append([])
-            campaigns = set()
+            campaigns, names = set(), set()
         out[-1].append(one)
+        names |= one.counts.keys()
         if one.campaign is not None:
             campaigns.add(one.campaign)
     return out
