@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -331,16 +332,23 @@ def test_the_keyboard_goes_through_the_page_in_reading_order(
     page.goto(static_site + "/index.html")
     _loaded(page)
     seen: list[str] = []
+    where: list[tuple[float, float]] = []
     for _ in range(16):
         page.keyboard.press("Tab")
-        stop = page.evaluate(
+        stop, top, left = page.evaluate(
             "(() => { const e = document.activeElement, f = e.closest('figure');"
-            " return e.id || (f ? f.id + ':' + e.tagName : e.tagName); })()"
+            " const r = e.getBoundingClientRect();"
+            " return [e.id || (f ? f.id + ':' + e.tagName : e.tagName), r.top + scrollY, r.left]; })()"
         )
         if not seen or seen[-1] != stop:  # a day field takes a Tab per part (month, day, year)
             seen.append(stop)
+            where.append((top, left))
     assert seen[:6] == ["from", "to", "show", "funnel:SUMMARY", "daily:SUMMARY", "campaigns:SUMMARY"]
-    # Each stop is further down the page than the one before, and shows where focus is
+    # Each stop comes after the one before as the page reads: further down, or right of it
+    # on the same line
+    for (top, left), (next_top, next_left) in itertools.pairwise(where[:6]):
+        assert next_top > top + 1 or (abs(next_top - top) <= 40 and next_left > left), where
+    # And focus shows where it is
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     # A table opens from the keyboard
