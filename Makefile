@@ -87,9 +87,10 @@ deploy: build
 
 ## tenant: put a tenant from a JSON file into the table: make tenant FILE=my-tenant.json TABLE=<table name>
 ##   PRESEND=<PresendFunctionName output> also makes the pre-send alias tenant-<id> for direct invokes
+##   ALARM_TOPIC=<AlarmTopicArn output> also puts the tenant's campaign opt-out rate alarm
 tenant: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make tenant FILE=my-tenant.json TABLE=<TableName output>" >&2; exit 2; }
-	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE)) $(if $(PRESEND),--presend-function $(PRESEND))
+	$(BIN)/python -m tools.put_tenant $(FILE) $(if $(TABLE),--table $(TABLE)) $(if $(PRESEND),--presend-function $(PRESEND)) $(if $(ALARM_TOPIC),--alarm-topic $(ALARM_TOPIC))
 
 ## tenant-check: validate a tenant file without writing it (no AWS needed): make tenant-check FILE=my-tenant.json
 ##   LOCAL=1 validates it for the local stack (plain-text secrets allowed there only)

@@ -7,9 +7,14 @@ import json
 import re
 from collections.abc import Iterable
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from smsconsent.tenants import Tenant
+
+# The insights page a tenant may host over the insights JSON (web/insights.html).
+INSIGHTS_PAGE = Path(__file__).resolve().parents[1] / "web" / "insights.html"
+_SOURCE = '<meta name="insights-source" content="insights.json">'
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING = ".,;:!?)]}'\""
@@ -43,6 +48,7 @@ TEXT = {
         "attempts": "the webhook delivery attempts",
         "imports": "the imports and their status (make import FILE=...)",
         "optouts": "the stand-in AWS opt-out list",
+        "insights": "Insights: signups, confirmations and opt-outs per day",
         "sink_title": "Local webhook sink",
         "sink_lead": "Consent events the demo tenant's webhook subscription delivered here, newest last.",
         "sink_empty": "Nothing received yet.",
@@ -67,6 +73,7 @@ TEXT = {
         "attempts": "die Zustellversuche der Webhooks",
         "imports": "die Importe und ihr Stand (make import FILE=...)",
         "optouts": "die nachgebildete AWS-Opt-out-Liste",
+        "insights": "Auswertung: Anmeldungen, Bestätigungen und Abmeldungen pro Tag",
         "sink_title": "Lokaler Webhook-Empfänger",
         "sink_lead": "Einwilligungsereignisse, die das Webhook-Abo des Demo-Mandanten hierher "
         "zugestellt hat, "
@@ -114,6 +121,7 @@ def demo_form(tenant: Tenant, lang: str) -> str:
         f'<a href="/_local/webhooks">{escape(t["attempts"])}</a>.</p>'
         f'<p class="muted"><a href="/v1/{escape(tenant.id)}/imports">{escape(t["imports"])}</a>, '
         f'<a href="/_local/provider-optouts">{escape(t["optouts"])}</a>.</p>'
+        f'<p class="muted"><a href="/_local/insights">{escape(t["insights"])}</a></p>'
         f'<form method="post" action="/v1/{escape(tenant.id)}/signup">'
         f'<label for="phone">{escape(t["phone"])}</label>'
         '<input type="tel" id="phone" name="phone" autocomplete="tel" required '
@@ -253,3 +261,11 @@ def prefers_html(accept: str | None) -> bool:
 
     html, json = quality("text/html"), quality("application/json")
     return html > json
+
+
+def insights_page(source: str) -> str:
+    """The hostable insights page, reading its JSON from ``source`` (this stack's route)."""
+    html = INSIGHTS_PAGE.read_text(encoding="utf-8")
+    if _SOURCE not in html:
+        raise ValueError(f"{INSIGHTS_PAGE.name} names no insights source to point at {source}")
+    return html.replace(_SOURCE, f'<meta name="insights-source" content="{escape(source)}">')

@@ -86,6 +86,7 @@ _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
 _FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
 DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
+DEMO_TENANT = "demo"
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
@@ -352,6 +353,7 @@ class Handler(BaseHTTPRequestHandler):
             "/_local/webhooks": "GET, HEAD",
             "/_local/sink": "GET, HEAD, POST",
             "/_local/provider-optouts": "GET, HEAD, POST",
+            "/_local/insights": "GET, HEAD",
         }
         allow = known.get(path) or (
             "POST" if path.startswith(("/_local/invoke/", "/_local/import-bucket/")) else None
@@ -385,7 +387,11 @@ class Handler(BaseHTTPRequestHandler):
         return json_response(200, report, [_NO_STORE])
 
     def _stand_ins(self, stack: Backend, request: HttpRequest, path: str, method: str) -> HttpResponse | None:
-        """The stand-ins for AWS resources: the opt-out lists, the import bucket."""
+        """The stand-ins for AWS resources: the opt-out lists, the import bucket, and the
+        demo tenant's insights page (where AWS has the CloudWatch dashboard)."""
+        if path == "/_local/insights" and method == "GET":
+            stack.settle(timeout=1.0)  # a look right after a change shows it counted
+            return _html(200, pages.insights_page(f"/v1/{DEMO_TENANT}/insights"))
         if path == "/_local/provider-optouts" and method in ("GET", "POST"):
             return self._provider_optouts(stack, request, method)
         if path.startswith("/_local/import-bucket/") and method == "POST":

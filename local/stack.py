@@ -169,10 +169,10 @@ class LocalStack:
         self._thread: threading.Thread | None = None
         # SignupQueue: valid signups wait here for SignupFunction's worker, as in AWS.
         self.signup_queue: LocalQueue | None = None
-        # The table's stream fed to PublisherFunction, its webhook deliveries made here
-        # (WebhookQueue and DeliveryFunction in AWS), and the demo tenant's receiver.
-        self.stream_pump: StreamPump | None = None
-        self._stream_source: tpl.StreamSource | None = None
+        # The table's stream fed to each function the template feeds it to (PublisherFunction,
+        # TallyFunction), each reading it on its own, the publisher's webhook deliveries made
+        # here (WebhookQueue and DeliveryFunction in AWS), and the demo tenant's receiver.
+        self.stream_pumps: list[StreamPump] = []
         self._streams: Any = None  # the DynamoDB Streams client
         self.deliveries = LocalDeliveries(self.clock.now)
         self.sink = Sink(self._sink_secrets, self.clock.now)
@@ -214,9 +214,9 @@ class LocalStack:
         try:
             return self.handler(function)(event, context)
         finally:
-            pump = self.stream_pump
-            if pump is not None and function.logical_id != pump.name:
-                pump.poke()  # what it wrote is in the stream: publish it now
+            for pump in self.stream_pumps:
+                if function.logical_id != pump.name:
+                    pump.poke()  # what it wrote is in the stream: publish it now
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -420,27 +420,29 @@ class LocalStack:
         publishing.set_local_deliveries(self.deliveries.take)
 
     def _start_stream_pump(self) -> None:
-        """Feed the table's stream to the function the template feeds it to, from now on."""
-        source = next((s for s in tpl.stream_sources(self.template) if s.table == "ConsentTable"), None)
-        function = self.function(source.function) if source else None
-        if source is None or function is None:
-            return
-        self._stream_source = source
-        try:
-            stream = self._table_stream()
-        except KeyError:  # a table made before it had a stream (DynamoDB Local, say)
-            print(
-                f"Local stack: {TABLE_NAME} has no stream: consent events are not published",
-                file=sys.stderr,
+        """Feed the table's stream to each function the template feeds it to, from now on:
+        each reads it on its own (its own place in it), as two event source mappings do."""
+        for source in tpl.stream_sources(self.template):
+            function = self.function(source.function) if source.table == "ConsentTable" else None
+            if function is None:
+                continue
+            try:
+                stream = self._table_stream(source.batch_size)
+            except KeyError:  # a table made before it had a stream (DynamoDB Local, say)
+                print(
+                    f"Local stack: {TABLE_NAME} has no stream: consent events are not published",
+                    file=sys.stderr,
+                )
+                return
+
+            def feed(event: dict[str, Any], function: tpl.Function = function) -> Any:
+                return self.invoke(function, event, f"local-{uuid.uuid4()}")
+
+            self.stream_pumps.append(
+                StreamPump(stream, feed, source.filters, name=function.logical_id).start()
             )
-            return
 
-        def publish(event: dict[str, Any]) -> Any:
-            return self.invoke(function, event, f"local-{uuid.uuid4()}")
-
-        self.stream_pump = StreamPump(stream, publish, source.filters, name=function.logical_id).start()
-
-    def _table_stream(self) -> TableStream:
+    def _table_stream(self, batch_size: int) -> TableStream:
         """The table's stream from now on (LATEST)."""
         import boto3
 
@@ -448,8 +450,9 @@ class LocalStack:
             self._streams = boto3.client(
                 "dynamodbstreams", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"]
             )
-        batch = self._stream_source.batch_size if self._stream_source else 100
-        return TableStream(self._client(), self._streams, TABLE_NAME, batch_size=batch, list_shards_every=5.0)
+        return TableStream(
+            self._client(), self._streams, TABLE_NAME, batch_size=batch_size, list_shards_every=5.0
+        )
 
     def settle(self, timeout: float = 10.0, *, webhooks: bool = True) -> bool:
         """Wait until the queued signups are processed (their SMS in the outbox) and, with
@@ -459,8 +462,8 @@ class LocalStack:
         done = self.signup_queue.idle(timeout) if self.signup_queue else True
         if not webhooks:
             return done
-        if self.stream_pump is not None:
-            done = self.stream_pump.pump(max(0.0, deadline - time.monotonic())) and done
+        for pump in self.stream_pumps:
+            done = pump.pump(max(0.0, deadline - time.monotonic())) and done
         if self.list_sync_queue is not None:
             done = self.list_sync_queue.idle(max(0.0, deadline - time.monotonic())) and done
         if self.import_queue is not None:
@@ -474,9 +477,9 @@ class LocalStack:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self.stream_pump is not None:
-            self.stream_pump.stop()
-            self.stream_pump = None
+        for pump in self.stream_pumps:
+            pump.stop()
+        self.stream_pumps = []
         with contextlib.suppress(ImportError):
             from smsconsent import publishing
 
@@ -679,7 +682,9 @@ class LocalStack:
 
         docs = read_tenants(self.tenants_dir, self.url)
         self.settle()  # nothing queued before the reset lands after it
-        with self.stream_pump.paused() if self.stream_pump else contextlib.nullcontext():
+        with contextlib.ExitStack() as paused:
+            for pump in self.stream_pumps:
+                paused.enter_context(pump.paused())
             if self.signup_queue is not None:
                 self.signup_queue.clear()
             self.deliveries.clear()
@@ -696,11 +701,11 @@ class LocalStack:
             self.seed(docs)
             # What was written before the reset is never published: the stream is read
             # from here on (a new table's from its start).
-            if self.stream_pump is not None:
+            for pump in self.stream_pumps:
                 if renewed:
-                    self.stream_pump.stream = self._table_stream()
+                    pump.stream = self._table_stream(pump.stream.batch_size)
                 else:
-                    self.stream_pump.stream.skip_to_now()
+                    pump.stream.skip_to_now()
 
     def _empty_table(self) -> bool:
         """Embedded moto: a new table (True). Moto keeps every stream record of a table and

@@ -53,6 +53,10 @@ class TableStream:
             }
 
     @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    @property
     def held(self) -> int:
         """Records read and not yet handled (a batch the handler failed on)."""
         with self._lock:

@@ -38,5 +38,6 @@ pytest_plugins = [
     "tests.fixtures.tenants",
     "tests.fixtures.stack",
     "tests.fixtures.consent_events",
+    "tests.fixtures.insights",
     "tests.fixtures.receivers",
 ]

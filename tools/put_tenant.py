@@ -4,6 +4,8 @@
     python -m tools.put_tenant my-tenant.json --check          # validate only, no AWS
     python -m tools.put_tenant my-tenant.json --table <TableName> \\
         --presend-function <PresendFunctionName output>        # and its tenant-<id> alias
+    python -m tools.put_tenant my-tenant.json --table <TableName> \\
+        --alarm-topic <AlarmTopicArn output>                   # and its opt-out rate alarm
 
 Uses the usual AWS credentials and region (AWS_PROFILE, AWS_REGION). Set
 DYNAMODB_ENDPOINT to write to another DynamoDB-compatible endpoint instead.
@@ -47,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         "--presend-function",
         metavar="NAME",
         help="also create (or repoint to $LATEST) the pre-send function's alias tenant-<id>",
+    )
+    parser.add_argument(
+        "--alarm-topic",
+        metavar="ARN",
+        help="also create (or update) the tenant's campaign opt-out rate alarm, notifying this SNS topic",
     )
     args = parser.parse_args(argv)
     endpoint = os.environ.get("DYNAMODB_ENDPOINT")
@@ -96,7 +103,56 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"alias {args.presend_function}:{alias_name(tenant.id)} {action}")
+    if args.alarm_topic:
+        try:
+            name = put_optout_alarm(tenant.id, args.alarm_topic)
+        except Exception as exc:
+            print(
+                f"opt-out rate alarm for tenant {tenant.id} not made: {_aws_problem(exc, table, endpoint)}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"alarm {name} put")
     return 0
+
+
+def optout_alarm_name(tenant_id: str) -> str:
+    return f"sms-consent-{tenant_id}-campaign-optout-rate"
+
+
+def put_optout_alarm(tenant_id: str, topic_arn: str) -> str:
+    """Create or update the tenant's alarm on ``CampaignOptOutRateHigh`` (written by the tally
+    per tenant when a campaign's opt-out rate passes the tenant's ``optout_alarm``); it
+    notifies ``topic_arn`` (the stack's AlarmTopicArn output). Returns its name."""
+    import boto3
+
+    from smsconsent import settings
+
+    name = optout_alarm_name(tenant_id)
+    boto3.client("cloudwatch", region_name=settings.get().region).put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=(
+            f"A campaign of tenant {tenant_id} passed its opt-out rate threshold (optout_alarm): "
+            "the tally's log names it, with its sends and opt-outs"
+        ),
+        Namespace=_METRICS_NAMESPACE,
+        MetricName="CampaignOptOutRateHigh",
+        Dimensions=[{"Name": "service", "Value": _SERVICE}, {"Name": "tenant", "Value": tenant_id}],
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic_arn],
+    )
+    return name
+
+
+# The template's POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME: what the
+# functions' metrics are written under (this machine's environment does not say).
+_METRICS_NAMESPACE = "SmsConsent"
+_SERVICE = "sms-consent"
 
 
 def alias_name(tenant_id: str) -> str:

@@ -333,8 +333,10 @@ def test_events_go_to_the_bus_in_the_embedded_moto(stack: LocalStack) -> None:
 
 
 def test_stream_filters_match_as_lambdas_filter_criteria() -> None:
-    (source,) = tpl.stream_sources(tpl.load())
-    (pattern,) = source.filters
+    sources = {s.function: s for s in tpl.stream_sources(tpl.load())}
+    assert set(sources) == {"PublisherFunction", "TallyFunction"}  # the stream's two readers
+    (pattern,) = sources["PublisherFunction"].filters
+    assert sources["TallyFunction"].filters == (pattern,)  # insights count what is published
 
     def record(event: str, sk: str) -> dict[str, Any]:
         return {"eventName": event, "dynamodb": {"Keys": {"pk": {"S": "SUBJ#demo#x"}, "sk": {"S": sk}}}}

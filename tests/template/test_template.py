@@ -396,3 +396,55 @@ def test_no_function_is_told_to_accept_plain_text_secrets(template):
         ), name
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     assert "ALLOW_PLAIN_SECRETS" not in globals_env
+
+
+def _metrics_the_code_writes() -> set[str]:
+    """Every business metric name ``metrics.count`` is called with in the layer."""
+    layer = ROOT / "layers" / "smsconsent" / "smsconsent"
+    names: set[str] = set()
+    for path in layer.rglob("*.py"):
+        names |= set(re.findall(r'metrics\.count\(\s*"([A-Za-z]+)"', path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_the_insights_dashboard_shows_what_the_code_counts_and_every_functions_errors(
+    template: dict[str, Any],
+) -> None:
+    import json
+
+    resources = template["Resources"]
+    dashboard = resources["InsightsDashboard"]
+    assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
+    text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    # Every ${...} names a resource of the template or a pseudo parameter
+    for ref in re.findall(r"\$\{([^}]+)\}", text):
+        name = ref.split(".", 1)[0]
+        assert name in resources or name.startswith("AWS::"), ref
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    shown: set[str] = set()
+    lambdas: set[str] = set()
+    for widget in body["widgets"]:
+        for metric in widget.get("properties", {}).get("metrics", []):
+            first = metric[0]
+            if isinstance(first, dict):
+                shown |= set(re.findall(r'MetricName="([A-Za-z]+)"', first["expression"]))
+            elif first == "SmsConsent":
+                shown.add(metric[1])
+            elif first == "AWS/Lambda":
+                lambdas.add(metric[3])
+    # Then it shows only metrics the functions write, and those the issue names
+    assert shown <= _metrics_the_code_writes(), shown - _metrics_the_code_writes()
+    assert {
+        "SignupsAccepted",  # signups
+        "ConfirmationSmsSent",  # SMS sent
+        "ConsentConfirmed",  # confirmations
+        "OptOuts",  # opt-outs by via
+        "OptOutKeywords",  # and by keyword
+        "SignupRateLimited",  # pumping refusals
+        "InboundReplyWithheld",
+        "CampaignOptOutRateHigh",
+    } <= shown
+    # And the errors of every function
+    assert lambdas
+    named = set(re.findall(r'"FunctionName", "\$\{([A-Za-z]+)\}"', text))
+    assert named == set(_functions(template))

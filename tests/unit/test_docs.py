@@ -216,6 +216,7 @@ def test_every_key_the_tenant_parser_knows_is_documented() -> None:
         "frequency_cap.": tenants.FREQUENCY_CAP_KEYS,
         "sending_rules.": tenants.SENDING_RULES_KEYS,
         "sms.": tenants.SMS_KEYS,
+        "optout_alarm.": tenants.OPTOUT_ALARM_KEYS,
         "keywords.": tenants.KEYWORDS_KEYS,
         "purposes.<name>.": tenants.PURPOSE_KEYS,
         "consent_texts.<id>.": tenants.CONSENT_TEXT_KEYS,

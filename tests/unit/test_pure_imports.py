@@ -23,6 +23,7 @@ PURE = [
     "smsconsent.import_rows",
     "smsconsent.presend.rules",
     "smsconsent.sending_rules",
+    "smsconsent.insights",
 ]
 FORBIDDEN = [
     "smsconsent.store",

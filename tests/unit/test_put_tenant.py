@@ -122,6 +122,25 @@ def test_the_presend_alias_is_created_and_repointed(tmp_path, moto_table, capsys
     )
 
 
+def test_the_tenants_optout_rate_alarm_is_put_on_its_tenant_dimension(tmp_path, moto_table, capsys):
+    topic = boto3.client("sns").create_topic(Name="stack-AlarmTopic")["TopicArn"]
+    args = [str(_for_aws(tmp_path)), "--table", "tools-test", "--alarm-topic", topic]
+    assert put_tenant.main(args) == 0
+    assert "alarm sms-consent-demo-campaign-optout-rate put" in capsys.readouterr().out
+    (alarm,) = boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix="sms-consent-demo-")["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("SmsConsent", "CampaignOptOutRateHigh")
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {"service": "sms-consent", "tenant": "demo"}
+    assert alarm["AlarmActions"] == [topic] and alarm["Threshold"] == 0
+    # Run again: the same alarm, updated (one per tenant)
+    assert put_tenant.main(args) == 0
+    assert len(boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]) == 1
+    # And the metric is the one the functions write, as the template names it
+    globals_env = local_template.load()["Globals"]["Function"]["Environment"]["Variables"]
+    assert globals_env["POWERTOOLS_METRICS_NAMESPACE"] == alarm["Namespace"]
+    assert globals_env["POWERTOOLS_SERVICE_NAME"] == dimensions["service"]
+
+
 # ---- the make command lines, as a newcomer runs them ----------------------------------------
 
 

@@ -420,7 +420,27 @@ REFUSALS: list[tuple[str, Mutation, str]] = [
     ("cors origin not a string", _set("cors_origins", [1]), "cors_origins"),
     ("keywords not a list", _set("keywords", {"optout": "STOP"}), "keywords.optout"),
     ("help text of a wrong type", _set("help_text", 5), "help_text"),
+    ("opt-out alarm not an object", _set("optout_alarm", 3), "optout_alarm"),
+    ("opt-out alarm percent zero", _set("optout_alarm", {"percent": 0}), "optout_alarm.percent"),
+    ("opt-out alarm percent over 100", _set("optout_alarm", {"percent": 100.5}), "optout_alarm.percent"),
+    ("opt-out alarm percent a string", _set("optout_alarm", {"percent": "3%"}), "optout_alarm.percent"),
+    ("opt-out alarm percent a bool", _set("optout_alarm", {"percent": True}), "optout_alarm.percent"),
+    ("opt-out alarm sends zero", _set("optout_alarm", {"min_sends": 0}), "optout_alarm.min_sends"),
+    ("opt-out alarm sends a float", _set("optout_alarm", {"min_sends": 2.5}), "optout_alarm.min_sends"),
+    ("opt-out alarm unknown key", _set("optout_alarm", {"rate": 3}), "optout_alarm.rate"),
 ]
+
+
+def test_the_optout_alarm_defaults_to_3_percent_from_200_sends(demo_doc: dict[str, Any]) -> None:
+    demo_doc.pop("optout_alarm", None)
+    tenant = Tenant.from_dict(demo_doc)
+    assert (tenant.optout_alarm_percent, tenant.optout_alarm_min_sends) == (3.0, 200)
+    demo_doc["optout_alarm"] = {"percent": 2.5}
+    tenant = Tenant.from_dict(demo_doc)
+    assert (tenant.optout_alarm_percent, tenant.optout_alarm_min_sends) == (2.5, 200)
+    demo_doc["optout_alarm"] = {"percent": 5, "min_sends": 1000}
+    tenant = Tenant.from_dict(demo_doc)
+    assert (tenant.optout_alarm_percent, tenant.optout_alarm_min_sends) == (5.0, 1000)
 
 
 @pytest.mark.parametrize(

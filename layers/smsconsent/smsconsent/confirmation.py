@@ -59,7 +59,12 @@ def confirm(token: str, ip: str, user_agent: str) -> Result:
             subject,
             sha,
             now,
-            {"purposes": outcome.purposes, "channel": outcome.channel, "via": "link"},
+            {
+                "purposes": outcome.purposes,
+                "channel": outcome.channel,
+                "via": "link",
+                "issued_at": outcome.issued_at,
+            },
             pii={"ip": ip, "user_agent": user_agent[:500]},
         )
         store.commit(store.Change(subject, [event], code=code, due=consent.next_due(subject, tenant)), now)

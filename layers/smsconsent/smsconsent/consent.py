@@ -161,6 +161,7 @@ class ConfirmOutcome:
     status: str  # confirmed | already_confirmed | expired | opted_out | unknown_token
     purposes: list[str] = field(default_factory=list)
     channel: str | None = None
+    issued_at: str | None = None  # confirmed: when its link was issued (time to confirm)
 
 
 def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: datetime) -> ConfirmOutcome:
@@ -189,6 +190,7 @@ def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: dat
         return ConfirmOutcome("expired", purposes, channel)
     if pending_token(subject, channel) != token_sha256:
         return ConfirmOutcome("expired", purposes, channel)  # replaced, or closed by a STOP
+    issued_at = min(r.get("issued_at", r["since"]) for r in waiting.values())
     for record in waiting.values():
         record.pop("token", None)
         record.pop("prior", None)
@@ -200,7 +202,7 @@ def confirm(subject: Subject | None, tenant: Tenant, token_sha256: str, now: dat
     if pending_token(subject, channel) == token_sha256:
         del opened[channel]
     subject.pending = opened or None
-    return ConfirmOutcome("confirmed", sorted(k.split(":", 1)[1] for k in waiting), channel)
+    return ConfirmOutcome("confirmed", sorted(k.split(":", 1)[1] for k in waiting), channel, issued_at)
 
 
 def lapse_at(subject: Subject, record: ConsentRecord, tenant: Tenant) -> datetime:

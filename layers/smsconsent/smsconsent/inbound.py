@@ -289,6 +289,7 @@ def _apply(
                 "via": via,
                 "keyword": keywords.keyword_of(message.text, tenant.keywords),
                 "campaign": target.last_campaign,
+                "country": phone.normalise(message.sender, tenant.default_country).region,
             },
             pii={"text": message.text[:320]},
         )
@@ -316,6 +317,7 @@ def _apply(
                     "reply_channel": message.channel,
                     "purposes": result.purposes,
                     "via": "sms_reply",
+                    "issued_at": result.issued_at,
                 }
                 event, issued = confirmation.confirmed_evidence(subject, token, now, data)
                 events.append(event)

@@ -196,6 +196,7 @@ def withdraw(
                 "consents": changed,
                 "via": via,
                 "campaign": subject.last_campaign,
+                "country": subject.region,  # for insights: no number, only its country
                 "reason_given": bool(reason),
             },
             pii={**pii, "reason": (reason or "")[:1000]},

@@ -146,7 +146,11 @@ def _decide(
         changed = consent.opt_out(target, tenant, None, now)
         if not changed:
             return action, None
-        data |= {"consents": changed, "campaign": report.campaign or target.last_campaign}
+        data |= {
+            "consents": changed,
+            "campaign": report.campaign or target.last_campaign,
+            "country": report.phone.region,
+        }
         event = evidence.append(target, "optout", now, data)
         return action, store.Change(target, [event], due=consent.next_due(target, tenant))
     if subject is None:

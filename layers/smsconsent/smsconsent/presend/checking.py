@@ -4,10 +4,11 @@ in use), each decided, contact recorded where asked; the answer in the input's o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from smsconsent import clock, keys
+from smsconsent.observability import logger
 from smsconsent.presend.decision import _DENIED, Outcome, _Context, decide
 from smsconsent.presend.numbers import _normalised, _Number, _number
 from smsconsent.presend.reasons import INVALID_PHONE
@@ -85,7 +86,9 @@ def check(tenant: Tenant, req: CheckRequest, backend: Backend | None = None) -> 
             regions[number.e164] = number.region
     outcomes = {e164: decide(ctx, e164, region, subjects.get(e164)) for e164, region in regions.items()}
     if req.record:
-        _record(ctx, outcomes, regions, store_)
+        recorded = _record(ctx, outcomes, regions, store_)
+        if recorded and req.campaign and backend is None:  # a test's backend keeps no insights
+            _count_sends(tenant.id, req.campaign, req.send_at, recorded)
 
     results: list[dict[str, Any]] = []
     answered: dict[str, dict[str, Any]] = {}
@@ -148,20 +151,21 @@ def _read_subjects(tenant: Tenant, numbers: Mapping[str, _Number], backend: Back
     return subjects
 
 
-def _record(
-    ctx: _Context, outcomes: dict[str, Outcome], regions: Mapping[str, str], backend: Backend
-) -> None:
+def _record(ctx: _Context, outcomes: dict[str, Outcome], regions: Mapping[str, str], backend: Backend) -> int:
     """Write every allowed marketing send's contact; a subject changed meanwhile is read
-    and decided again (its answer may change), a bounded number of times."""
+    and decided again (its answer may change), a bounded number of times. Returns how
+    many sends were recorded now (none that an earlier try of the request recorded)."""
     todo = {e164: o.contact for e164, o in outcomes.items() if o.contact is not None}
+    recorded = 0
     for _ in range(WRITE_ROUNDS):
         if not todo:
-            return
+            return recorded
         items = list(todo.items())
         done = backend.record([contact for _, contact in items], clock.now())
         todo = {}
         for (e164, contact), ok in zip(items, done, strict=True):
             if ok:
+                recorded += 1
                 continue
             outcome = decide(ctx, e164, regions[e164], backend.read_one(contact.subject.pk))
             outcomes[e164] = outcome
@@ -169,3 +173,18 @@ def _record(
                 todo[e164] = outcome.contact
     if todo:
         raise StoreUnavailable(f"{len(todo)} subjects kept changing while contact was recorded")
+    return recorded
+
+
+def _count_sends(tenant_id: str, campaign: str, send_at: datetime, sends: int) -> None:
+    """The campaign's recorded sends for insights: one ADD for the request, on the UTC day
+    of ``send_at``. The contact is recorded already, and a retry would find it so and count
+    nothing: a failure here loses these counts (logged), never the answer."""
+    from smsconsent.store import insights as insights_store
+
+    try:
+        insights_store.add_sends(tenant_id, campaign, send_at.astimezone(UTC).date(), sends)
+    except StoreUnavailable as exc:
+        logger.warning(
+            "campaign sends not counted", extra={"tenant": tenant_id, "sends": sends, "error": str(exc)}
+        )

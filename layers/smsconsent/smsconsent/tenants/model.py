@@ -102,6 +102,10 @@ class Tenant:
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     help_text: dict[str, str] = field(default_factory=dict)
     message_frequency: dict[str, str] = field(default_factory=dict)
+    # A campaign whose opt-outs pass this share of its sends (over 7 days, once it has
+    # this many sends) raises the tenant's opt-out rate alarm (insights).
+    optout_alarm_percent: float = 3.0
+    optout_alarm_min_sends: int = 200
 
     @property
     def default_language(self) -> str:

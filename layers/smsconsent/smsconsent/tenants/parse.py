@@ -29,6 +29,7 @@ from smsconsent.tenants.schema import (
     FREQUENCY_CAP_KEYS,
     KEYWORD_KINDS,
     KEYWORDS_KEYS,
+    OPTOUT_ALARM_KEYS,
     PROVIDER_KEYS,
     PROVIDERS,
     PURPOSE_KEYS,
@@ -84,6 +85,7 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
     thank_you_url = _thank_you_url(doc)
     error_url = _optional_url(doc, "error_url")
     controller = _controller(doc)
+    optout_alarm_percent, optout_alarm_min_sends = _optout_alarm(doc)
     public_base_url: str = url(req(doc, "public_base_url", str), "public_base_url")
     return Tenant(
         id=tenant_id,
@@ -123,6 +125,8 @@ def parse(doc: Mapping[str, Any], plain_secrets: bool) -> Tenant:
         keywords=keywords,
         help_text=_optional_texts(doc, "help_text", languages),
         message_frequency=_optional_texts(doc, "message_frequency", languages),
+        optout_alarm_percent=optout_alarm_percent,
+        optout_alarm_min_sends=optout_alarm_min_sends,
     )
 
 
@@ -300,6 +304,16 @@ def _optout_shortcodes(doc: Mapping[str, Any]) -> dict[str, str]:
                 f"optout_shortcodes.{country}", "must map a country code to a numeric shortcode"
             )
     return dict(shortcodes)
+
+
+def _optout_alarm(doc: Mapping[str, Any]) -> tuple[float, int]:
+    """(percent, min_sends) of the campaign opt-out rate alarm."""
+    alarm = section(doc, "optout_alarm", OPTOUT_ALARM_KEYS)
+    percent = opt(alarm, "percent", (int, float), default("optout_alarm_percent"), "optout_alarm.")
+    if isinstance(percent, bool) or not 0 < percent <= 100:
+        raise TenantError("optout_alarm.percent", "must be a number above 0 and at most 100")
+    min_sends = opt(alarm, "min_sends", int, default("optout_alarm_min_sends"), "optout_alarm.")
+    return float(percent), positive(min_sends, "optout_alarm.min_sends", 10_000_000)
 
 
 def _stop_scope(doc: Mapping[str, Any]) -> str:

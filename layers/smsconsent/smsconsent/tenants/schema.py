@@ -12,6 +12,7 @@ TENANT_KEYS = frozenset(
         "optout_shortcodes", "stop_scope", "thank_you_url", "error_url", "controller", "cors_origins",
         "rate_limits", "providers", "sms", "inbound_numbers", "keywords", "help_text", "message_frequency",
         "sending_rules",
+        "optout_alarm",
     }
 )  # fmt: skip
 DOUBLE_OPT_IN_KEYS = frozenset({"token_ttl_hours", "resend_cooldown_minutes", "confirm_by_reply"})
@@ -26,6 +27,7 @@ RATE_LIMITS_KEYS = frozenset(
 QUIET_HOURS_KEYS = frozenset({"start", "end"})
 FREQUENCY_CAP_KEYS = frozenset({"max", "days"})
 SENDING_RULES_KEYS = frozenset({"waive"})
+OPTOUT_ALARM_KEYS = frozenset({"percent", "min_sends"})
 SMS_KEYS = frozenset({"origination_identity", "configuration_set", "opt_out_list"})
 KEYWORD_KINDS = ("optout", "optin", "help")
 KEYWORDS_KEYS = frozenset(KEYWORD_KINDS)
