@@ -748,9 +748,9 @@ class Lab:
 
         self.meter = meter
         self.functions = functions()
-        source = next(s for s in tpl.stream_sources(tpl.load()) if s.function == "PublisherFunction")
-        self.stream_filters = source.filters
-        self.stream_batch = source.batch_size
+        # Every reader of the table's stream (the publisher, the insights tally), each with
+        # its own filter and batch size, as their event source mappings.
+        self.stream_readers = [s for s in tpl.stream_sources(tpl.load()) if s.table == "ConsentTable"]
         self.pending: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
         self._sequence = 0
         self._handlers: dict[str, Callable[..., Any]] = {}
@@ -822,19 +822,22 @@ class Lab:
         }
 
     def publish(self, run: Run | None) -> None:
-        """The table's stream since the last call, as Lambda hands it to PublisherFunction:
-        the template's filter applied (records it drops wake nothing: reading a stream from
-        Lambda costs nothing), then batches of up to ``BatchSize``."""
+        """The table's stream since the last call, as Lambda hands it to each of its
+        readers (PublisherFunction, TallyFunction): the template's filter applied (records it
+        drops wake nothing: reading a stream from Lambda costs nothing), then batches of up
+        to ``BatchSize``. What the readers write themselves (the tally's counters) matches
+        no reader's filter."""
         from local.streams import matches
 
         records = [self._stream_record(old, new) for old, new in self.pending]
         self.pending = []
-        wanted = [r for r in records if any(matches(p, r) for p in self.stream_filters)]
-        for start in range(0, len(wanted), self.stream_batch):
-            batch = wanted[start : start + self.stream_batch]
-            answer = self.invoke(run, "PublisherFunction", {"Records": batch}, "stream")
-            assert answer == {"batchItemFailures": []}, answer
-            self.pending = []  # the publisher writes nothing; what it read changed nothing
+        for reader in self.stream_readers:
+            wanted = [r for r in records if any(matches(p, r) for p in reader.filters)]
+            for start in range(0, len(wanted), reader.batch_size):
+                batch = wanted[start : start + reader.batch_size]
+                answer = self.invoke(run, reader.function, {"Records": batch}, "stream")
+                assert answer == {"batchItemFailures": []}, answer
+        self.pending = []
 
     def drain(self, run: Run | None, queue: str, function: str, batch_size: int = 1) -> int:
         """Hand every message waiting on ``queue`` to ``function``, ``batch_size`` at a time,

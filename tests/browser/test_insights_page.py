@@ -1,8 +1,9 @@
 """The insights page in headless Chromium, at a desktop size and a phone's (390x844): on the
 local stack over the demo tenant's route, and hosted as a static file over a saved JSON.
-Each run keeps its screenshots under ``test-artefacts/insights/`` (``TEST_ARTEFACTS`` moves
-it), and checks the content against the JSON and the accessibility basics: headings, a
-table and a text alternative for each chart, labels, colour contrast and keyboard order."""
+Each run keeps its screenshots under ``tests/browser/artefacts/insights/``, beside the other
+pages' (``TEST_ARTEFACTS`` moves them), and checks the content against the JSON and the
+accessibility basics: headings, a table and a text alternative for each chart, labels,
+colour contrast and keyboard order."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.fixtures.journeys import JSON_ACCEPT, PHONE, call, link_in, outbox, s
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = Path(os.environ.get("TEST_ARTEFACTS") or ROOT / "test-artefacts") / "insights"
+ARTEFACTS = Path(os.environ.get("TEST_ARTEFACTS") or ROOT / "tests" / "browser" / "artefacts") / "insights"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 NUMBERS = [PHONE, "+4915112345679", "+436641234567"]
 

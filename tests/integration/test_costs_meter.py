@@ -177,4 +177,6 @@ def test_presend_reads_at_most_one_unit_per_recipient(meter: Meter, context: Any
     assert 0 < usage.rru <= len(recipients)
     if record:
         assert json.loads(answer["body"])["summary"]["allowed"] == 150
-        assert usage.requests["dynamodb:UpdateItem"] == 150
+        # One per subject, and the campaign's sends for insights: one ADD, after a refused
+        # first try when the campaign is new that day (it is admitted, then added to).
+        assert usage.requests["dynamodb:UpdateItem"] - 150 in (1, 2)
