@@ -96,6 +96,7 @@ def by_link(
             "consents": changed,
             "via": "link",
             "campaign": current.last_campaign,
+            "country": current.region,  # for insights: no number, only its country
             "reason_given": bool(reason),
         }
         if chosen is not None:
