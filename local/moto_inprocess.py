@@ -17,6 +17,7 @@ routes, under one lock: that list is made once here, as it cannot change while r
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,19 +25,14 @@ from urllib.parse import urlsplit
 _UNIQUE_ID = "local-moto-inprocess"
 
 
-class _Body:
-    """What botocore reads an answer's body from (``AWSResponse.raw``)."""
+class _Body(io.BytesIO):
+    """What botocore reads an answer's body from (``AWSResponse.raw``), as it reads
+    urllib3's: ``read(n)`` gives n bytes, ``tell()`` counts them, ``close()`` works (a
+    StreamingBody over it reads and closes it like any other)."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        if self._data:
-            yield self._data
-
-    def read(self, *_: Any) -> bytes:
-        data, self._data = self._data, b""
-        return data
+    def stream(self, amt: int | None = 2**16, **_: Any) -> Any:
+        while chunk := self.read(amt):
+            yield chunk
 
 
 def _list_modules_once() -> None:
