@@ -112,7 +112,9 @@ def test_an_answer_body_reads_as_a_stream_does(stack: LocalStack, fresh: None, n
     assert no_sockets == []
 
 
-@pytest.mark.parametrize("key", ["demo/a%2Fb.csv", "demo/ünïcode ä+b.csv", "demo/a?b=c#d.csv", "demo/a//b.csv"])
+@pytest.mark.parametrize(
+    "key", ["demo/a%2Fb.csv", "demo/ünïcode ä+b.csv", "demo/a?b=c#d.csv", "demo/a//b.csv"]
+)
 def test_odd_keys_and_head_requests_come_back_as_over_a_socket(
     stack: LocalStack, fresh: None, no_sockets: list[Any], key: str
 ) -> None:
