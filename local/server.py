@@ -84,7 +84,9 @@ class Backend(Protocol):
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
-_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
+# A file name as people write it (spaces, "+", umlauts), as S3 takes it; never a folder,
+# a control character or a name of dots only.
+_FILE_NAME = re.compile(r"(?!\.*\Z)[^/\\\x00-\x1f\x7f]{1,200}\Z")
 DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
 
 
