@@ -195,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
         bucket (an S3 upload, not an API request) a little over the import planner's, so
         the planner refuses it itself, as in AWS."""
         limit = apigw.MAX_BODY_BYTES
-        if urlsplit(self.path).path.startswith("/_local/import-bucket/"):
+        if self._bucket_upload():
             from smsconsent import importing
 
             limit = importing.MAX_BUCKET_FILE + (1 << 20)
@@ -225,6 +225,17 @@ class Handler(BaseHTTPRequestHandler):
                 if total <= limit:
                     chunks.append(data)
         return b"".join(chunks) if total <= limit else None
+
+    def _bucket_upload(self) -> bool:
+        """The request is a file put in the import bucket as the route takes it (POST, to
+        this machine): only that is read past API Gateway's limit. Anything the route
+        refuses anyway (another method, a page of another site through DNS rebinding) is
+        not read 128 MB into memory first."""
+        return (
+            self.command == "POST"
+            and urlsplit(self.path).path.startswith("/_local/import-bucket/")
+            and _loopback_host(self.headers.get("Host") or "localhost", str(self.server.server_address[0]))
+        )
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)
