@@ -106,6 +106,18 @@ def test_the_tenants_error_url_gets_a_303_with_the_code(context, outbox, clock):
     assert outbox.messages() == []
 
 
+def test_an_error_url_with_a_fragment_gets_the_code_in_its_query(context, outbox, clock):
+    # The query goes before the fragment: after it, the page's server never sees the code
+    use_demo(clock, error_url="https://shop.example/sms/oops?from=sms#form")
+    answer = post_form(context, {**FORM, "phone": "030 12345678"})
+    assert answer["statusCode"] == 303
+    location = answer["headers"]["Location"]
+    assert location == "https://shop.example/sms/oops?from=sms&error=not_mobile&field=phone#form"
+    use_demo(clock, error_url="https://shop.example/oops#")
+    answer = post_form(context, {**FORM, "phone": "030 12345678"})
+    assert answer["headers"]["Location"] == "https://shop.example/oops?error=not_mobile&field=phone#"
+
+
 def test_a_rate_limited_form_post_keeps_its_status_and_retry_after(context, outbox, clock):
     answers = [post_form(context, {**FORM, "phone": f"0151 234567{n:02d}"}) for n in range(11)]
     assert [a["statusCode"] for a in answers[:10]] == [303] * 10
