@@ -71,9 +71,15 @@ def _http_or_page(request: Request) -> dict[str, Any]:
     try:
         return _http(request)
     except Exception as exc:
-        if not api.browser_form(request):
+        # A browser's form post, or the "check your phone" page it lands on: a person
+        # reads the answer, so a failure is a page too.
+        looking = request.method in ("GET", "HEAD") and not request.accepts_json()
+        if not (api.browser_form(request) or looking):
             raise
-        return _refused(request, exc)
+        answer = _refused(request, exc)
+        if request.method == "HEAD":
+            answer["body"] = ""
+        return answer
 
 
 def _refused(request: Request, exc: Exception) -> dict[str, Any]:

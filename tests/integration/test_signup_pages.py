@@ -163,3 +163,32 @@ def test_the_check_your_phone_page_says_how_long_the_link_works_and_that_a_reply
     use_demo(clock, double_opt_in={"token_ttl_hours": 168, "confirm_by_reply": False})
     page = get_check_page(context, "en")
     assert "The link works for 7 days." in page and "reply" not in page
+
+
+def test_the_check_your_phone_page_of_an_unknown_tenant_or_during_an_outage_is_a_page(
+    context, monkeypatch
+):
+    """The page a browser lands on after its form post: a person reads it, so its failures
+    are pages too (a JSON client still gets JSON)."""
+    from functions.signup.app import handler
+    from smsconsent import store, tenants
+
+    event = load_event(
+        "signup-form.json", requestContext={"http": {"method": "GET", "path": "/v1/nosuchshop/signup"}}
+    )
+    event["pathParameters"] = {"tenant": "nosuchshop"}
+    answer = handler(event, context)
+    assert answer["statusCode"] == 404 and answer["headers"]["Content-Type"].startswith("text/html")
+    assert 'data-code="unknown_tenant"' in answer["body"]
+
+    def outage(tenant_id: str) -> None:
+        raise store.StoreUnavailable("throttled")
+
+    monkeypatch.setattr(tenants, "get", outage)
+    event["pathParameters"] = {"tenant": "demo"}
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"]
+    assert 'data-code="service_unavailable"' in answer["body"]
+    event["headers"]["accept"] = "application/json"
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Content-Type"] == "application/json"
