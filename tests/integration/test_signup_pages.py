@@ -165,9 +165,7 @@ def test_the_check_your_phone_page_says_how_long_the_link_works_and_that_a_reply
     assert "The link works for 7 days." in page and "reply" not in page
 
 
-def test_the_check_your_phone_page_of_an_unknown_tenant_or_during_an_outage_is_a_page(
-    context, monkeypatch
-):
+def test_the_check_your_phone_page_of_an_unknown_tenant_or_during_an_outage_is_a_page(context, monkeypatch):
     """The page a browser lands on after its form post: a person reads it, so its failures
     are pages too (a JSON client still gets JSON)."""
     from functions.signup.app import handler
