@@ -129,3 +129,16 @@ def test_odd_keys_and_head_requests_come_back_as_over_a_socket(
         s3.head_object(Bucket=stack.import_bucket, Key=key)
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert no_sockets == []
+
+
+def test_the_stacks_aws_calls_never_leave_this_machine(stack: LocalStack, no_sockets: list[Any]) -> None:
+    """A call the embedded moto does not answer (a tenant's secret kept in SSM, say) would
+    go to AWS itself, with the stack's fake credentials: it is refused before it is sent,
+    at once (no retries), saying why."""
+    from smsconsent import aws
+
+    ssm = aws.client("ssm")  # no local endpoint: ssm.<region>.amazonaws.com
+    with pytest.raises(Exception, match="only this machine") as refused:
+        ssm.get_parameter(Name="/sms-consent/demo/twilio", WithDecryption=True)
+    assert "amazonaws.com" in str(refused.value)
+    assert no_sockets == []
