@@ -49,9 +49,9 @@ def handler(request: Request) -> dict[str, Any]:
         if not _person(request):
             raise
         # A store outage, say: a page with the JSON answer's status and Retry-After, and
-        # the way back is the link itself (tokens are URL-safe: nothing to escape here).
+        # the way back is the link itself ("?": this path, so the token stays out of the HTML).
         lang = _language(request, None)
-        back = f"/c/{token}" if set(token) <= optout.CODE_CHARS and 0 < len(token) <= 64 else None
+        back = "?" if token else None
         return _failure_page(
             request, exc, lambda error: pages.form_refused(lang, pages.Refused(error.code, error.field), back)
         )
