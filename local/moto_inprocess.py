@@ -8,8 +8,9 @@ row on the local stack. This hands a request the layer's botocore session signs 
 endpoint to the same moto application in the calling thread instead (what moto's own
 in-process mock does for AWS's endpoints), and the answer comes back as botocore would
 have read it off the wire: signing, retries, error parsing and the clients are unchanged.
-Only requests to the embedded endpoint are answered here; everything else (the webhook
-sink, the opt-out list stand-in) goes out as before. Nothing in the layer imports this.
+Only requests to the embedded endpoint are answered here; others to this machine go out as
+before, and one to any other address (AWS itself: a service without a local endpoint) is
+refused before it is sent. Nothing in the layer imports this.
 
 moto also lists its own package folder (some 200 ``isdir`` calls) for every request it
 routes, under one lock: that list is made once here, as it cannot change while running.
@@ -17,6 +18,8 @@ routes, under one lock: that list is made once here, as it cannot change while r
 
 from __future__ import annotations
 
+import io
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,19 +27,14 @@ from urllib.parse import urlsplit
 _UNIQUE_ID = "local-moto-inprocess"
 
 
-class _Body:
-    """What botocore reads an answer's body from (``AWSResponse.raw``)."""
+class _Body(io.BytesIO):
+    """What botocore reads an answer's body from (``AWSResponse.raw``), as it reads
+    urllib3's: ``read(n)`` gives n bytes, ``tell()`` counts them, ``close()`` works (a
+    StreamingBody over it reads and closes it like any other)."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        if self._data:
-            yield self._data
-
-    def read(self, *_: Any) -> bytes:
-        data, self._data = self._data, b""
-        return data
+    def stream(self, amt: int | None = 2**16, **_: Any) -> Any:
+        while chunk := self.read(amt):
+            yield chunk
 
 
 def _list_modules_once() -> None:
@@ -50,6 +48,28 @@ def _list_modules_once() -> None:
 
         listed.modules = modules  # type: ignore[attr-defined]
         backends.list_of_moto_modules = listed
+
+
+class LeavesThisMachine(RuntimeError):
+    """A call of the stack's functions that would go to AWS itself: refused before it is
+    sent (a plain error, not a connection error, so botocore does not retry it)."""
+
+    def __init__(self, url: str) -> None:
+        where = urlsplit(url)
+        super().__init__(
+            f"the local stack calls only this machine, not {where.scheme}://{where.netloc}: "
+            "give the service a local endpoint (AWS_ENDPOINT_URL_<SERVICE>) or a local stand-in"
+        )
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _headers(headers: Any, pairs: list[tuple[str, str]]) -> Any:
@@ -71,6 +91,8 @@ def install(session: Any, endpoint: str) -> Callable[[], None]:
 
     def answer(request: Any, **_: Any) -> Any:
         if not (request.url == base or request.url.startswith(base + "/")):
+            if not _loopback(request.url):
+                raise LeavesThisMachine(request.url)
             return None
         parts = urlsplit(request.url)
         body = request.body

@@ -84,7 +84,9 @@ class Backend(Protocol):
 # Lambda's alias names, and $LATEST or a version number.
 _QUALIFIER = re.compile(r"(\$LATEST|[A-Za-z0-9_-]{1,128})\Z")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
-_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
+# A file name as people write it (spaces, "+", umlauts), as S3 takes it; never a folder,
+# a control character or a name of dots only.
+_FILE_NAME = re.compile(r"(?!\.*\Z)[^/\\\x00-\x1f\x7f]{1,200}\Z")
 DEMO_OPT_OUT_LIST = "demo-optouts"  # local/tenants/demo.json: sms.opt_out_list
 DEMO_TENANT = "demo"
 
@@ -194,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         bucket (an S3 upload, not an API request) a little over the import planner's, so
         the planner refuses it itself, as in AWS."""
         limit = apigw.MAX_BODY_BYTES
-        if urlsplit(self.path).path.startswith("/_local/import-bucket/"):
+        if self._bucket_upload():
             from smsconsent import importing
 
             limit = importing.MAX_BUCKET_FILE + (1 << 20)
@@ -224,6 +226,17 @@ class Handler(BaseHTTPRequestHandler):
                 if total <= limit:
                     chunks.append(data)
         return b"".join(chunks) if total <= limit else None
+
+    def _bucket_upload(self) -> bool:
+        """The request is a file put in the import bucket as the route takes it (POST, to
+        this machine): only that is read past API Gateway's limit. Anything the route
+        refuses anyway (another method, a page of another site through DNS rebinding) is
+        not read 128 MB into memory first."""
+        return (
+            self.command == "POST"
+            and urlsplit(self.path).path.startswith("/_local/import-bucket/")
+            and _loopback_host(self.headers.get("Host") or "localhost", str(self.server.server_address[0]))
+        )
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)

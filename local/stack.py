@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 from local import template as tpl
 from local.apigw import Router
@@ -379,6 +380,8 @@ class LocalStack:
         s3 = boto3.client("s3", endpoint_url=self.dynamodb_endpoint, region_name=os.environ["AWS_REGION"])
         key = f"{tenant}/{name}"
         put = s3.put_object(Bucket=self.import_bucket, Key=key, Body=data)
+        # As S3 writes it: the key URL-encoded (a space as "+"), the version put.
+        found = {"key": quote_plus(key, safe="/"), "size": len(data), "etag": put["ETag"].strip('"')}
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -391,7 +394,7 @@ class LocalStack:
             "detail": {
                 "version": "0",
                 "bucket": {"name": self.import_bucket},
-                "object": {"key": key, "size": len(data), "etag": put["ETag"].strip('"'), "sequencer": "0"},
+                "object": {**found, "version-id": put.get("VersionId") or "", "sequencer": "0"},
                 "request-id": "local",
                 "requester": "123456789012",
                 "reason": "PutObject",
@@ -411,6 +414,8 @@ class LocalStack:
                 Bucket=IMPORT_BUCKET,
                 CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_REGION"]},
             )
+        # Versioned, as the template's ImportBucket
+        s3.put_bucket_versioning(Bucket=IMPORT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         self.import_bucket = IMPORT_BUCKET
 
     def _start_deliveries(self) -> None:

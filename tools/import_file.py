@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 MAX_API_BYTES = 5 * 1024 * 1024
 _TYPES = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson"}
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             code, answer = _call(f"{base}/v1/{args.tenant}/imports", data, content_type)
         else:
             code, answer = _call(
-                f"{base}/_local/import-bucket/{args.tenant}/{args.file.name}", data, content_type
+                f"{base}/_local/import-bucket/{args.tenant}/{quote(args.file.name)}", data, content_type
             )
             planned = (answer.get("imports") or [{}])[0] if code == 202 else {}
             answer = planned if planned.get("import_id") else answer

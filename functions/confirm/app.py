@@ -8,6 +8,7 @@ opt-out back within minutes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from smsconsent import api, confirmation, consent, errors, optout, pages
@@ -42,6 +43,34 @@ def handler(request: Request) -> dict[str, Any]:
     if "code" in request.path_params:
         return _optout(request, request.path_params["code"])
     token = request.path_params.get("token", "")
+    try:
+        return _confirm(request, token)
+    except Exception as exc:
+        if not _person(request):
+            raise
+        # A store outage, say: a page with the JSON answer's status and Retry-After, and
+        # the way back is the link itself ("?": this path, so the token stays out of the HTML).
+        lang = _language(request, None)
+        back = "?" if token else None
+        return _failure_page(
+            request, exc, lambda error: pages.form_refused(lang, pages.Refused(error.code, error.field), back)
+        )
+
+
+def _person(request: Request) -> bool:
+    """A person's browser: it opened a link (GET, HEAD) or posted the page's form, and
+    asked for no JSON. Its failures are pages, never JSON."""
+    return api.browser_form(request) or (request.method in ("GET", "HEAD") and not request.accepts_json())
+
+
+def _failure_page(request: Request, exc: Exception, page: Callable[[ApiError], str]) -> dict[str, Any]:
+    answer = api.form_refusal(request, exc, page)
+    if request.method == "HEAD":
+        answer["body"] = ""
+    return answer
+
+
+def _confirm(request: Request, token: str) -> dict[str, Any]:
     if request.method == "POST":
         result = confirmation.confirm(token, request.source_ip, request.user_agent)
         tenant_id = result.tenant.id if result.tenant else None
@@ -61,22 +90,24 @@ def handler(request: Request) -> dict[str, Any]:
     return _answer(request, result.status, CONFIRM_STATUS[result.status], result.tenant, result.language)
 
 
+def _optout_look(request: Request, code: str) -> dict[str, Any]:
+    result = optout.look(code)
+    if result.status == "pending" and not request.accepts_json():
+        assert result.tenant is not None
+        lang = _language(request, result.language)
+        page = pages.optout_prompt(lang, result.tenant.name, _choices(result, lang))
+        return html_answer(200, page, head=request.method == "HEAD")
+    return _optout_answer(request, result, code)
+
+
 def _optout(request: Request, code: str) -> dict[str, Any]:
-    if request.method != "POST":
-        result = optout.look(code)
-        if result.status == "pending" and not request.accepts_json():
-            assert result.tenant is not None
-            lang = _language(request, result.language)
-            page = pages.optout_prompt(lang, result.tenant.name, _choices(result, lang))
-            return html_answer(200, page, head=request.method == "HEAD")
-        return _optout_answer(request, result, code)
     try:
-        return _optout_post(request, code)
+        return _optout_post(request, code) if request.method == "POST" else _optout_look(request, code)
     except Exception as exc:
-        if not api.browser_form(request):
+        if not _person(request):
             raise
-        # A refused form post of the page: a page in the person's language, and the way
-        # back is the page itself.
+        # A refused form post of the page, or the page failing to show (a store outage):
+        # a page in the person's language, and the way back is the page itself.
         try:
             looked = optout.look(code)
         except Exception:  # the store failing again: a page without the subject's language
@@ -88,7 +119,7 @@ def _optout(request: Request, code: str) -> dict[str, Any]:
         def refused_page(error: ApiError) -> str:
             return pages.form_refused(lang, pages.Refused(error.code, error.field, name), back)
 
-        return api.form_refusal(request, exc, refused_page)
+        return _failure_page(request, exc, refused_page)
 
 
 def _optout_post(request: Request, code: str) -> dict[str, Any]:

@@ -71,9 +71,15 @@ def _http_or_page(request: Request) -> dict[str, Any]:
     try:
         return _http(request)
     except Exception as exc:
-        if not api.browser_form(request):
+        # A browser's form post, or the "check your phone" page it lands on: a person
+        # reads the answer, so a failure is a page too.
+        looking = request.method in ("GET", "HEAD") and not request.accepts_json()
+        if not (api.browser_form(request) or looking):
             raise
-        return _refused(request, exc)
+        answer = _refused(request, exc)
+        if request.method == "HEAD":
+            answer["body"] = ""
+        return answer
 
 
 def _refused(request: Request, exc: Exception) -> dict[str, Any]:
@@ -82,9 +88,8 @@ def _refused(request: Request, exc: Exception) -> dict[str, Any]:
     tenant = _tenant_or_none(request)
     if tenant is not None and tenant.error_url:
         error = api.answer_for(exc)
-        query = {"error": error.code, **({"field": error.field} if error.field else {})}
-        joiner = "&" if urlsplit(tenant.error_url).query else "?"
-        return redirect(f"{tenant.error_url}{joiner}{urlencode(query)}", request.answer_headers)
+        query = urlencode({"error": error.code, **({"field": error.field} if error.field else {})})
+        return redirect(_with_query(tenant.error_url, query), request.answer_headers)
     try:
         fields = request.fields()[0]
     except errors.Refusal:
@@ -108,6 +113,14 @@ def _refused(request: Request, exc: Exception) -> dict[str, Any]:
         return pages.form_refused(lang, refused, _back(request, tenant, fields))
 
     return api.form_refusal(request, exc, page)
+
+
+def _with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` added to its own, before its fragment (after it, the page's
+    server would never see it)."""
+    base, hash_, fragment = url.partition("#")
+    joiner = "" if base.endswith(("?", "&")) else "&" if urlsplit(base).query else "?"
+    return f"{base}{joiner}{query}{hash_}{fragment}"
 
 
 def _by_letters(name: str) -> str:

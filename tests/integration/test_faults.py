@@ -142,6 +142,45 @@ def test_a_confirmation_during_throttling_is_refused_whole_and_works_after(conte
     assert json.loads(handler(event, context)["body"]) == {"status": "confirmed"}
 
 
+def test_a_person_confirming_during_throttling_gets_a_page_not_json(context, outbox, faults):
+    """The link pages answer people in HTML (SPEC: confirmation outcomes, refused form
+    posts): a store outage too, with its 503 and Retry-After, and the way back to the link."""
+    assert signup(context)["statusCode"] == 202
+    token = outbox.messages()[0]["body"].split("/c/")[1].split()[0]
+    from functions.confirm.app import handler
+
+    event = load_event("confirm-post.json", rawPath=f"/c/{token}", pathParameters={"token": token})
+    faults.inject("TransactWriteItems")
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"]
+    assert answer["headers"]["Content-Type"].startswith("text/html")
+    assert 'data-code="service_unavailable"' in answer["body"] and '<html lang="de">' in answer["body"]
+    assert 'href="?"' in answer["body"] and token not in answer["body"]  # back to the link
+    faults.clear()
+    assert subject().consents["sms:marketing"]["state"] == "pending"
+
+
+@pytest.mark.parametrize("page", ["confirm", "optout"])
+def test_a_person_opening_a_link_during_an_outage_gets_a_page_not_json(context, outbox, faults, page):
+    signed_up_and_confirmed(context, outbox, purposes="marketing")
+    from functions.confirm.app import handler
+
+    path = "/c/Zm9vYmFyYmF6cXV4MDEyMzQ1" if page == "confirm" else f"/o/{subject().optout_code}"
+    params = {"token": path[3:]} if page == "confirm" else {"code": path[3:]}
+    event = load_event("confirm-get.json", rawPath=path, pathParameters=params)
+    event["requestContext"]["http"]["path"] = path
+    faults.inject("GetItem", "Query", "BatchGetItem", error=SERVER_ERROR)
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503
+    assert answer["headers"]["Content-Type"].startswith("text/html")
+    assert 'data-code="service_unavailable"' in answer["body"]
+    # A JSON client still gets JSON
+    event["headers"]["accept"] = "application/json"
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Content-Type"] == "application/json"
+    assert json.loads(answer["body"])["error"]["code"] == "service_unavailable"
+
+
 def test_a_stop_during_throttling_gets_503_so_the_provider_retries_and_it_applies_once(
     context, outbox, faults
 ):

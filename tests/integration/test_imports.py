@@ -480,3 +480,98 @@ def test_a_number_cannot_hide_in_the_consent_text(context: Any, imports: Imports
     status = imports.run(context, header + line.rstrip("\n") + ",15551234567:1\n")
     assert status["errors"] == [{"row": 1, "code": "invalid_field", "field": "consent_text"}]
     assert imports.run(context, header + line.rstrip("\n") + ",signup-sms:1\n")["imported"] == 1
+
+
+def _bucket_event(bucket: str, key: str, put: dict[str, Any]) -> dict[str, Any]:
+    """The Object Created event S3 sends EventBridge for the object ``put`` answered."""
+    event = load_event("import-object-created.json")
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"].update(
+        key=key, etag=put["ETag"].strip('"'), **{"version-id": put.get("VersionId") or ""}
+    )
+    return event
+
+
+def _versioned_bucket() -> Any:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="imports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_bucket_versioning(Bucket="imports", VersioningConfiguration={"Status": "Enabled"})  # template.yaml
+    return s3
+
+
+def test_a_file_replaced_before_its_event_is_planned_as_the_version_the_event_names(
+    context: Any, imports: Imports
+) -> None:
+    """Two uploads to one key, their events planned after both: each import is the file its
+    event names (the bucket is versioned), neither is lost, nothing of either stays."""
+    from functions.import_plan.app import handler
+
+    s3 = _versioned_bucket()
+    first = s3.put_object(Bucket="imports", Key="demo/list.csv", Body=HEADER + f"{PHONE},opted_out,,,,,\n")
+    second = s3.put_object(
+        Bucket="imports", Key="demo/list.csv", Body=HEADER + "+4915112345679,opted_out,,,,,\n"
+    )
+    planned = [
+        handler(_bucket_event("imports", "demo/list.csv", put), context)["imports"][0]
+        for put in (first, second)
+    ]
+    assert [p["status"] for p in planned] == ["running", "running"]
+    imports.drain(context)
+    import_ids = [p["import_id"] for p in planned]
+    assert [e.data["import_id"] for e in imported_events(PHONE)] == import_ids[:1]
+    assert [e.data["import_id"] for e in imported_events("+4915112345679")] == import_ids[1:]
+    assert [imports.status(context, i)["imported"] for i in import_ids] == [1, 1]
+    # Each planned version is gone at once, not kept a day behind a delete marker
+    versions = s3.list_object_versions(Bucket="imports")
+    assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []
+    # An event delivered again finds its version gone: the same import, nothing more
+    again = handler(_bucket_event("imports", "demo/list.csv", first), context)["imports"]
+    assert again == [{"import_id": import_ids[0], "status": "done"}]
+
+
+def test_a_file_name_with_spaces_plus_and_umlauts_is_found_from_its_encoded_key(
+    context: Any, imports: Imports
+) -> None:
+    """S3 URL-encodes the key in its events (a space as "+"), EventBridge's as its own
+    notifications (Powertools' S3EventBridgeNotificationObject decodes it so)."""
+    from urllib.parse import quote_plus
+
+    from functions.import_plan.app import handler
+
+    s3 = _versioned_bucket()
+    key = "demo/März list+1 (2).csv"
+    put = s3.put_object(Bucket="imports", Key=key, Body=HEADER + f"{PHONE},opted_out,,,,,\n")
+    [planned] = handler(_bucket_event("imports", quote_plus(key, safe="/"), put), context)["imports"]
+    assert planned["status"] == "running"
+    imports.drain(context)
+    assert imports.status(context, planned["import_id"])["imported"] == 1
+    # A key that is what the event says as it stands (no encoding needed) is found too
+    plain = "demo/plain_list-2.csv"
+    put = s3.put_object(Bucket="imports", Key=plain, Body=HEADER + "+4915112345679,opted_out,,,,,\n")
+    assert handler(_bucket_event("imports", plain, put), context)["imports"][0]["status"] == "running"
+
+
+def test_a_bucket_file_without_a_content_length_is_still_held_to_the_limit(
+    context: Any, imports: Imports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size cap does not rest on the answer's Content-Length (absent from a chunked
+    answer): the planner reads at most one byte past the limit."""
+    from functions.import_plan.app import handler
+    from smsconsent import aws, importing
+
+    body = SAMPLE.read_bytes()
+    monkeypatch.setattr(importing, "MAX_BUCKET_FILE", len(body) - 1)
+    s3 = _versioned_bucket()
+    put = s3.put_object(Bucket="imports", Key="demo/chunked.csv", Body=body)
+
+    def without_length(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.pop("ContentLength", None)
+
+    aws.session().register("after-call.s3.GetObject", without_length, unique_id="test-no-length")
+    try:
+        [refused] = handler(_bucket_event("imports", "demo/chunked.csv", put), context)["imports"]
+    finally:
+        aws.session().unregister("after-call.s3.GetObject", unique_id="test-no-length")
+    assert (refused["status"], refused["error"]) == ("failed", "body_too_large")
+    assert imports.status(context, refused["import_id"])["status"] == "failed"
+    assert s3.list_object_versions(Bucket="imports").get("Versions", []) == []

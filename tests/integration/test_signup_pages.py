@@ -106,6 +106,18 @@ def test_the_tenants_error_url_gets_a_303_with_the_code(context, outbox, clock):
     assert outbox.messages() == []
 
 
+def test_an_error_url_with_a_fragment_gets_the_code_in_its_query(context, outbox, clock):
+    # The query goes before the fragment: after it, the page's server never sees the code
+    use_demo(clock, error_url="https://shop.example/sms/oops?from=sms#form")
+    answer = post_form(context, {**FORM, "phone": "030 12345678"})
+    assert answer["statusCode"] == 303
+    location = answer["headers"]["Location"]
+    assert location == "https://shop.example/sms/oops?from=sms&error=not_mobile&field=phone#form"
+    use_demo(clock, error_url="https://shop.example/oops#")
+    answer = post_form(context, {**FORM, "phone": "030 12345678"})
+    assert answer["headers"]["Location"] == "https://shop.example/oops?error=not_mobile&field=phone#"
+
+
 def test_a_rate_limited_form_post_keeps_its_status_and_retry_after(context, outbox, clock):
     answers = [post_form(context, {**FORM, "phone": f"0151 234567{n:02d}"}) for n in range(11)]
     assert [a["statusCode"] for a in answers[:10]] == [303] * 10
@@ -151,3 +163,30 @@ def test_the_check_your_phone_page_says_how_long_the_link_works_and_that_a_reply
     use_demo(clock, double_opt_in={"token_ttl_hours": 168, "confirm_by_reply": False})
     page = get_check_page(context, "en")
     assert "The link works for 7 days." in page and "reply" not in page
+
+
+def test_the_check_your_phone_page_of_an_unknown_tenant_or_during_an_outage_is_a_page(context, monkeypatch):
+    """The page a browser lands on after its form post: a person reads it, so its failures
+    are pages too (a JSON client still gets JSON)."""
+    from functions.signup.app import handler
+    from smsconsent import store, tenants
+
+    event = load_event(
+        "signup-form.json", requestContext={"http": {"method": "GET", "path": "/v1/nosuchshop/signup"}}
+    )
+    event["pathParameters"] = {"tenant": "nosuchshop"}
+    answer = handler(event, context)
+    assert answer["statusCode"] == 404 and answer["headers"]["Content-Type"].startswith("text/html")
+    assert 'data-code="unknown_tenant"' in answer["body"]
+
+    def outage(tenant_id: str) -> None:
+        raise store.StoreUnavailable("throttled")
+
+    monkeypatch.setattr(tenants, "get", outage)
+    event["pathParameters"] = {"tenant": "demo"}
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"]
+    assert 'data-code="service_unavailable"' in answer["body"]
+    event["headers"]["accept"] = "application/json"
+    answer = handler(event, context)
+    assert answer["statusCode"] == 503 and answer["headers"]["Content-Type"] == "application/json"

@@ -69,6 +69,31 @@ def test_a_file_over_the_apis_limit_goes_through_the_bucket(stack: LocalStack) -
     assert (entry["status"], entry["error"]) == ("failed", "invalid_field")
 
 
+def test_a_file_name_as_people_write_it_goes_through_the_bucket(stack: LocalStack) -> None:
+    """A space, a plus, an umlaut: the local bucket takes the name as S3 does, versioned, and
+    its event names the key URL-encoded as S3's do, so the planner reads it as in AWS."""
+    from urllib.parse import quote
+
+    name = "März list+1 (2).csv"
+    planned = call(
+        stack,
+        "POST",
+        f"/_local/import-bucket/demo/{quote(name)}",
+        data=SAMPLE.read_bytes(),
+        headers={"X-Requested-With": "t"},
+    )
+    assert planned.status == 202, planned.text
+    [entry] = planned.json()["imports"]
+    assert entry["status"] == "running", entry
+    assert wait_done(stack, entry["import_id"])["status"] == "done"
+    # Names that could leave the tenant's folder or hide in a log are still refused
+    for bad in ("..", "a%2Fb.csv", "a%0Ab.csv", ""):
+        refused = call(
+            stack, "POST", f"/_local/import-bucket/demo/{bad}", data=b"x", headers={"X-Requested-With": "t"}
+        )
+        assert refused.status in (404, 422), (bad, refused.status)
+
+
 def test_make_import_shows_progress_and_exits_0_when_done(stack: LocalStack) -> None:
     run = subprocess.run(  # noqa: S603 - this interpreter, our own tool
         [sys.executable, "-m", "tools.import_file", str(SAMPLE), "--tenant", "demo", "--url", stack.url],

@@ -225,6 +225,26 @@ def test_body_over_api_gateway_limit_is_413_before_the_handler(stack: LocalStack
     assert answer.json() == {"message": "Request Entity Too Large"}
 
 
+@pytest.mark.parametrize(
+    ("method", "host"), [("POST", "evil.example"), ("PUT", "localhost"), ("GET", "127.0.0.1")]
+)
+def test_only_the_import_buckets_own_upload_is_read_past_api_gateways_limit(
+    stack: LocalStack, method: str, host: str
+) -> None:
+    """The bucket route takes a file of 128 MB; a request it would refuse anyway (another
+    method, or a page of another site through DNS rebinding) is not read that far into
+    memory first: it is held to API Gateway's 10 MB as every other request."""
+    answer = call(
+        stack,
+        method,
+        "/_local/import-bucket/demo/big.csv",
+        data=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"Host": host, "X-Requested-With": "t"},
+    )
+    assert answer.status == 413
+    assert answer.json() == {"message": "Request Entity Too Large"}
+
+
 def test_broken_json_is_400(stack: LocalStack) -> None:
     answer = call(
         stack,

@@ -4,6 +4,7 @@ the same answers and errors botocore reads off the wire, and nothing else is int
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,17 +16,28 @@ from local.stack import TABLE_NAME, LocalStack
 
 @pytest.fixture
 def no_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Any TCP connection made while inside is recorded and refused."""
-    tried: list[Any] = []
-
-    def refuse(address: Any, *args: Any, **kwargs: Any) -> Any:
-        tried.append(address)
-        raise OSError("no sockets in this test")
-
+    """Any TCP connection the test's own thread makes while inside is recorded and refused.
+    (The stack's stream poller keeps reading the table's stream over its own socket on
+    another thread: counted, it made these tests fail now and then.)"""
     import urllib3.util.connection
 
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)  # what botocore uses
+    tried: list[Any] = []
+    test_thread = threading.get_ident()
+
+    def refusing(real: Any) -> Any:
+        def refuse(address: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != test_thread:
+                return real(address, *args, **kwargs)
+            tried.append(address)
+            raise OSError("no sockets in this test")
+
+        return refuse
+
+    monkeypatch.setattr(socket, "create_connection", refusing(socket.create_connection))
+    # what botocore uses
+    monkeypatch.setattr(
+        urllib3.util.connection, "create_connection", refusing(urllib3.util.connection.create_connection)
+    )
     yield tried
 
 
@@ -80,3 +92,53 @@ def test_other_endpoints_are_not_intercepted(stack: LocalStack, no_sockets: list
     with pytest.raises(Exception):  # noqa: B017 - botocore wraps the refusal in its own error
         elsewhere.list_tables()
     assert no_sockets, "a request to another endpoint was answered by the embedded moto"
+
+
+def test_an_answer_body_reads_as_a_stream_does(stack: LocalStack, fresh: None, no_sockets: list[Any]) -> None:
+    """botocore's StreamingBody over the answer: a read of n bytes gives n, chunks come in
+    order, tell() counts, and close() works (the import planner reads a bounded part, then
+    closes), as over a socket."""
+    s3 = _client(stack, "s3")
+    assert stack.import_bucket is not None
+    s3.put_object(Bucket=stack.import_bucket, Key="demo/stream.csv", Body=b"0123456789" * 3)
+    body = s3.get_object(Bucket=stack.import_bucket, Key="demo/stream.csv")["Body"]
+    assert body.read(4) == b"0123" and body.tell() == 4
+    assert b"".join(body.iter_chunks(7)) == b"456789" + b"0123456789" * 2
+    assert body.read() == b""
+    body.close()
+    again = s3.get_object(Bucket=stack.import_bucket, Key="demo/stream.csv")["Body"]
+    assert [len(c) for c in again.iter_chunks(8)] == [8, 8, 8, 6]
+    s3.delete_object(Bucket=stack.import_bucket, Key="demo/stream.csv")
+    assert no_sockets == []
+
+
+@pytest.mark.parametrize(
+    "key", ["demo/a%2Fb.csv", "demo/ünïcode ä+b.csv", "demo/a?b=c#d.csv", "demo/a//b.csv"]
+)
+def test_odd_keys_and_head_requests_come_back_as_over_a_socket(
+    stack: LocalStack, fresh: None, no_sockets: list[Any], key: str
+) -> None:
+    s3 = _client(stack, "s3")
+    assert stack.import_bucket is not None
+    s3.put_object(Bucket=stack.import_bucket, Key=key, Body=b"abc")
+    assert s3.head_object(Bucket=stack.import_bucket, Key=key)["ContentLength"] == 3
+    listed = s3.list_objects_v2(Bucket=stack.import_bucket, Prefix=key)["Contents"]
+    assert [o["Key"] for o in listed] == [key]
+    s3.delete_object(Bucket=stack.import_bucket, Key=key)
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=stack.import_bucket, Key=key)
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert no_sockets == []
+
+
+def test_the_stacks_aws_calls_never_leave_this_machine(stack: LocalStack, no_sockets: list[Any]) -> None:
+    """A call the embedded moto does not answer (a tenant's secret kept in SSM, say) would
+    go to AWS itself, with the stack's fake credentials: it is refused before it is sent,
+    at once (no retries), saying why."""
+    from smsconsent import aws
+
+    ssm = aws.client("ssm")  # no local endpoint: ssm.<region>.amazonaws.com
+    with pytest.raises(Exception, match="only this machine") as refused:
+        ssm.get_parameter(Name="/sms-consent/demo/twilio", WithDecryption=True)
+    assert "amazonaws.com" in str(refused.value)
+    assert no_sockets == []

@@ -287,6 +287,15 @@ def test_deeply_nested_json_is_400() -> None:
         ("*/*", False),  # fetch() default: HTML answer
         ("", False),
         ("text/plain", False),
+        # the weights count before the order (RFC 9110 12.5.1); q=0 is "not acceptable"
+        ("text/html;q=0.5, application/json", True),
+        ("text/html;level=1;q=0.2, application/json;q=0.3", True),
+        ("text/html;q=0, application/json", True),
+        ("application/json;q=0, text/html", False),
+        ("application/json;q=0", False),
+        ("application/json;q=0.8, text/html;q=0.9", False),
+        ("application/json;q=0.8, text/html;q=0.8", True),  # a tie: the one named first
+        ("application/jsonx, text/html", False),  # another type, not JSON
     ],
 )
 def test_accepts_json(accept: str, wants_json: bool) -> None:
@@ -298,6 +307,22 @@ def test_accepts_json(accept: str, wants_json: bool) -> None:
 
 def test_no_accept_header_is_not_json() -> None:
     assert Request.from_event(_event()).accepts_json() is False
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html", True),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
+        ("application/json, text/html", False),
+        ("text/html;q=0", False),  # HTML not acceptable: the private routes' JSON
+        ("application/json;q=0, text/html;q=0.1", True),
+        ("*/*", False),
+        ("", False),
+    ],
+)
+def test_prefers_html(accept: str, html: bool) -> None:
+    assert Request.from_event(_event(headers={"Accept": accept})).prefers_html() is html
 
 
 # ---- answers ----------------------------------------------------------------------------------

@@ -499,6 +499,41 @@ def test_malformed_url_is_refused_with_tenant_error(demo_doc: dict[str, Any], fi
     assert refused.value.path == field.replace("/", ".")
 
 
+@pytest.mark.parametrize(
+    "field", ["public_base_url", "thank_you_url", "error_url", "providers/twilio/webhook_url"]
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example/oops\r\nSet-Cookie: session=stolen",  # a header of its own in a 303
+        "https://shop.example/a b",
+        "https://shop.example/a\tb",
+        " https://shop.example/",
+        "https://shop.example/\x00",
+        "https://shop.example/\x7f",
+        "https://bücher.example/danke",
+    ],
+)
+def test_a_url_setting_with_whitespace_control_characters_or_non_ascii_is_refused(
+    demo_doc: dict[str, Any], field: str, url: str
+) -> None:
+    """urlsplit drops tabs and line breaks before it looks, so such a URL passed as valid and
+    went as it was into a Location header (response splitting on the local stack, a broken
+    answer in AWS), an SMS link and a page's link."""
+    _set(field, url)(demo_doc)
+    with pytest.raises(TenantError) as refused:
+        Tenant.from_dict(demo_doc)
+    assert refused.value.path == field.replace("/", ".")
+    assert "printable ASCII" in str(refused.value)
+
+
+def test_a_cors_origin_with_a_line_break_is_refused(demo_doc: dict[str, Any]) -> None:
+    _set("cors_origins", ["https://shop.example\n"])(demo_doc)
+    with pytest.raises(TenantError) as refused:
+        Tenant.from_dict(demo_doc)
+    assert refused.value.path == "cors_origins"
+
+
 @pytest.mark.parametrize("version", ["²", "①", "¹⁰"])
 def test_unicode_digit_version_does_not_crash_loading(demo_doc: dict[str, Any], version: str) -> None:
     # Given a consent text whose only version is named with a non-ASCII digit, and a current

@@ -116,17 +116,16 @@ class Request:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
     def accepts_json(self) -> bool:
-        """The client asked for JSON (``Accept`` names JSON before or instead of HTML)."""
-        accept = self.headers.get("accept", "").lower()
-        if JSON not in accept:
-            return False
-        return "text/html" not in accept or accept.index(JSON) < accept.index("text/html")
+        """The client asked for JSON: ``Accept`` names it with a higher weight than HTML,
+        or the same and before it, or instead of it (a weight of 0: not acceptable)."""
+        json_at, html_at = _named(self.headers.get("accept", ""))
+        return json_at is not None and (html_at is None or json_at < html_at)
 
     def prefers_html(self) -> bool:
-        """A browser asked (``Accept`` names HTML before or instead of JSON): the private
-        routes answer JSON unless asked for HTML."""
-        accept = self.headers.get("accept", "").lower()
-        return "text/html" in accept and not self.accepts_json()
+        """A browser asked (``Accept`` names HTML before or instead of JSON, as above): the
+        private routes answer JSON unless asked for HTML."""
+        json_at, html_at = _named(self.headers.get("accept", ""))
+        return html_at is not None and (json_at is None or html_at < json_at)
 
     def fields(self, max_bytes: int | None = None) -> tuple[dict[str, Any], bool]:
         """The body as a dict and whether it came as a form; refuses what is not one.
@@ -165,6 +164,27 @@ class Request:
         if kind:
             raise errors.UnsupportedMedia(f"send {JSON} or {FORM}")
         raise errors.Malformed("malformed_body", f"send {JSON} or {FORM}", "content-type")
+
+
+def _named(accept: str) -> tuple[tuple[float, int] | None, tuple[float, int] | None]:
+    """Where ``accept`` names JSON and HTML: (minus its weight, its place), so the smaller
+    is preferred; None where it is not named, or named with a weight of 0."""
+    found: dict[str, tuple[float, int]] = {}
+    for place, item in enumerate(accept.lower().split(",")):
+        kind, *params = (part.strip() for part in item.split(";"))
+        if kind not in (JSON, "text/html") or kind in found:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a weight that cannot be read is no preference
+        if weight > 0:
+            found[kind] = (-weight, place)
+    return found.get(JSON), found.get("text/html")
 
 
 def _refuse_lone_surrogates(data: Any) -> None:

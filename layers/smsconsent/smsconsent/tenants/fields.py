@@ -99,6 +99,15 @@ def origin(value: Any, path: str) -> str:
 
 
 def url(value: str, path: str) -> str:
+    """An absolute http(s) URL of printable ASCII without spaces. Checked before urlsplit,
+    which drops tabs and line breaks unseen: such a URL went as it was into a Location
+    header, an SMS link and a page's link."""
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise TenantError(
+            path,
+            "may hold printable ASCII characters only, without a space (percent-encode the path, "
+            "write an international domain name in its xn-- form)",
+        )
     try:
         parts = urlsplit(value)
     except ValueError as exc:  # e.g. a broken IPv6 literal
