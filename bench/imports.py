@@ -235,7 +235,7 @@ def projection(worker_figures: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out")
-    # 100,000 rows take the local stack hours (moto answers every row's write, event and
+    # 100,000 rows take the local stack over an hour (moto answers every row's write, event and
     # webhook delivery): asked for, not by default.
     parser.add_argument("--local-rows", default="10000")
     args = parser.parse_args(argv)
