@@ -355,6 +355,20 @@ def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, 
             yield from json_paths(child, (*prefix, index))
 
 
+def mangle(draw: st.DrawFn, doc: Any, delete: bool = False) -> None:
+    """One or two values anywhere in ``doc`` replaced by any JSON value (``delete``: removed
+    instead): a field of the wrong type, or missing, wherever it sits."""
+    paths = list(json_paths(doc))
+    if not paths:
+        return
+    for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # a parent changed before
+            if delete:
+                delete_at(doc, path)
+            else:
+                replace_at(doc, path, draw(json_values))
+
+
 def replace_at(doc: Any, path: tuple[Any, ...], value: Any) -> None:
     for step in path[:-1]:
         doc = doc[step]

@@ -3,7 +3,6 @@ tests/hostile/support.py for what every answer must be)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 from datetime import timedelta
@@ -18,13 +17,11 @@ from tests.hostile.support import (
     SEEN,
     TRIED,
     assert_no_trace,
-    delete_at,
     fuzz,
-    json_paths,
     json_text,
     json_values,
+    mangle,
     reached,
-    replace_at,
     sometimes,
 )
 
@@ -57,15 +54,9 @@ def delivery_bodies(draw: st.DrawFn, ids: list[str], now: Any) -> Any:
     )
     doc["event"]["data"]["phone"] = draw(st.sampled_from(["+4915112345678", None, 5, ["x"]]))
     if draw(sometimes(3)):
-        paths = list(json_paths(doc))
-        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                replace_at(doc, path, draw(json_values))
+        mangle(draw, doc)
     if draw(sometimes(2)):
-        paths = list(json_paths(doc))
-        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                delete_at(doc, path)
+        mangle(draw, doc, delete=True)
     return draw(
         st.one_of(
             st.just(json.dumps(doc)),
@@ -99,10 +90,7 @@ def sqs_events(draw: st.DrawFn, ids: list[str], now: Any) -> Any:
         group = st.sampled_from([SQS_RECORD["attributes"]["MessageGroupId"], "g2", ""])
         record["attributes"]["MessageGroupId"] = draw(st.one_of(group, group, json_values))
         if draw(sometimes(1)):
-            paths = list(json_paths(record))
-            for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
-                with contextlib.suppress(KeyError, IndexError, TypeError):
-                    replace_at(record, path, draw(json_values))
+            mangle(draw, record)
         if draw(sometimes(1)):
             for name in draw(st.lists(st.sampled_from(sorted(record)), unique=True, min_size=1, max_size=2)):
                 del record[name]

@@ -3,7 +3,6 @@ what every answer must be)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 from typing import Any
@@ -17,13 +16,11 @@ from tests.hostile.support import (
     SEEN,
     TRIED,
     assert_no_trace,
-    delete_at,
     fuzz,
-    json_paths,
     json_text,
     json_values,
+    mangle,
     reached,
-    replace_at,
     sometimes,
 )
 
@@ -112,15 +109,9 @@ def stream_record(draw: st.DrawFn, number: int) -> Any:
     sk = draw(st.sampled_from(["EV#00000003", "EV#00000003", "OUT#00000003", "SUBJECT", "EV#", "ev#1"]))
     image["sk"]["S"] = change["Keys"]["sk"]["S"] = sk
     if draw(sometimes(3)):  # values of any type: "at", "seq" or "hash" as a number, a map ...
-        paths = list(json_paths(record))
-        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                replace_at(record, path, draw(json_values))
+        mangle(draw, record)
     if draw(sometimes(2)):
-        paths = list(json_paths(record))
-        for path in draw(st.lists(st.sampled_from(paths), unique=True, min_size=1, max_size=2)):
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                delete_at(record, path)
+        mangle(draw, record, delete=True)
     return record
 
 

@@ -3,7 +3,6 @@ tests/hostile/support.py for what every answer must be)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 from typing import Any
@@ -17,13 +16,11 @@ from tests.hostile.support import (
     SEEN,
     TRIED,
     assert_no_trace,
-    delete_at,
     fuzz,
-    json_paths,
     json_text,
     json_values,
+    mangle,
     reached,
-    replace_at,
     sometimes,
 )
 
@@ -88,14 +85,7 @@ def stream_record(draw: st.DrawFn, number: int) -> Any:
     if draw(sometimes(2)):
         record["eventName"] = draw(st.sampled_from(["MODIFY", "REMOVE", "insert"]))
     if draw(sometimes(2)):
-        for path in draw(
-            st.lists(st.sampled_from(list(json_paths(record))), unique=True, min_size=1, max_size=2)
-        ):
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                if draw(st.booleans()):
-                    replace_at(record, path, draw(json_values))
-                else:
-                    delete_at(record, path)
+        mangle(draw, record, delete=draw(st.booleans()))
     return record
 
 
