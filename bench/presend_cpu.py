@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def _numbers(n: int, seed: int, valid: Callable[[str], bool]) -> list[str]:
 
 
 def _item(pk: str, i: int) -> dict[str, Any]:
-    """A stored subject as DynamoDB returns it: confirmed for marketing and newsletter."""
+    """A stored subject as DynamoDB holds it, every attribute (about 1.3 KB): confirmed for
+    marketing and newsletter. Readers that project get only what they name (``_Stub``)."""
     text = {"id": "signup-sms", "version": "1", "sha256": "a" * 64, "language": "de"}
     record = {
         "state": "active",
@@ -81,16 +83,28 @@ def _item(pk: str, i: int) -> dict[str, Any]:
         "language": "de",
     }
     consents = {"sms:marketing": record, "sms:newsletter": dict(record)}
+    tenant = pk.split("#")[1]
     return {
         "pk": {"S": pk},
+        "sk": {"S": "SUBJECT"},
+        "tenant": {"S": tenant},
+        "phone": {"S": f"+4915{i:09d}"},
         "version": {"N": "3"},
         "consents": {"S": json.dumps(consents, sort_keys=True, separators=(",", ":"))},
         "language": {"S": "de" if i % 3 else "en"},
         "region": {"S": "DE"},  # replaced below
         "optout_code": {"S": f"c{i:015d}"},
+        "sms_optout": {"S": f"{tenant}#c{i:015d}"},
         "last_contact_at": {"S": "2026-11-20T16:00:00Z"},
         "sends": {"S": json.dumps(["2026-11-20T16:00:00Z"])},
         "last_campaign": {"S": "autumn"},
+        "ev_seq": {"N": "4"},
+        "ev_head": {"S": "e" * 64},
+        "created_at": {"S": "2026-06-01T08:58:00Z"},
+        "updated_at": {"S": "2026-11-20T16:00:00Z"},
+        "due_bucket": {"S": "due#2028-11-20"},
+        "due_at": {"S": "2028-11-20T16:00:00Z"},
+        "tenant_shard": {"S": f"{tenant}#{i % 16}"},
     }
 
 
@@ -105,8 +119,12 @@ class _Stub:
         self._lock = threading.Lock()
 
     def lookup(self, params: dict[str, Any]) -> dict[str, Any]:
-        keys = params["RequestItems"][self.table]["Keys"]
-        found = [self.items[k["pk"]["S"]] for k in keys if k["pk"]["S"] in self.items]
+        asked = params["RequestItems"][self.table]
+        found = [self.items[k["pk"]["S"]] for k in asked["Keys"] if k["pk"]["S"] in self.items]
+        if "ProjectionExpression" in asked:
+            names = asked.get("ExpressionAttributeNames", {})
+            wanted = [names.get(n.strip(), n.strip()) for n in asked["ProjectionExpression"].split(",")]
+            found = [{a: item[a] for a in wanted if a in item} for item in found]
         return {"Responses": {self.table: found}, "UnprocessedKeys": {}}
 
     def count(self, started: float) -> None:
@@ -165,14 +183,10 @@ def _timed(call: Callable[[], Any], stub: _Stub) -> tuple[Any, float, int]:
     return result, spent, stub.requests - requests_before
 
 
-def measure(
-    n: int = 10_000, seed: int = 4, *, rules: bool = True, layers: tuple[str, ...] = ("api", "http")
-) -> dict[str, Any]:
-    """Handler CPU per recipient (µs) for one check of ``n`` distinct numbers, cold and warm,
-    and the BatchGetItem requests it made (``ceil(n / 100)`` expected). ``rules``: the shipped
-    sending rules apply (else the tenant waives them all); ``layers``: where DynamoDB is
-    answered (``api``: the main figures; ``http``: with botocore's own work). The environment,
-    settings and caches it touches are put back afterwards (tests call it in-process)."""
+@contextmanager
+def _environment() -> Iterator[None]:
+    """The bench's settings in the environment, put back afterwards with every cache that
+    read them (tests call the bench in-process)."""
     saved = dict(os.environ)
     for key, value in _ENV.items():
         os.environ.setdefault(key, value)
@@ -182,12 +196,103 @@ def measure(
     from smsconsent import keys, settings
 
     try:
-        return _measure(n, seed, rules, layers)
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
         settings.reset()
         keys.reset()
+
+
+def measure(
+    n: int = 10_000, seed: int = 4, *, rules: bool = True, layers: tuple[str, ...] = ("api", "http")
+) -> dict[str, Any]:
+    """Handler CPU per recipient (µs) for one check of ``n`` distinct numbers, cold and warm,
+    and the BatchGetItem requests it made (``ceil(n / 100)`` expected). ``rules``: the shipped
+    sending rules apply (else the tenant waives them all); ``layers``: where DynamoDB is
+    answered (``api``: the main figures; ``http``: with botocore's own work). The environment,
+    settings and caches it touches are put back afterwards (tests call it in-process)."""
+    with _environment():
+        return _measure(n, seed, rules, layers)
+
+
+def versus(n: int = 10_000, rounds: int = 5, seed: int = 4) -> dict[str, Any]:
+    """The handler against the naive peer and the floor (``bench.presend_peer``), side by
+    side: alternating, the best of ``rounds`` each (this machine's noise is one-sided), on
+    the same ``n`` numbers new to the container, DynamoDB answered at the HTTP layer for the
+    handler and the peer alike (botocore's work counted in both). CPU µs per recipient and
+    the ratios ``handler / peer`` and ``handler / floor``."""
+    with _environment():
+        return _versus(n, rounds, seed)
+
+
+def _versus(n: int, rounds: int, seed: int) -> dict[str, Any]:
+    from bench import presend_peer
+    from functions.presend.app import handler
+    from smsconsent import clock, keys, settings, tenants
+    from smsconsent.store import batch
+
+    setup = _setup(n, seed, rules=True)
+    conf = settings.get()
+    pepper = keys.pepper()
+    key, version = pepper.keys[pepper.current], pepper.current
+    peer_model: Any = presend_peer.model(conf.table_name, conf.region)
+    peer_client = peer_model._get_connection().connection.client
+    # The floor decodes what the check asks DynamoDB for: the items as projected.
+    projected = [{a: item[a] for a in batch.ATTRIBUTES if a in item} for item in setup.items.values()]
+    pages = presend_peer.pages_of(conf.table_name, projected)
+    country = setup.tenant.default_country
+    stub = setup.stub
+
+    def run_handler() -> Any:
+        _clear_caches()
+        return _timed(lambda: handler(setup.event, setup.context), stub)
+
+    def run_peer() -> Any:
+        with _stubbed(peer_client, stub, "http"):
+            return _timed(
+                lambda: presend_peer.naive(peer_model, setup.numbers, setup.tenant.id, country, key, version),
+                stub,
+            )
+
+    def run_floor() -> Any:
+        return _timed(lambda: presend_peer.floor(setup.numbers, pages, setup.tenant.id, key), stub)
+
+    best = {"handler": float("inf"), "peer": float("inf"), "floor": float("inf")}
+    answers: dict[str, Any] = {}
+    previous_source = clock._source
+    clock.set_source(lambda: clock.parse_iso(SEND_AT))
+    try:
+        with _stubbed(batch.client(), stub, "http"):
+            for _ in range(rounds):
+                for name, run in (("handler", run_handler), ("peer", run_peer), ("floor", run_floor)):
+                    answer, cpu, _requests = run()
+                    best[name] = min(best[name], cpu)
+                    answers[name] = answer
+    finally:
+        clock.set_source(previous_source)
+        tenants.clear_cache()
+    handler_body = json.loads(answers["handler"]["body"])
+    peer_body = json.loads(answers["peer"])
+    assert answers["handler"]["statusCode"] == 200
+    assert (
+        [r["input"] for r in handler_body["results"]]
+        == setup.numbers
+        == [r["input"] for r in peer_body["results"]]
+    )
+    assert answers["floor"] == n
+    us = {name: round(cpu / n * 1e6, 2) for name, cpu in best.items()}
+    return {
+        "recipients": n,
+        "rounds": rounds,
+        "handler_us_per_recipient": us["handler"],
+        "peer_us_per_recipient": us["peer"],
+        "floor_us_per_recipient": us["floor"],
+        "ratio_to_peer": round(best["handler"] / best["peer"], 3),
+        "ratio_to_floor": round(best["handler"] / best["floor"], 2),
+        "handler_summary": handler_body["summary"],
+        "peer_summary": peer_body["summary"],
+    }
 
 
 def side_by_side(n: int = 10_000, rounds: int = 3) -> dict[str, Any]:
@@ -220,11 +325,21 @@ def _warm_holidays() -> float:
     return round((time.process_time() - started) * 1000, 1)
 
 
-def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[str, Any]:
-    from functions.presend.app import handler
-    from smsconsent import clock, keys, phone, presend, sending_rules, settings, tenants
-    from smsconsent.presend import rules as presend_rules
-    from smsconsent.store import batch, subject_pk
+@dataclass
+class _Setup:
+    tenant: Any
+    numbers: list[str]
+    items: dict[str, dict[str, Any]]
+    stub: _Stub
+    event: dict[str, Any]
+    context: LambdaContext
+
+
+def _setup(n: int, seed: int, rules: bool) -> _Setup:
+    """The demo tenant (``rules``: the shipped sending rules apply), ``n`` numbers with their
+    stored subjects, and the HTTP event asking about them."""
+    from smsconsent import keys, phone, sending_rules, settings, tenants
+    from smsconsent.store import subject_pk
 
     settings.reset()
     keys.reset()
@@ -259,6 +374,27 @@ def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[st
         log_stream_name="bench",
         remaining_ms=29_000,
     )
+    return _Setup(tenant, numbers, items, stub, event, context)
+
+
+def _clear_caches() -> None:
+    """Every per-number cache of the check emptied: a container that never saw the numbers."""
+    from smsconsent import presend
+    from smsconsent.presend import rules as presend_rules
+
+    presend._normalised_cached.cache_clear()
+    presend._zones.cache_clear()
+    presend.next_allowed.cache_clear()
+    presend_rules.ruleset.cache_clear()  # and with them the answers each rule set keeps
+
+
+def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[str, Any]:
+    from functions.presend.app import handler
+    from smsconsent import clock, tenants
+    from smsconsent.store import batch
+
+    setup = _setup(n, seed, rules)
+    numbers, stub, event, context = setup.numbers, setup.stub, setup.event, setup.context
     client = batch.client()
     figures: dict[str, Any] = {"recipients": n, "distinct": len(set(numbers)), "rules": rules}
     figures["holidays_load_ms"] = _warm_holidays() if rules else 0.0
@@ -266,10 +402,7 @@ def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[st
     clock.set_source(lambda: clock.parse_iso(SEND_AT))
     try:
         for layer in layers:
-            presend._normalised_cached.cache_clear()
-            presend._zones.cache_clear()
-            presend.next_allowed.cache_clear()
-            presend_rules.ruleset.cache_clear()  # and with them the answers each rule set keeps
+            _clear_caches()
             with _stubbed(client, stub, layer):
                 cold, cold_cpu, requests = _timed(lambda: handler(event, context), stub)
                 warm, warm_cpu, _ = _timed(lambda: handler(event, context), stub)
@@ -300,4 +433,5 @@ def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[st
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    print(json.dumps({"rules_on": measure(count), "side_by_side": side_by_side(count)}, indent=2))
+    figures = {"rules_on": measure(count), "side_by_side": side_by_side(count), "versus": versus(count)}
+    print(json.dumps(figures, indent=2))
