@@ -107,18 +107,20 @@ def evidence(number: str = PHONE) -> list[Any]:
 
 @pytest.fixture
 def batch_gets() -> Iterator[list[int]]:
-    """Keys asked per BatchGetItem request, counted on the pre-send client's botocore events."""
+    """Keys asked per BatchGetItem request, counted in the body each request sends (as
+    signed) on the pre-send client's botocore events."""
     from smsconsent.store import batch
 
     calls: list[int] = []
 
-    def count(params: dict[str, Any], **_: Any) -> None:
-        calls.append(sum(len(t["Keys"]) for t in params["RequestItems"].values()))
+    def count(request: Any, **_: Any) -> None:
+        sent = json.loads(request.body)
+        calls.append(sum(len(t["Keys"]) for t in sent["RequestItems"].values()))
 
     events = batch.client().meta.events
-    events.register("before-parameter-build.dynamodb.BatchGetItem", count)
+    events.register("request-created.dynamodb.BatchGetItem", count)
     yield calls
-    events.unregister("before-parameter-build.dynamodb.BatchGetItem", count)
+    events.unregister("request-created.dynamodb.BatchGetItem", count)
 
 
 # ---- the two ways in ----------------------------------------------------------------------------
@@ -628,3 +630,47 @@ def test_a_missing_table_is_503_not_a_trace(context, monkeypatch):
     settings.reset()
     assert result["statusCode"] == 503
     assert json.loads(result["body"])["error"]["code"] == "service_unavailable"
+
+
+def test_the_batch_get_body_is_botocore_s_own_request_and_the_one_signed() -> None:
+    # Given the pre-send reader's client, whose BatchGetItem body is encoded by orjson
+    from botocore.serialize import JSONSerializer
+
+    from smsconsent.store import batch
+
+    dynamodb = batch.client()
+    assert isinstance(dynamodb._serializer, batch._EncodedBatchGet)
+    model = dynamodb.meta.service_model.operation_model("BatchGetItem")
+    request = {
+        "sms-consent-test": {
+            "Keys": [{"pk": {"S": f"SUBJ#demo#v1.{i:064x}"}, "sk": {"S": "SUBJECT"}} for i in range(100)],
+            "ConsistentRead": True,
+            "ProjectionExpression": batch._PROJECTION,
+            "ExpressionAttributeNames": batch._NAMES,
+        }
+    }
+    ours = dynamodb._serializer.serialize_to_request({"RequestItems": request}, model)
+    theirs = JSONSerializer().serialize_to_request({"RequestItems": request}, model)
+    # Then it says what botocore's serialisation says, with the same headers and target
+    assert json.loads(ours["body"]) == json.loads(theirs["body"])
+    assert {k: v for k, v in ours.items() if k != "body"} == {k: v for k, v in theirs.items() if k != "body"}
+    # And the body signed (SigV4 covers it) is the one sent, on a real read
+    signed: list[bytes] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        signed.append(request.body)
+
+    dynamodb.meta.events.register("before-sign.dynamodb.BatchGetItem", capture)
+    try:
+        batch.read([f"SUBJ#demo#v1.{i:064x}" for i in range(3)])
+    finally:
+        dynamodb.meta.events.unregister("before-sign.dynamodb.BatchGetItem", capture)
+    assert (
+        len(signed) == 1 and len(json.loads(signed[0])["RequestItems"][os.environ["TABLE_NAME"]]["Keys"]) == 3
+    )
+    # And every other operation is botocore's own serialisation
+    get = dynamodb.meta.service_model.operation_model("GetItem")
+    params = {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "b"}}}
+    assert dynamodb._serializer.serialize_to_request(params, get) == JSONSerializer().serialize_to_request(
+        params, get
+    )

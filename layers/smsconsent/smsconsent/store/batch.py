@@ -29,6 +29,7 @@ from typing import Any
 import orjson  # parses each subject's consents twice as fast as json (the check's dearest step)
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.serialize import JSONSerializer
 
 from smsconsent import aws, settings
 from smsconsent.clock import iso
@@ -43,7 +44,7 @@ BACKOFF_CAP = 1.0
 
 # Only what the check decides on, plus what ``consent.next_due`` reads when contact is
 # recorded. Never the raw number, tokens or evidence.
-_ATTRIBUTES = (
+ATTRIBUTES = (
     "pk",
     "version",
     "consents",
@@ -58,7 +59,7 @@ _ATTRIBUTES = (
     "unreachable",
     "provider_list",
 )
-_NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
+_NAMES = {f"#a{i}": name for i, name in enumerate(ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
 
 # Replaced by tests so retries do not wait.
@@ -173,6 +174,8 @@ def client() -> Any:
                 )
                 for operation in ("BatchGetItem", "GetItem", "Query"):
                     _client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
+                if type(_client._serializer) is JSONSerializer:  # DynamoDB's JSON 1.0 protocol
+                    _client._serializer = _EncodedBatchGet(_client._serializer)
                 _client_key = key
     return _client
 
@@ -197,6 +200,25 @@ def _take_json_as_is(
     if isinstance(data, dict):
         customized_response_dict.update(data)
         response_dict["body"] = b"{}"
+
+
+class _EncodedBatchGet:
+    """botocore's request serialiser for this client, but a ``BatchGetItem`` body is the
+    request as given, encoded by ``orjson``: ``_read_page`` builds it in DynamoDB's own JSON
+    shape already (strings only), and walking 100 keys through the input shape and
+    ``json.dumps`` cost more CPU than deciding them. Everything else is botocore's: the
+    headers and target, the SigV4 signature over this body, retries, errors; callers and
+    hooks see the real parameters."""
+
+    def __init__(self, inner: JSONSerializer) -> None:
+        self._inner = inner
+
+    def serialize_to_request(self, parameters: dict[str, Any], operation_model: Any) -> dict[str, Any]:
+        if operation_model.name != "BatchGetItem":
+            return self._inner.serialize_to_request(parameters, operation_model)
+        request: dict[str, Any] = self._inner.serialize_to_request({}, operation_model)
+        request["body"] = orjson.dumps(parameters)
+        return request
 
 
 def _executor() -> ThreadPoolExecutor:
