@@ -60,6 +60,27 @@ def test_subject_hash_is_deterministic_hmac_with_version_prefix(pepper: Any) -> 
     assert "4915112345678" not in first
 
 
+@pytest.mark.parametrize("length", [16, 63, 64, 65, 200])
+def test_subject_hash_is_hmac_sha256_for_keys_of_every_length(
+    monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
+    # Given a pepper key shorter than, as long as, and longer than SHA-256's block
+    key = ("k" * length)[:length]
+    monkeypatch.setenv("PEPPER_JSON", json.dumps({"current": "v9", "v9": key}))
+    settings.reset()
+    keys.reset()
+    try:
+        # When numbers (and a tenant id with non-ASCII letters) are hashed
+        for tenant, number in (("demo", "+4915112345678"), ("bäckerei", "+14155550123"), ("t", "+1")):
+            # Then each is the standard library's HMAC-SHA256 of "tenant\nnumber"
+            expected = hmac.new(key.encode(), f"{tenant}\n{number}".encode(), hashlib.sha256).hexdigest()
+            assert keys.subject_hash(tenant, number) == f"v9.{expected}"
+    finally:
+        monkeypatch.undo()
+        settings.reset()
+        keys.reset()
+
+
 def test_subject_hash_differs_per_tenant_and_per_number(pepper: Any) -> None:
     # Given two tenants and two numbers
     # When all four combinations are hashed
