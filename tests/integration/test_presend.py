@@ -674,3 +674,27 @@ def test_the_batch_get_body_is_botocore_s_own_request_and_the_one_signed() -> No
     assert dynamodb._serializer.serialize_to_request(params, get) == JSONSerializer().serialize_to_request(
         params, get
     )
+
+
+def test_quiet_hours_read_the_zones_the_subject_keeps_unless_another_phonenumbers_made_them(context, clock):
+    # Given a confirmed number in New York, whose item keeps its zones
+    from smsconsent import phone
+
+    ny = "+12125550123"
+    committed(ny, clock, language="en")
+    item = subject_item(ny)
+    assert item.zones == phone.stored_zones(ny) and "America/New_York" in item.zones
+    body = {"recipients": [ny], "campaign": "c", "send_at": "2026-12-01T16:00:00Z"}  # 11:00 in New York
+
+    def reason() -> str:
+        return str(answer_of(check(context, body))["results"][0]["reason"])
+
+    assert reason() == "ok"
+    # When the item says Honolulu (06:00 there), as written by this phonenumbers release
+    source = item.zones.partition("|")[0]
+    item.update(actions=[type(item).zones.set(f"{source}|Pacific/Honolulu")])
+    # Then the check judges the hours there
+    assert reason() == "quiet_hours"
+    # And zones written by another release are worked out again from the number
+    item.update(actions=[type(item).zones.set("pn0.0.0|Pacific/Honolulu")])
+    assert reason() == "ok"

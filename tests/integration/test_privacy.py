@@ -92,6 +92,7 @@ def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(contex
     )
     found = subject()
     assert found.phone is None and found.language is None and found.optout_code is None
+    assert _item_of(found).zones is None  # the number's time zones go with it
     assert {r["state"] for r in found.consents.values()} == {"opted_out"}
     _status, export = call(context, "privacy-export.json")
     assert export["suppressed"] is True
@@ -249,3 +250,9 @@ def test_a_known_keyword_is_kept_in_canonical_form(context, outbox):
     [event] = [e for e in store.evidence_of(subject().pk) if e.type == "optout"]
     assert event.data["keyword"] == "OPTOUT"
     assert event.pii == {"text": "opt-out 0151 1234567"}
+
+
+def _item_of(found: Any) -> Any:
+    from smsconsent import store
+
+    return store.SubjectItem.get(found.pk, "SUBJECT")

@@ -329,3 +329,16 @@ def test_the_country_names_table_is_what_its_generator_writes_where_iso_codes_is
         assert gen_country_names.TABLE.exists()
         return
     assert gen_country_names.main(["--check"]) == 0, "run: .venv/bin/python -m tools.gen_country_names"
+
+
+@pytest.mark.parametrize(
+    "e164", ["+4915112345678", "+12125550123", "+13055550123", "+61412345678", "+80012345678"]
+)
+def test_stored_zones_give_back_the_number_s_zones_from_this_release_only(e164: str) -> None:
+    # Given a number's zones as a subject's item keeps them
+    stored = phone.stored_zones(e164)
+    # When they are read back, Then they are time_zones(e164), empty included
+    assert phone.zones_from_stored(stored) == phone.time_zones(e164)
+    # And what another phonenumbers release wrote is not trusted
+    assert phone.zones_from_stored("pn0.0.0|" + stored.partition("|")[2]) is None
+    assert phone.zones_from_stored("garbage") is None

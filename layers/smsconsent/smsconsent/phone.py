@@ -87,6 +87,25 @@ def time_zones(e164: str) -> tuple[str, ...]:
     return tuple(z for z in zones if z != "Etc/Unknown")
 
 
+# The stored form of ``time_zones`` (``stored_zones``) names the phonenumbers release that
+# made it: after an upgrade, whose data may move a prefix to another zone, a stored value
+# no longer counts and the zones are worked out again.
+_ZONES_SOURCE = f"pn{phonenumbers.__version__}"
+
+
+def stored_zones(e164: str) -> str:
+    """``time_zones(e164)`` as kept in a subject's item, for the pre-send check."""
+    return f"{_ZONES_SOURCE}|{' '.join(time_zones(e164))}"
+
+
+def zones_from_stored(text: str) -> tuple[str, ...] | None:
+    """What ``stored_zones`` kept; None when another phonenumbers release made it."""
+    source, _, names = text.partition("|")
+    if source != _ZONES_SOURCE:
+        return None
+    return tuple(names.split()) if names else ()
+
+
 _CALLING_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from smsconsent import consent, messages, optout_list, phone
 from smsconsent.clock import iso, parse_iso
 from smsconsent.presend import rules
-from smsconsent.presend.numbers import _zones
+from smsconsent.presend.numbers import _zones_of
 from smsconsent.presend.reasons import (
     COUNTRY_NOT_ALLOWED,
     LAPSED,
@@ -175,7 +175,7 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
             close.remove(send_iso)  # this very send, recorded by an earlier try
         if len(close) >= held.fewest:
             full = any(len(close) >= n and sum(lo < s < hi for s in close) >= n for n, lo, hi in held.caps)
-    if full or (held.timed and held.refused_at_send(_zones(e164))):
+    if full or (held.timed and held.refused_at_send(_zones_of(e164, subject.zones))):
         blocked = _blocked(ctx, e164, subject, held, already)
         if blocked is not None:
             return blocked
@@ -212,7 +212,7 @@ def _blocked(ctx: _Context, e164: str, subject: Snapshot, held: _Rules, already:
     sends = list(subject.sends)
     if already:
         sends.remove(ctx.send_iso)
-    found = held.held.settle(_zones(e164), ctx.req.send_at, [parse_iso(s) for s in sends])
+    found = held.held.settle(_zones_of(e164, subject.zones), ctx.req.send_at, [parse_iso(s) for s in sends])
     if found is None:
         return None
     reason, rule, retry_at = found

@@ -35,6 +35,13 @@ def _zones(e164: str) -> tuple[str, ...]:
     return phone.time_zones(e164)
 
 
+def _zones_of(e164: str, stored: str | None) -> tuple[str, ...]:
+    """The number's time zones: as its subject's item keeps them (the same number: its key
+    is the number's HMAC), else worked out."""
+    found = phone.zones_from_stored(stored) if stored else None
+    return found if found is not None else _zones(e164)
+
+
 @dataclass(slots=True)
 class _Number:
     e164: str | None  # None: invalid

@@ -31,7 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.serialize import JSONSerializer
 
-from smsconsent import aws, settings
+from smsconsent import aws, phone, settings
 from smsconsent.clock import iso
 from smsconsent.records import ConsentRecord, PendingOptIn, Subject
 from smsconsent.store.errors import StoreUnavailable
@@ -58,6 +58,7 @@ ATTRIBUTES = (
     "purged_at",
     "unreachable",
     "provider_list",
+    "zones",
 )
 _NAMES = {f"#a{i}": name for i, name in enumerate(ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
@@ -83,6 +84,7 @@ class Snapshot:
     purged_at: str | None = None
     unreachable: str | None = None  # as stored (JSON): set means a provider said so
     provider_list: str | None = None  # as stored (JSON): the opt-out list sync's state
+    zones: str | None = None  # as stored (``phone.stored_zones``): absent on an older item
 
     @classmethod
     def of(cls, subject: Subject) -> Snapshot:
@@ -100,6 +102,7 @@ class Snapshot:
             purged_at=subject.purged_at,
             unreachable=json.dumps(subject.unreachable) if subject.unreachable else None,
             provider_list=json.dumps(subject.provider_list) if subject.provider_list else None,
+            zones=phone.stored_zones(subject.phone) if subject.phone else None,
         )
 
     def as_subject(self, tenant: str) -> Subject:
@@ -221,6 +224,17 @@ class _EncodedBatchGet:
         return request
 
 
+def reset() -> None:
+    """Forget the client and the thread pool (a restored snapshot, new settings): both are
+    made again on next use, the client from the session of now."""
+    global _client, _client_key, _pool
+    with _lock:
+        _client = _client_key = None
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
@@ -257,6 +271,7 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
         get("purged_at"),
         get("unreachable"),
         get("provider_list"),
+        get("zones"),
     )
 
 

@@ -130,6 +130,9 @@ class SubjectItem(_Item):
     tenant_index = TenantIndex()
     tenant = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)  # raw E.164; removed on expiry and erasure
+    # The number's time zones (``phone.stored_zones``), kept and removed with ``phone``:
+    # the pre-send check's quiet hours need them, and working them out costs ~10 µs a US number.
+    zones = UnicodeAttribute(null=True)
     region = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)
     consents = UnicodeAttribute(default="{}")  # JSON: "<channel>:<purpose>" -> record

@@ -11,7 +11,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from smsconsent import consent
+from smsconsent import consent, phone
 from smsconsent.clock import iso
 from smsconsent.records import ConsentRecord, Evidence, Subject, subject_pk
 from smsconsent.store import models
@@ -75,6 +75,7 @@ def _to_item(subject: Subject, now: datetime, due: datetime | None) -> SubjectIt
         "SUBJECT",
         tenant=subject.tenant,
         phone=subject.phone,
+        zones=phone.stored_zones(subject.phone) if subject.phone else None,
         region=subject.region,
         language=subject.language,
         consents=_compact(subject.consents),
