@@ -9,10 +9,12 @@ from __future__ import annotations
 
 def reload() -> None:
     from smsconsent import aws, keys, list_sync, publishing, sender, settings, store, tenants
+    from smsconsent.store import batch
 
     settings.reset()
     aws.reset()
     store.bind()
+    batch.reset()
     keys.reset()
     sender.get.cache_clear()
     sender.queue_client.cache_clear()
