@@ -34,6 +34,8 @@ IMPORT_RATIO = 1.25  # each function's cold import, times the floor's
 MEMORY_MB = 128  # peak memory of a function
 PRESEND_US = 25  # pre-send handler CPU per recipient (µs)
 RULES_RATIO = 1.10  # pre-send CPU with the sending rules on, times off (issue 17)
+PEER_RATIO = 0.25  # pre-send handler CPU, times the naive peer's (issue 18)
+FLOOR_RATIO = 3.0  # pre-send handler CPU, times the floor's: HMAC + decoding the item (issue 18)
 ITEMS_PER_DUE = 1.05  # retention: items read per item due
 # Consent events (issue 13): the writer's own time with the stream on, times off (publishing
 # adds no code to it: the stream publishes; the margin is this machine's noise), and the
@@ -159,6 +161,24 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                     cpu["us_per_recipient"] <= PRESEND_US,
                 )
             )
+        versus = cpu.get("versus") or {}
+        if versus:
+            found += [
+                _goal(
+                    "pre-send CPU vs a naive peer",
+                    f"<= {PEER_RATIO}x",
+                    f"{versus['ratio_to_peer']:.3f}x best of {versus['rounds']}"
+                    f" (median of rounds {versus['median_round_ratio_to_peer']:.3f}x)",
+                    versus["ratio_to_peer"] <= PEER_RATIO,
+                ),
+                _goal(
+                    "pre-send CPU vs its floor",
+                    f"<= {FLOOR_RATIO}x",
+                    f"{versus['ratio_to_floor']:.2f}x best of {versus['rounds']}"
+                    f" (median of rounds {versus['median_round_ratio_to_floor']:.2f}x)",
+                    versus["ratio_to_floor"] <= FLOOR_RATIO,
+                ),
+            ]
         rules = cpu.get("sending_rules") or {}
         if "cold_ratio_on_to_off" in rules:
             worst = max(rules["cold_ratio_on_to_off"], rules["warm_ratio_on_to_off"])
@@ -391,6 +411,22 @@ def _rules_lines(rules: dict[str, Any]) -> list[str]:
     ]
 
 
+def _versus_lines(versus: dict[str, Any]) -> list[str]:
+    """The check against the naive peer and the floor (``bench.presend_peer``)."""
+    if not versus:
+        return []
+    return [
+        f"  side by side, best of {versus['rounds']} alternating, answered at the HTTP layer"
+        " (botocore's work counted):",
+        f"    handler {_num(versus['handler_us_per_recipient'], 1)} µs,"
+        f" naive peer {_num(versus['peer_us_per_recipient'], 1)} µs"
+        f" ({versus['ratio_to_peer']:.3f}x),"
+        f" floor {_num(versus['floor_us_per_recipient'], 1)} µs ({versus['ratio_to_floor']:.2f}x)",
+        "    peer: phonenumbers parse + validate per number, pynamodb batch_get of whole items;"
+        " floor: HMAC + decoding the projected item",
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     out: list[str] = []
     m = results["machine"]
@@ -481,6 +517,7 @@ def table(results: dict[str, Any]) -> str:
                 f" BatchGetItem requests {_num(cpu.get('batch_get_requests'))}",
             ]
             out += _rules_lines(cpu.get("sending_rules") or {})
+            out += _versus_lines(cpu.get("versus") or {})
         e2e = presend.get("end_to_end") or {}
         if e2e:
             out += [

@@ -1,0 +1,25 @@
+"""The pre-send handler against the naive peer and the floor (issue 18), in one run.
+
+``make bench`` holds the goals (0.25x the peer, 3x the floor); these bounds leave room for
+a noisy machine and catch a regression: a change that made the check decide per number as
+the peer does, or decode the item twice, would cross them."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.perf
+
+
+def test_presend_cpu_is_a_fraction_of_the_naive_peer_s_and_near_its_floor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.presend_cpu import versus
+
+    figures = versus(10_000, rounds=3)
+    with capsys.disabled():
+        print(f"\npresend versus the naive peer and the floor: {figures}")
+    # The same answers: every number allowed, by the handler and the peer alike
+    assert figures["handler_summary"] == figures["peer_summary"] == {"allowed": 10_000, "denied": 0}
+    assert figures["ratio_to_peer"] <= 0.35
+    assert figures["ratio_to_floor"] <= 8
