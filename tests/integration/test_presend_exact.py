@@ -7,7 +7,6 @@ partial answer), the same number many times in one request."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Iterator
@@ -22,52 +21,8 @@ SEED = 18
 
 @pytest.fixture
 def dynamo(monkeypatch: pytest.MonkeyPatch, clock: Any) -> Iterator[exact.Dynamo]:
-    """The handler's environment: the table name, a pepper of two versions, DynamoDB
-    answered by a stub with no items yet, retries that do not wait."""
-    from smsconsent import keys, settings, tenants
-    from smsconsent.store import batch, insights
-
-    monkeypatch.setenv("TABLE_NAME", exact.TABLE)
-    monkeypatch.setenv("PEPPER_JSON", json.dumps(exact.PEPPERS))
-    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
-    settings.reset()
-    keys.reset()
-    monkeypatch.setattr(batch, "sleep", lambda seconds: None)
-    stub = exact.Dynamo({})
-    # A campaign's sends counted for insights: another client, and not part of the answer.
-    monkeypatch.setattr(insights, "add_sends", lambda *args: stub.counted.append(args))
-    events = batch.client().meta.events
-    events.register("before-send.dynamodb", stub.send)
-    yield stub
-    events.unregister("before-send.dynamodb", stub.send)
-    monkeypatch.undo()
-    tenants.clear_cache()
-    settings.reset()
-    keys.reset()
-
-
-def compare(context: Any, stub: exact.Dynamo, pop: exact.Population, total: int, seed: int) -> int:
-    """``total`` inputs in requests of the API's maximum, cycling through the variants and
-    send times; returns how many results were compared."""
-    rng = random.Random(seed)
-    stub.items = pop.items
-    compared = 0
-    batch_no = 0
-    while compared < total:
-        size = min(exact.MAX, total - compared)
-        variant = exact.VARIANTS[batch_no % len(exact.VARIANTS)]
-        send_at = exact.SEND_TIMES[batch_no % len(exact.SEND_TIMES)]
-        doc = exact.tenant_doc(variant.tenant)
-        exact.use_tenant(doc)
-        body = exact.body(variant, send_at, exact.recipients(pop, size, rng))
-        status, got = exact.real_answer(context, variant, body)
-        assert status == 200, got
-        want = exact.expected(exact.oracle_for(doc, pop.items), body, exact.NOW)
-        diff = exact.differences(got, want)
-        assert not diff, f"request {batch_no} ({variant}, send_at {send_at}):\n{diff}"
-        compared += size
-        batch_no += 1
-    return compared
+    with exact.stubbed_dynamo(monkeypatch) as stub:
+        yield stub
 
 
 def test_twenty_thousand_mixed_inputs_answer_as_the_oracle(context, dynamo):
@@ -88,7 +43,7 @@ def test_twenty_thousand_mixed_inputs_answer_as_the_oracle(context, dynamo):
             diff = exact.differences(got, want)
             assert not diff, f"variant {i} {variant}, send_at {send_at} ({j}):\n{diff}"
             compared += len(body["recipients"])
-    compared += compare(context, dynamo, pop, 20_000, SEED + 1)
+    compared += exact.compare(context, dynamo, pop, 20_000, SEED + 1)
     assert compared >= 20_000
     reasons = {r["reason"] for r in exact.expected(
         exact.oracle_for(exact.tenant_doc("demo"), pop.items),
