@@ -36,7 +36,7 @@ def test_twenty_thousand_mixed_inputs_answer_as_the_oracle(context, dynamo):
         for j, send_at in enumerate(exact.SEND_TIMES):
             doc = exact.tenant_doc(variant.tenant)
             exact.use_tenant(doc)
-            body = exact.body(variant, send_at, exact.recipients(pop, 60, rng))
+            body = exact.body(variant, send_at, exact.recipients(pop, 100, rng))
             status, got = exact.real_answer(context, variant, body)
             assert status == 200, got
             want = exact.expected(exact.oracle_for(doc, pop.items), body, exact.NOW)
