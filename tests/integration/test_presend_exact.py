@@ -1,5 +1,5 @@
 """The pre-send check answers exactly as the frozen oracle (``tests/fixtures/presend_v0.py``)
-does, every field of every result, for ~20,000 mixed inputs (issue 18: the guard under
+does, every field of every result, for ~28,000 mixed inputs (issue 18: the guard under
 which the check may be optimised). The real handler runs on API Gateway's event and the
 direct invocation; DynamoDB is answered at the botocore HTTP layer from full items, the
 projection honoured. Also: pages left in part unprocessed, throttling (503, never a

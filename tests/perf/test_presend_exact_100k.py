@@ -2,7 +2,7 @@
 on 100,000 mixed inputs (issue 18), in ten requests of the API's maximum: every variant
 of tenant, purpose, channel and ``record``, every send time, 40,000 distinct numbers of
 many countries, about half of them stored. ``tests/integration/test_presend_exact.py``
-runs the same comparison on ~24,000 inputs with every other test; this one runs with the
+runs the same comparison on ~28,000 inputs with every other test; this one runs with the
 timing tests (``make test`` runs ``-m perf`` alone, after the rest)."""
 
 from __future__ import annotations
