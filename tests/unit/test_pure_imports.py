@@ -24,6 +24,7 @@ PURE = [
     "smsconsent.presend.rules",
     "smsconsent.sending_rules",
     "smsconsent.insights",
+    "smsconsent.campaigns",
 ]
 FORBIDDEN = [
     "smsconsent.store",

@@ -7,7 +7,8 @@ if and only if its change committed. Pure: no storage, no AWS.
 
 What is left out on purpose: personal free text (the reason a person typed, the SMS they
 sent) and anything secret (token hashes). An event sent to a CRM cannot be erased later;
-free text may hold a name or another number.
+free text may hold a name or another number. The campaign is the sender's free text: it
+goes out as its label (``campaigns.label``), without email addresses or phone numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from smsconsent import campaigns
 
 SPECVERSION = "1.0"
 SOURCE = "sms-consent"
@@ -120,7 +123,8 @@ def cloud_event(
             "consents": consents or None,
             "via": data.get("via") or _VIA.get(evidence["type"]),
             "keyword": data.get("keyword"),
-            "campaign": data.get("campaign"),
+            # A label: evidence written before labels came may hold the raw id.
+            "campaign": campaigns.label_of(data.get("campaign")),
             "reason": data.get("reason_code") or _REASONS.get(evidence["type"]),
             "provider": data.get("provider"),
             "seq": order(evidence["at"], int(evidence["seq"])),

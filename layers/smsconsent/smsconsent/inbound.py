@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from smsconsent import (
+    campaigns,
     clock,
     confirmation,
     consent,
@@ -279,6 +280,7 @@ def _apply(
         changed = consent.opt_out(target, tenant, None, now)
         if not changed:
             return _Decision(reply("optout_confirmation"))
+        named, raw = campaigns.evidence_parts(target.last_campaign)
         event = evidence.append(
             target,
             "optout",
@@ -288,10 +290,10 @@ def _apply(
                 "consents": changed,
                 "via": via,
                 "keyword": keywords.keyword_of(message.text, tenant.keywords),
-                "campaign": target.last_campaign,
+                **named,
                 "country": phone.normalise(message.sender, tenant.default_country).region,
             },
-            pii={"text": message.text[:320]},
+            pii={"text": message.text[:320], **raw},
         )
         return _Decision(reply("optout_confirmation"), target, [event])
 

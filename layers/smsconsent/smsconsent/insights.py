@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from smsconsent import errors, events
+from smsconsent import campaigns, errors, events
 
 MAX_DAYS = 400  # a range's days at most (both ends included)
 DEFAULT_DAYS = 30  # without ``from``: the 30 days up to ``to``
@@ -39,7 +39,7 @@ DEFAULT_DAYS = 30  # without ``from``: the 30 days up to ``to``
 # (``OTHER``): the campaign is the tenant's string, and a sending system that names each
 # message's campaign after the message must not grow a day without bound.
 MAX_CAMPAIGNS_PER_DAY = 100
-MAX_CAMPAIGN = 100  # characters, as the pre-send check takes a campaign
+MAX_CAMPAIGN = campaigns.MAX_LABEL  # characters of a campaign's label
 _MAX_LABEL = 64  # a via, keyword, reason or country kept as a counter's name
 
 TOTALS = ("accepted", "sms_sent", "confirmed", "optouts", "lapsed", "expired", "erased")
@@ -104,8 +104,9 @@ def _label(value: Any) -> str:
 
 
 def campaign_key(value: Any) -> str | None:
-    """The campaign as counted (None: no campaign)."""
-    return _utf8(value[:MAX_CAMPAIGN]) if isinstance(value, str) and value else None
+    """The campaign as counted (None: no campaign): its label (``campaigns.label``), never
+    an email address or phone number a sender put in it, as insights items are not erased."""
+    return campaigns.label_of(value)
 
 
 def reason(data: Mapping[str, Any]) -> str:

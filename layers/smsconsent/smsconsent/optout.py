@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from smsconsent import clock, consent, errors, evidence, keys, store, tenants
+from smsconsent import campaigns, clock, consent, errors, evidence, keys, store, tenants
 from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
@@ -92,16 +92,18 @@ def by_link(
         in_force = consent.in_force(current, tenant, now)
         if not changed:
             return Result("already_opted_out", tenant, current.language, in_force)
+        named, raw = campaigns.evidence_parts(current.last_campaign)
         data: dict[str, Any] = {
             "consents": changed,
             "via": "link",
-            "campaign": current.last_campaign,
+            **named,
             "country": current.region,  # for insights: no number, only its country
             "reason_given": bool(reason),
         }
         if chosen is not None:
             data["purposes"] = sorted(chosen)
-        event = evidence.append(current, "optout", now, data, pii={**pii, "reason": (reason or "")[:1000]})
+        personal = {**pii, **raw, "reason": (reason or "")[:1000]}
+        event = evidence.append(current, "optout", now, data, pii=personal)
         marked = consent.mark_undoable(current, changed, event.seq)
         store.commit(store.Change(current, [event], due=consent.next_due(current, tenant)), now)
         dropped = [p for p in tenant.purposes if any(k.split(":", 1)[1] == p for k in marked)]
@@ -189,6 +191,7 @@ def withdraw(
         changed = consent.opt_out(subject, tenant, None, now, purposes(subject) if purposes else None)
         if not changed:
             return []
+        named, raw = campaigns.evidence_parts(subject.last_campaign)
         event = evidence.append(
             subject,
             "optout",
@@ -196,11 +199,11 @@ def withdraw(
             {
                 "consents": changed,
                 "via": via,
-                "campaign": subject.last_campaign,
+                **named,
                 "country": subject.region,  # for insights: no number, only its country
                 "reason_given": bool(reason),
             },
-            pii={**pii, "reason": (reason or "")[:1000]},
+            pii={**pii, **raw, "reason": (reason or "")[:1000]},
         )
         store.commit(store.Change(subject, [event], due=consent.next_due(subject, tenant)), now)
         return changed

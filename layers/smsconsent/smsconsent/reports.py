@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smsconsent import clock, consent, delivery_codes, errors, evidence, keys, phone, store
+from smsconsent import campaigns, clock, consent, delivery_codes, errors, evidence, keys, phone, store
 from smsconsent.retry import retry_on_conflict
 from smsconsent.tenants import Tenant
 
@@ -146,12 +146,9 @@ def _decide(
         changed = consent.opt_out(target, tenant, None, now)
         if not changed:
             return action, None
-        data |= {
-            "consents": changed,
-            "campaign": report.campaign or target.last_campaign,
-            "country": report.phone.region,
-        }
-        event = evidence.append(target, "optout", now, data)
+        named, raw = campaigns.evidence_parts(report.campaign or target.last_campaign)
+        data |= {"consents": changed, **named, "country": report.phone.region}
+        event = evidence.append(target, "optout", now, data, pii=raw)
         return action, store.Change(target, [event], due=consent.next_due(target, tenant))
     if subject is None:
         return delivery_codes.NONE, None  # nothing held: the pre-send check says no_consent anyway
@@ -162,8 +159,8 @@ def _decide(
         "provider": report.provider,
         "code": report.error_code or "",
     }
-    data |= {"campaign": report.campaign or subject.last_campaign}
-    event = evidence.append(subject, "number_unreachable", now, data)
+    named, raw = campaigns.evidence_parts(report.campaign or subject.last_campaign)
+    event = evidence.append(subject, "number_unreachable", now, data | named, pii=raw)
     return action, store.Change(subject, [event], due=consent.next_due(subject, tenant))
 
 

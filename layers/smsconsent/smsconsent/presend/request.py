@@ -3,6 +3,7 @@ fault), and which tenant a direct invocation is bound to."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -135,7 +136,22 @@ def _campaign(data: Mapping[str, Any]) -> str | None:
     campaign = data.get("campaign")
     if campaign is not None and (not isinstance(campaign, str) or not 1 <= len(campaign) <= MAX_CAMPAIGN):
         raise _invalid("campaign", f"campaign must be a string of 1 to {MAX_CAMPAIGN} characters")
+    # An id, not a message: no control characters, and nothing DynamoDB cannot store (a
+    # direct invocation's JSON may carry a lone surrogate, which the HTTP edge refuses).
+    if campaign is not None and (_CONTROL.search(campaign) or not _utf8(campaign)):
+        raise _invalid("campaign", "campaign must be text without control characters")
     return campaign
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _send_at(data: Mapping[str, Any], now: datetime) -> datetime:
