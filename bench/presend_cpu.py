@@ -55,10 +55,21 @@ _ENV = {
 }
 
 
-def _numbers(n: int, seed: int, valid: Callable[[str], bool]) -> list[str]:
+# The mixes of numbers: mostly German (the demo tenant's), or all from the US, whose
+# numbers phonenumbers places in a zone by area code (two zones for some: SD, NV, ...).
+_MIXES = {
+    "eu": ["+49151", "+49160", "+49170", "+49176"] * 4 + ["+336", "+337", "+1212", "+1415"],
+    "us": [
+        f"+1{code}"
+        for code in ("212", "415", "305", "312", "617", "206", "713", "404", "602", "907", "808", "605")
+    ],
+}
+
+
+def _numbers(n: int, seed: int, valid: Callable[[str], bool], mix: str = "eu") -> list[str]:
     """``n`` distinct valid E.164 numbers, shuffled."""
     rng = random.Random(seed)
-    prefixes = ["+49151", "+49160", "+49170", "+49176"] * 4 + ["+336", "+337", "+1212", "+1415"]
+    prefixes = _MIXES[mix]
     out: set[str] = set()
     while len(out) < n:
         prefix = rng.choice(prefixes)
@@ -217,23 +228,24 @@ def measure(
         return _measure(n, seed, rules, layers)
 
 
-def versus(n: int = 10_000, rounds: int = 5, seed: int = 4) -> dict[str, Any]:
+def versus(n: int = 10_000, rounds: int = 5, seed: int = 4, mix: str = "eu") -> dict[str, Any]:
     """The handler against the naive peer and the floor (``bench.presend_peer``), side by
     side: alternating, the best of ``rounds`` each (this machine's noise is one-sided), on
     the same ``n`` numbers new to the container, DynamoDB answered at the HTTP layer for the
     handler and the peer alike (botocore's work counted in both). CPU µs per recipient and
-    the ratios ``handler / peer`` and ``handler / floor``."""
+    the ratios ``handler / peer`` and ``handler / floor``. ``mix``: ``eu`` (mostly German
+    numbers) or ``us`` (all from the US)."""
     with _environment():
-        return _versus(n, rounds, seed)
+        return _versus(n, rounds, seed, mix)
 
 
-def _versus(n: int, rounds: int, seed: int) -> dict[str, Any]:
+def _versus(n: int, rounds: int, seed: int, mix: str) -> dict[str, Any]:
     from bench import presend_peer
     from functions.presend.app import handler
     from smsconsent import clock, keys, settings, tenants
     from smsconsent.store import batch
 
-    setup = _setup(n, seed, rules=True)
+    setup = _setup(n, seed, rules=True, mix=mix)
     conf = settings.get()
     pepper = keys.pepper()
     key, version = pepper.keys[pepper.current], pepper.current  # the peer's own hmac.new
@@ -288,6 +300,7 @@ def _versus(n: int, rounds: int, seed: int) -> dict[str, Any]:
     us = {name: round(cpu / n * 1e6, 2) for name, cpu in best.items()}
     return {
         "recipients": n,
+        "mix": mix,
         "rounds": rounds,
         "handler_us_per_recipient": us["handler"],
         "peer_us_per_recipient": us["peer"],
@@ -347,7 +360,7 @@ class _Setup:
     context: LambdaContext
 
 
-def _setup(n: int, seed: int, rules: bool) -> _Setup:
+def _setup(n: int, seed: int, rules: bool, mix: str = "eu") -> _Setup:
     """The demo tenant (``rules``: the shipped sending rules apply), ``n`` numbers with their
     stored subjects, and the HTTP event asking about them."""
     from smsconsent import keys, phone, sending_rules, settings, tenants
@@ -367,7 +380,7 @@ def _setup(n: int, seed: int, rules: bool) -> _Setup:
         except phone.PhoneError:
             return False
 
-    numbers = _numbers(n, seed, valid)
+    numbers = _numbers(n, seed, valid, mix)
     items = {}
     for i, number in enumerate(numbers):
         pk = subject_pk(tenant.id, keys.subject_hash(tenant.id, number))
@@ -447,5 +460,10 @@ def _measure(n: int, seed: int, rules: bool, layers: tuple[str, ...]) -> dict[st
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    figures = {"rules_on": measure(count), "side_by_side": side_by_side(count), "versus": versus(count)}
+    figures = {
+        "rules_on": measure(count),
+        "side_by_side": side_by_side(count),
+        "versus": versus(count),
+        "versus_us": versus(count, mix="us"),
+    }
     print(json.dumps(figures, indent=2))

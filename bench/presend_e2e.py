@@ -47,6 +47,7 @@ def cpu(n: int = CPU_RECIPIENTS) -> dict[str, Any]:
         figures["sending_rules"] = presend_cpu.side_by_side(n)
         # Issue 18: the handler against a naive peer and the floor, in the same run.
         figures["versus"] = presend_cpu.versus(n)
+        figures["versus_us"] = presend_cpu.versus(n, mix="us")
     except Exception as exc:  # its own failure must not lose the end-to-end figures
         import traceback
 
