@@ -44,7 +44,7 @@ def cpu(n: int = CPU_RECIPIENTS) -> dict[str, Any]:
 
         figures: dict[str, Any] = presend_cpu.measure(n)
         # The sending rules' cost (issue 17): the same check with them on and off.
-        figures["sending_rules"] = presend_cpu.side_by_side(n)
+        figures["sending_rules"] = presend_cpu.side_by_side(n, rounds=5)
         # Issue 18: the handler against a naive peer and the floor, in the same run.
         figures["versus"] = presend_cpu.versus(n)
         figures["versus_us"] = presend_cpu.versus(n, mix="us")
