@@ -213,3 +213,24 @@ def test_a_page_still_throttled_after_botocore_s_retries_is_store_unavailable(fa
     with pytest.raises(StoreUnavailable, match="ProvisionedThroughputExceededException"):
         batch.read(PKS)
     assert len(fake.received) == 4 and len({r.body for r in fake.received}) == 1
+
+
+def test_a_client_without_botocore_s_private_serialiser_is_left_as_it_is(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a botocore whose clients keep their serialiser under another name
+    from smsconsent.store import batch
+
+    made = batch.aws.client
+
+    def renamed(*args: Any, **kwargs: Any) -> Any:
+        client = made(*args, **kwargs)
+        client._other_serializer = client.__dict__.pop("_serializer")
+        return client
+
+    monkeypatch.setattr(batch.aws, "client", renamed)
+    # When the pre-send reader makes its client, Then it does, unwrapped
+    dynamodb = batch.client()
+    assert "_serializer" not in vars(dynamodb) and not isinstance(
+        dynamodb._other_serializer, batch._EncodedBatchGet
+    )
