@@ -1,7 +1,9 @@
 """The zones a subject's item keeps for the pre-send check's quiet hours (``phone.stored_zones``):
 a value this release could not have written (malformed, forged, a zone the time zone
-database does not know, absurdly long) is worked out again from the number, never a 500
-and never quiet hours judged somewhere else; and they never outlive the number."""
+database does not know, none, absurdly long) is worked out again from the number: never a
+500, never quiet hours judged in UTC or in only some of the names. (A well-formed value is
+trusted, as the rest of the item is: test_presend.py. That the zones go with the number:
+test_retention.py, test_privacy.py.)"""
 
 from __future__ import annotations
 
