@@ -407,10 +407,12 @@ def _setup(n: int, seed: int, rules: bool, mix: str = "eu") -> _Setup:
 def _clear_caches() -> None:
     """Every per-number cache of the check emptied: a container that never saw the numbers."""
     from smsconsent import presend
+    from smsconsent.presend import numbers as presend_numbers
     from smsconsent.presend import rules as presend_rules
 
     presend._normalised_cached.cache_clear()
     presend._zones.cache_clear()
+    presend_numbers._stored_zones.cache_clear()  # the items' zones, checked once per value
     presend.next_allowed.cache_clear()
     presend_rules.ruleset.cache_clear()  # and with them the answers each rule set keeps
 

@@ -137,6 +137,7 @@ def test_erasure_keeps_the_opt_out_under_a_new_unconfirmed_signup(context, outbo
     }
     found = subject()
     assert found.phone is None and found.pending is None
+    assert _item_of(found).zones is None
     marker = {"state": "opted_out", "since": "2026-11-22T10:00:00Z"}  # the STOP's time
     assert found.consents == {"sms:marketing": marker, "sms:newsletter": marker}
     from smsconsent import consent
@@ -161,7 +162,7 @@ def test_opt_out_on_behalf_with_a_reason(context, outbox):
 def test_opt_out_on_behalf_of_an_unknown_number_suppresses_it(context):
     _status, body = call(context, "privacy-optout.json")
     assert body["status"] == "opted_out"
-    assert subject().phone is None
+    assert subject().phone is None and _item_of(subject()).zones is None
     assert subject().consents["sms:marketing"]["state"] == "opted_out"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -66,13 +67,14 @@ def test_two_expired_requests_over_a_bare_stop_leave_no_number_ip_or_user_agent(
     sign_up(context, outbox)
     clock.advance(minutes=15)
     sign_up(context, outbox)
-    assert subject().phone == PHONE
+    assert subject().phone == PHONE and _zones_kept(subject()) is not None
     # When both requests have expired unconfirmed and the job runs
     clock.advance(hours=49)
     assert run(context, clock)["pending_expired"] == 1
     # Then the number is gone again, and so are the IP and user agent of both requests
     found = subject()
     assert found.phone is None and found.pending is None
+    assert _zones_kept(found) is None  # the number's time zones go with it
     assert set(found.consents) == {"sms:marketing", "sms:newsletter"}
     assert {r["state"] for r in found.consents.values()} == {"opted_out"}
     from smsconsent import evidence, store
@@ -140,6 +142,7 @@ def test_purge_after_the_evidence_period_keeps_only_the_suppression_marker(conte
     assert summary["purged"] == 1 and summary["deleted"] == 0
     found = subject()
     assert found.phone is None and found.optout_code is None and found.language is None
+    assert _zones_kept(found) is None  # the number's time zones go with it
     assert set(r["state"] for r in found.consents.values()) == {"opted_out"}
     assert all(set(r) == {"state", "since"} for r in found.consents.values())
     from smsconsent import store
@@ -256,3 +259,11 @@ def test_a_run_reads_only_what_is_due(context, clock, dynamo_calls):
     # 200 due subjects from the index, plus each one's tenant-free evidence query (empty)
     assert dynamo_calls.items_read <= 210, dynamo_calls
     assert dynamo_calls.operations.get("Scan", 0) == 0
+
+
+def _zones_kept(found: Any) -> str | None:
+    """The subject's item's ``zones`` (derived from the number: kept and dropped with it)."""
+    from smsconsent import store
+
+    zones: str | None = store.SubjectItem.get(found.pk, "SUBJECT").zones
+    return zones

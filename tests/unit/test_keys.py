@@ -238,3 +238,46 @@ def test_token_hash_is_sha256_hex() -> None:
     assert HEX64.match(digest)
     assert keys.token_hash(token + "x") != digest
     assert token not in digest
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ä" * 40,  # 40 characters, 80 bytes: hashed first, as a key longer than the block
+        "é" * 32,  # 64 bytes exactly
+        "ü" * 31 + "x",  # 63 bytes
+        "k" * 16 + "\u0000",  # trailing zero bytes, as HMAC pads
+    ],
+)
+def test_subject_hash_counts_a_key_s_length_in_bytes_not_characters(pepper: Any, key: str) -> None:
+    # Given a pepper key with letters outside ASCII (its UTF-8 longer than its characters)
+    pepper.use({"current": "v9", "v9": key})
+    # When a number is hashed, Then it is the standard library's HMAC-SHA256
+    expected = hmac.new(key.encode(), b"demo\n+4915112345678", hashlib.sha256).hexdigest()
+    assert keys.subject_hash("demo", "+4915112345678") == f"v9.{expected}"
+
+
+def test_subject_hashes_made_concurrently_are_hmac_new_s(pepper: Any) -> None:
+    # Given two pepper versions, and their precomputed hash states not made yet
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    pepper.use({"current": "v2", "v1": V1, "v2": V2})
+    keys.reset()
+    threads = 16
+    start = threading.Barrier(threads)
+
+    def hashed(worker: int) -> list[tuple[str, str, list[str]]]:
+        start.wait()  # all at once: the states are made, and copied, by every thread together
+        numbers = [f"+4915{worker:02d}{i:06d}" for i in range(2_000)]
+        return [(t, n, keys.subject_hashes(t, n)) for n in numbers for t in ("demo", f"t{worker}")]
+
+    # When sixteen threads (the pre-send reader's pool size) key numbers at the same time
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = [r for found in pool.map(hashed, range(threads)) for r in found]
+    # Then every key is hmac.new's, under each version
+    assert len(results) == threads * 4_000
+    for tenant, number, (v2, v1) in results:
+        message = f"{tenant}\n{number}".encode()
+        assert v2 == "v2." + hmac.new(V2.encode(), message, hashlib.sha256).hexdigest()
+        assert v1 == "v1." + hmac.new(V1.encode(), message, hashlib.sha256).hexdigest()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from smsconsent import phone
+from smsconsent.presend import schedule
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -38,8 +39,29 @@ def _zones(e164: str) -> tuple[str, ...]:
 def _zones_of(e164: str, stored: str | None) -> tuple[str, ...]:
     """The number's time zones: as its subject's item keeps them (the same number: its key
     is the number's HMAC), else worked out."""
-    found = phone.zones_from_stored(stored) if stored else None
-    return found if found is not None else _zones(e164)
+    found = _stored_zones(stored) if stored and len(stored) <= _LONGEST_STORED else None
+    return found or _zones(e164)
+
+
+# ``stored_zones`` of the number with the most zones is ~700 characters.
+_LONGEST_STORED = 2048
+
+
+@lru_cache(maxsize=1024)
+def _stored_zones(stored: str) -> tuple[str, ...] | None:
+    """The zones an item keeps, or None to work them out from the number: when another
+    release wrote them, when there are none (``stored_zones`` of a number placed nowhere,
+    rare: the number says so as cheaply), and when any name is no zone of the time zone
+    database. A malformed value must neither fail the whole request (``_zones_named``
+    raises when no name is known) nor judge quiet hours in UTC or in only some of the
+    names. Cached: a tenant's items hold a handful of distinct values."""
+    found = phone.zones_from_stored(stored)
+    if not found or len(found) > _MOST_ZONES or not all(schedule._zone(name) is not None for name in found):
+        return None
+    return found
+
+
+_MOST_ZONES = 64  # a number of +1 that phonenumbers places nowhere in particular has 42
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ def _minutes(hhmm: str) -> int:
 def _zone(name: str) -> tzinfo | None:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("America"), too long
         return None
 
 

@@ -177,7 +177,9 @@ def client() -> Any:
                 )
                 for operation in ("BatchGetItem", "GetItem", "Query"):
                     _client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
-                if type(_client._serializer) is JSONSerializer:  # DynamoDB's JSON 1.0 protocol
+                # DynamoDB's JSON 1.0 protocol; any other serialiser (another botocore, one
+                # without this private attribute) is left as it is: botocore's own encoding.
+                if type(getattr(_client, "_serializer", None)) is JSONSerializer:
                     _client._serializer = _EncodedBatchGet(_client._serializer)
                 _client_key = key
     return _client
