@@ -87,10 +87,11 @@ def time_zones(e164: str) -> tuple[str, ...]:
     return tuple(z for z in zones if z != "Etc/Unknown")
 
 
-# The stored form of ``time_zones`` (``stored_zones``) names the phonenumbers release that
-# made it: after an upgrade, whose data may move a prefix to another zone, a stored value
-# no longer counts and the zones are worked out again.
-_ZONES_SOURCE = f"pn{phonenumbers.__version__}"
+# The stored form of ``time_zones`` (``stored_zones``) names what made it: this code's way
+# of working zones out (``z1``: bump it when ``time_zones`` changes) and the phonenumbers
+# release, whose data may move a prefix to another zone. Made by anything else, a stored
+# value no longer counts and the zones are worked out again.
+_ZONES_SOURCE = f"z1.pn{phonenumbers.__version__}"
 
 
 def stored_zones(e164: str) -> str:
