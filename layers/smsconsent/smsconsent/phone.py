@@ -99,7 +99,6 @@ def stored_zones(e164: str) -> str:
     return f"{_ZONES_SOURCE}|{' '.join(time_zones(e164))}"
 
 
-@functools.lru_cache(maxsize=4096)  # few distinct values: most numbers share their zones
 def zones_from_stored(text: str) -> tuple[str, ...] | None:
     """What ``stored_zones`` kept; None when another phonenumbers release made it."""
     source, _, names = text.partition("|")
