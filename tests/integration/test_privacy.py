@@ -80,6 +80,38 @@ def test_erasure_of_an_active_number_removes_everything(context, outbox):
     assert body["held"] is False
 
 
+@pytest.mark.parametrize("changes", [1, 5])
+def test_export_reads_subject_and_evidence_as_of_one_moment(context, outbox, monkeypatch, changes):
+    # Given a confirmed number, and changes committed between the export's read of the
+    # subject and its read of the evidence (the list sync after a STOP, say): once, or on
+    # every read
+    from smsconsent import store
+
+    sign_up(context, outbox, confirm=True)
+    real = store.evidence_of
+    left = [changes]
+
+    def racing(pk: str) -> list[Any]:
+        from smsconsent import inbound, tenants
+        from smsconsent.providers.base import InboundMessage
+
+        if left[0]:
+            left[0] -= 1
+            # a STOP or a START, committed (with its evidence) after the subject was read
+            word = "STOP" if left[0] % 2 == 0 else "START"
+            message = InboundMessage("twilio", f"SM-race-{left[0]}", PHONE, "+4915790000000", word)
+            inbound.receive(tenants.get("demo"), message)
+        return real(pk)
+
+    monkeypatch.setattr(store, "evidence_of", racing)
+    # When it is exported
+    status, body = call(context, "privacy-export.json")
+    # Then the chain verifies: as of a moment the subject and its evidence agree on
+    assert status == 200
+    assert body["chain"] == {"verified": True, "detail": "ok", "events": len(body["evidence"])}
+    assert [e["seq"] for e in body["evidence"]] == list(range(1, len(body["evidence"]) + 1))
+
+
 def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(context, outbox, clock):
     sign_up(context, outbox, confirm=True)
     stop()

@@ -25,11 +25,10 @@ def number_of(raw: str, tenant: Tenant) -> phone.Phone:
 
 def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
     """Everything held on the number at this tenant, with the evidence chain checked."""
-    subject = store.load_subject(tenant.id, keys.subject_hashes(tenant.id, number.e164))
+    subject, events = _held(tenant, number)
     answer: dict[str, Any] = {"tenant": tenant.id, "phone": number.e164, "held": subject is not None}
     if subject is None:
         return answer | {"consents": [], "evidence": [], "suppressed": False}
-    events = store.evidence_of(subject.pk)
     if subject.purged_at:
         ok, detail = (not events), "evidence purged after its retention period"
     else:
@@ -74,6 +73,28 @@ def export(tenant: Tenant, number: phone.Phone) -> dict[str, Any]:
         ],
         "chain": {"verified": ok, "detail": detail, "events": len(events)},
     }
+
+
+_READS = 3  # reads of subject and evidence before the report is cut to the subject read
+
+
+def _held(tenant: Tenant, number: phone.Phone) -> tuple[store.Subject | None, list[store.Evidence]]:
+    """The subject and its evidence as of one moment. The evidence is read after the
+    subject, so a change committed in between (the opt-out list sync after a STOP, a
+    confirmation) adds events the subject read does not know: a chain that would not
+    verify. Read again; if changes keep coming, report as of the last subject read."""
+    hashes = keys.subject_hashes(tenant.id, number.e164)
+    attempt = 0
+    while True:
+        attempt += 1
+        subject = store.load_subject(tenant.id, hashes)
+        if subject is None:
+            return None, []
+        events = store.evidence_of(subject.pk)
+        if all(e.seq <= subject.ev_seq for e in events):
+            return subject, events
+        if attempt == _READS:
+            return subject, [e for e in events if e.seq <= subject.ev_seq]
 
 
 def _public(record: store.ConsentRecord) -> dict[str, Any]:
