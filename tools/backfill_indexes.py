@@ -30,15 +30,9 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# The domain package is the Lambda layer's code; put it on the path as Lambda would, so
-# `python -m tools.backfill_indexes` works from a plain checkout (no PYTHONPATH needed).
-_LAYER = str(ROOT / "layers" / "smsconsent")
-if _LAYER not in sys.path:
-    sys.path.insert(0, _LAYER)
+import tools
 
 ATTEMPTS = 5  # reads and conditional updates of one subject that keeps changing
 _NAMES = {
@@ -167,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if not table:
         print("name the table: make backfill TABLE=<TableName output of the stack>", file=sys.stderr)
         return 2
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT") or None)
+    client = tools.dynamodb()
     try:
         counts = backfill(client, table, dry_run=args.dry_run)
     except Exception as exc:

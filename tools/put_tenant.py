@@ -23,13 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# The domain package is the Lambda layer's code; put it on the path as Lambda would, so
-# `python -m tools.put_tenant` works from a plain checkout (no PYTHONPATH needed).
-_LAYER = str(ROOT / "layers" / "smsconsent")
-if _LAYER not in sys.path:
-    sys.path.insert(0, _LAYER)
-
 ALIAS_VERSION = "$LATEST"  # deploys update $LATEST, so the alias follows them
 
 

@@ -22,17 +22,11 @@ points it at another DynamoDB-compatible endpoint (DynamoDB Local, say).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-_LAYER = str(ROOT / "layers" / "smsconsent")
-if _LAYER not in sys.path:
-    sys.path.insert(0, _LAYER)
+import tools
 
 ATTEMPTS = 5  # reads and conditional writes of one item whose counts keep moving
 COUNTERS = ("sends", "optouts")
@@ -155,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", action="append", required=True, help="a tenant id (repeat for more)")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=os.environ.get("DYNAMODB_ENDPOINT") or None)
+    client = tools.dynamodb()
     print(relabel(client, args.table, args.tenant, dry_run=args.dry_run))
     return 0
 
