@@ -40,4 +40,5 @@ pytest_plugins = [
     "tests.fixtures.consent_events",
     "tests.fixtures.insights",
     "tests.fixtures.receivers",
+    "tests.fixtures.presend_exact",
 ]

@@ -8,8 +8,6 @@ timing tests (``make test`` runs ``-m perf`` alone, after the rest)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -21,14 +19,8 @@ INPUTS = 100_000
 BUDGET_SECONDS = 120  # ~14 s here; a hang or a quadratic slip fails it
 
 
-@pytest.fixture
-def dynamo(monkeypatch: pytest.MonkeyPatch, clock: Any) -> Iterator[exact.Dynamo]:
-    with exact.stubbed_dynamo(monkeypatch) as stub:
-        yield stub
-
-
-def test_one_hundred_thousand_mixed_inputs_answer_as_the_oracle(context, dynamo):
+def test_one_hundred_thousand_mixed_inputs_answer_as_the_oracle(context, exact_dynamo):
     started = time.perf_counter()
     pop = exact.population(40_000, 100_000)
-    assert exact.compare(context, dynamo, pop, INPUTS, 18_100) == INPUTS
+    assert exact.compare(context, exact_dynamo, pop, INPUTS, 18_100) == INPUTS
     assert time.perf_counter() - started < BUDGET_SECONDS
