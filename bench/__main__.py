@@ -162,23 +162,20 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
         runs = [v for v in (cpu.get("versus"), cpu.get("versus_us")) if v]
-        if runs:
-            found += [
-                _goal(
-                    "pre-send CPU vs a naive peer",
-                    f"<= {PEER_RATIO}x",
-                    ", ".join(f"{v['mix']} {v['ratio_to_peer']:.3f}x" for v in runs)
-                    + f" (best of {runs[0]['rounds']})",
-                    all(v["ratio_to_peer"] <= PEER_RATIO for v in runs),
-                ),
-                _goal(
-                    "pre-send CPU vs its floor",
-                    f"<= {FLOOR_RATIO}x",
-                    ", ".join(f"{v['mix']} {v['ratio_to_floor']:.2f}x" for v in runs)
-                    + f" (best of {runs[0]['rounds']})",
-                    all(v["ratio_to_floor"] <= FLOOR_RATIO for v in runs),
-                ),
-            ]
+        for against, key, limit, digits in (
+            ("a naive peer", "ratio_to_peer", PEER_RATIO, 3),
+            ("its floor", "ratio_to_floor", FLOOR_RATIO, 2),
+        ):
+            if runs:
+                found.append(
+                    _goal(
+                        f"pre-send CPU vs {against}",
+                        f"<= {limit}x",
+                        ", ".join(f"{v['mix']} {v[key]:.{digits}f}x" for v in runs)
+                        + f" (best of {runs[0]['rounds']})",
+                        all(v[key] <= limit for v in runs),
+                    )
+                )
         rules = cpu.get("sending_rules") or {}
         if "cold_ratio_on_to_off" in rules:
             worst = max(rules["cold_ratio_on_to_off"], rules["warm_ratio_on_to_off"])
