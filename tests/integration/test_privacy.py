@@ -112,6 +112,40 @@ def test_export_reads_subject_and_evidence_as_of_one_moment(context, outbox, mon
     assert [e["seq"] for e in body["evidence"]] == list(range(1, len(body["evidence"]) + 1))
 
 
+def test_an_erasure_between_the_export_s_reads_answers_as_after_it(context, outbox, monkeypatch):
+    # Given a confirmed number erased (subject and evidence deleted) after the export read
+    # its subject and before it read the evidence
+    from smsconsent import store
+
+    sign_up(context, outbox, confirm=True)
+    real = store.evidence_of
+    erased: list[int] = []
+
+    def racing(pk: str) -> list[Any]:
+        if not erased:
+            erased.append(1)
+            assert call(context, "privacy-erase.json")[0] == 200
+        return real(pk)
+
+    monkeypatch.setattr(store, "evidence_of", racing)
+    # When it is exported, Then the answer is the one after the erasure: nothing held
+    status, body = call(context, "privacy-export.json")
+    assert (status, body["held"], body["evidence"]) == (200, False, [])
+
+
+def test_an_evidence_item_deleted_behind_the_store_s_back_is_reported(context, outbox):
+    # Given a confirmed number whose first evidence item someone deleted
+    from smsconsent import store
+
+    sign_up(context, outbox, confirm=True)
+    first = next(i for i in store.EvidenceItem.query(subject().pk) if i.seq == 1)
+    first.delete()
+    # When it is exported (reading again finds the same), Then the chain says what is missing
+    status, body = call(context, "privacy-export.json")
+    assert status == 200 and body["chain"]["verified"] is False
+    assert body["chain"]["detail"] == "events missing: [1]"
+
+
 def test_erasure_of_an_opted_out_number_keeps_only_the_suppression_marker(context, outbox, clock):
     sign_up(context, outbox, confirm=True)
     stop()

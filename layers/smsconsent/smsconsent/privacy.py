@@ -80,9 +80,10 @@ _READS = 3  # reads of subject and evidence before the report is cut to the subj
 
 def _held(tenant: Tenant, number: phone.Phone) -> tuple[store.Subject | None, list[store.Evidence]]:
     """The subject and its evidence as of one moment. The evidence is read after the
-    subject, so a change committed in between (the opt-out list sync after a STOP, a
-    confirmation) adds events the subject read does not know: a chain that would not
-    verify. Read again; if changes keep coming, report as of the last subject read."""
+    subject, so a change committed in between adds events the subject read does not know
+    (the opt-out list sync after a STOP) or removes them (an erasure): a chain that would
+    not verify. Read again; if changes keep coming, report as of the last subject read
+    (and a chain still short of its events is what the report must say)."""
     hashes = keys.subject_hashes(tenant.id, number.e164)
     attempt = 0
     while True:
@@ -91,7 +92,7 @@ def _held(tenant: Tenant, number: phone.Phone) -> tuple[store.Subject | None, li
         if subject is None:
             return None, []
         events = store.evidence_of(subject.pk)
-        if all(e.seq <= subject.ev_seq for e in events):
+        if subject.purged_at or sorted(e.seq for e in events) == list(range(1, subject.ev_seq + 1)):
             return subject, events
         if attempt == _READS:
             return subject, [e for e in events if e.seq <= subject.ev_seq]
