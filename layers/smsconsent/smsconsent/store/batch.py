@@ -173,6 +173,9 @@ def client() -> Any:
                         # The requests are built here, not by callers: skip the per-call
                         # walk over the input shape (CPU on every page of 100 keys).
                         parameter_validation=False,
+                        # A fixed User-Agent: botocore otherwise rebuilds it twice per request
+                        # from ~40 sanitised parts (~65 µs per page of 100 keys here).
+                        user_agent=f"{aws.session().user_agent()} md/smsconsent#presend",
                     ),
                 )
                 for operation in ("BatchGetItem", "GetItem", "Query"):
@@ -254,26 +257,29 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
 # ---- reading ------------------------------------------------------------------------------
 
 
+_ABSENT: dict[str, str] = {}
+
+
 def _snapshot(item: dict[str, Any]) -> Snapshot:
-    text = {name: value["S"] for name, value in item.items() if "S" in value}
-    get = text.get
-    version = item.get("version")
-    consents, sends, pending = get("consents"), get("sends"), get("pending")
+    # Read straight from DynamoDB's JSON: every projected attribute but ``version`` is a
+    # string (``{"S": ...}``), and one dict per item fewer is a tenth of the check's CPU.
+    get = item.get
+    version, consents, sends, pending = get("version"), get("consents"), get("sends"), get("pending")
     return Snapshot(
-        text["pk"],
+        item["pk"]["S"],
         int(version["N"]) if version and "N" in version else None,
-        orjson.loads(consents) if consents else {},
-        get("language"),
-        get("region"),
-        get("optout_code"),
-        get("last_contact_at"),
-        orjson.loads(sends) if sends else [],
-        get("last_campaign"),
-        orjson.loads(pending) if pending else None,
-        get("purged_at"),
-        get("unreachable"),
-        get("provider_list"),
-        get("zones"),
+        orjson.loads(consents["S"]) if consents and consents.get("S") else {},
+        get("language", _ABSENT).get("S"),
+        get("region", _ABSENT).get("S"),
+        get("optout_code", _ABSENT).get("S"),
+        get("last_contact_at", _ABSENT).get("S"),
+        orjson.loads(sends["S"]) if sends and sends.get("S") else [],
+        get("last_campaign", _ABSENT).get("S"),
+        orjson.loads(pending["S"]) if pending and pending.get("S") else None,
+        get("purged_at", _ABSENT).get("S"),
+        get("unreachable", _ABSENT).get("S"),
+        get("provider_list", _ABSENT).get("S"),
+        get("zones", _ABSENT).get("S"),
     )
 
 
