@@ -106,7 +106,7 @@ def snap(
     return Snapshot(
         pk="",
         version=version,
-        consents={"sms:marketing": record()} if consents is None else consents,
+        consents_json=json.dumps({"sms:marketing": record()} if consents is None else consents),
         language=language,
         region=phone.normalise(e164).region,
         optout_code=code,

@@ -142,7 +142,7 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     tenant = ctx.tenant
     if region not in tenant.allowed_countries:
         return _DENIED[COUNTRY_NOT_ALLOWED]
-    state, record = _state(subject.consents.get(ctx.key) if subject else None, ctx)
+    state, record = _state(subject.record(ctx.key) if subject else None, ctx)
 
     if ctx.transactional:
         if ctx.stop_all and record is not None and consent.opted_out(record):

@@ -73,7 +73,9 @@ class Snapshot:
 
     pk: str
     version: int | None
-    consents: dict[str, ConsentRecord]
+    # As stored (JSON), decoded per question (``record``): holding thousands of decoded
+    # records at once until the answer is built cost as much CPU again as decoding them.
+    consents_json: str | None
     language: str | None = None
     region: str | None = None
     optout_code: str | None = None
@@ -91,7 +93,7 @@ class Snapshot:
         return cls(
             pk=subject.pk,
             version=subject.version,
-            consents=subject.consents,
+            consents_json=orjson.dumps(subject.consents).decode() if subject.consents else None,
             language=subject.language,
             region=subject.region,
             optout_code=subject.optout_code,
@@ -105,6 +107,10 @@ class Snapshot:
             zones=phone.stored_zones(subject.phone) if subject.phone else None,
         )
 
+    def record(self, key: str) -> ConsentRecord | None:
+        """The consent record ``key`` (``sms:marketing``), decoded afresh."""
+        return orjson.loads(self.consents_json).get(key) if self.consents_json else None
+
     def as_subject(self, tenant: str) -> Subject:
         """A domain subject for the pure rules (``consent.next_due``); not for ``store.commit``:
         the fields outside the projection are placeholders."""
@@ -114,7 +120,7 @@ class Snapshot:
             phone=None,
             region=self.region,
             language=self.language,
-            consents=self.consents,
+            consents=orjson.loads(self.consents_json) if self.consents_json else {},
             pending=self.pending,
             optout_code=self.optout_code,
             last_contact_at=self.last_contact_at,
@@ -262,13 +268,13 @@ _ABSENT: dict[str, str] = {}
 
 def _snapshot(item: dict[str, Any]) -> Snapshot:
     # Read straight from DynamoDB's JSON: every projected attribute but ``version`` is a
-    # string (``{"S": ...}``), and one dict per item fewer is a tenth of the check's CPU.
+    # string (``{"S": ...}``); a dict per item more was a tenth of the check's CPU.
     get = item.get
-    version, consents, sends, pending = get("version"), get("consents"), get("sends"), get("pending")
+    version, sends, pending = get("version"), get("sends"), get("pending")
     return Snapshot(
         item["pk"]["S"],
         int(version["N"]) if version and "N" in version else None,
-        orjson.loads(consents["S"]) if consents and consents.get("S") else {},
+        get("consents", _ABSENT).get("S"),
         get("language", _ABSENT).get("S"),
         get("region", _ABSENT).get("S"),
         get("optout_code", _ABSENT).get("S"),
