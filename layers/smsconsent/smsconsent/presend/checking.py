@@ -33,17 +33,16 @@ class Backend(Protocol):
 
 def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backend) -> dict[str, Snapshot]:
     """The subject of each number under the first of its key versions that has one."""
-    pks = {
-        e164: [subject_pk(tenant.id, keys.subject_hash(tenant.id, e164, v)) for v in versions]
+    number_of = {  # each number's keys in the order of its versions
+        subject_pk(tenant.id, keys.subject_hash(tenant.id, e164, v)): e164
         for e164, versions in wanted.items()
+        for v in versions
     }
-    found = backend.read([pk for candidates in pks.values() for pk in candidates])
-    out = {}
-    for e164, candidates in pks.items():
-        for pk in candidates:
-            if pk in found:
-                out[e164] = found[pk]
-                break
+    found = backend.read(list(number_of))
+    out: dict[str, Snapshot] = {}
+    for pk, e164 in number_of.items():
+        if e164 not in out and pk in found:
+            out[e164] = found[pk]
     return out
 
 
