@@ -377,7 +377,9 @@ def snap(e164: str, sends: Sequence[str] = (), **extra: Any) -> Snapshot:
     return Snapshot(
         pk="",
         version=3,
-        consents_json=json.dumps({"sms:marketing": {"state": "active", "since": since, "confirmed_at": since}}),
+        consents_json=json.dumps(
+            {"sms:marketing": {"state": "active", "since": since, "confirmed_at": since}}
+        ),
         language="en",
         region=phone.normalise(e164).region,
         optout_code="Code1234abcd",
