@@ -52,7 +52,7 @@ class _Rules:
     before the earlier of now and send_at (no later check can count them); the verdict of
     the rules about the moment at ``send_at``, per set of zones."""
 
-    __slots__ = ("_at_send", "caps", "fewest", "held", "hi", "keep_from", "lo", "send_at", "timed")
+    __slots__ = ("_at_send", "_blocked", "caps", "fewest", "held", "hi", "keep_from", "lo", "send_at", "timed")
 
     def __init__(self, held: rules.RuleSet, send_at: datetime, now: datetime) -> None:
         self.held = held
@@ -65,6 +65,7 @@ class _Rules:
         self.keep_from = iso(min(now, send_at) - longest) if longest else None
         self.timed = bool(held.times)
         self._at_send: dict[tuple[str, ...], str | None] = {}
+        self._blocked: dict[tuple[tuple[str, ...], tuple[str, ...]], Outcome | None] = {}
 
     def refused_at_send(self, zones: tuple[str, ...]) -> bool:
         try:
@@ -72,6 +73,23 @@ class _Rules:
         except KeyError:
             found = self._at_send[zones] = self.held.refusal(zones, self.send_at)
             return found is not None
+
+    def blocked(self, zones: tuple[str, ...], sends: tuple[str, ...]) -> Outcome | None:
+        """The refusal of a cap or a rule about the moment at ``send_at`` given the recorded
+        ``sends`` (None when none refuses). Kept per request: the recipients of one earlier
+        campaign share their sends, and working out ``retry_at`` is the dearest refusal."""
+        key = (zones, sends)
+        try:
+            return self._blocked[key]
+        except KeyError:
+            pass
+        found = self.held.settle(zones, self.send_at, [parse_iso(s) for s in sends])
+        outcome = None
+        if found is not None:
+            reason, rule, retry_at = found
+            outcome = Outcome(False, reason, iso(retry_at) if retry_at is not None else None, rule=rule)
+        self._blocked[key] = outcome
+        return outcome
 
 
 class _Context:
@@ -103,10 +121,10 @@ class _Context:
 
     def rules(self, region: str, e164: str) -> _Rules:
         """The sending rules this recipient is held to (by country and US state)."""
-        state = phone.us_state(e164) if region == "US" else None
-        key = f"{region}-{state}" if state else region
+        key = e164[:5] if region == "US" else region  # a US number's state is its area code's
         found = self._rules.get(key)
         if found is None:
+            state = phone.us_state(e164) if region == "US" else None
             tenant = self.tenant
             held = rules.ruleset(region, state, tenant.quiet_hours, tenant.frequency_cap, tenant.waived_rules)
             found = self._rules[key] = _Rules(held, self.req.send_at, self.now)
@@ -212,11 +230,7 @@ def _blocked(ctx: _Context, e164: str, subject: Snapshot, held: _Rules, already:
     sends = list(subject.sends)
     if already:
         sends.remove(ctx.send_iso)
-    found = held.held.settle(_zones_of(e164, subject.zones), ctx.req.send_at, [parse_iso(s) for s in sends])
-    if found is None:
-        return None
-    reason, rule, retry_at = found
-    return Outcome(False, reason, iso(retry_at) if retry_at is not None else None, rule=rule)
+    return held.blocked(_zones_of(e164, subject.zones), tuple(sends))
 
 
 def _contact(ctx: _Context, subject: Snapshot, held: _Rules) -> Contact:
