@@ -52,7 +52,18 @@ class _Rules:
     before the earlier of now and send_at (no later check can count them); the verdict of
     the rules about the moment at ``send_at``, per set of zones."""
 
-    __slots__ = ("_at_send", "_blocked", "caps", "fewest", "held", "hi", "keep_from", "lo", "send_at", "timed")
+    __slots__ = (
+        "_at_send",
+        "_blocked",
+        "caps",
+        "fewest",
+        "held",
+        "hi",
+        "keep_from",
+        "lo",
+        "send_at",
+        "timed",
+    )
 
     def __init__(self, held: rules.RuleSet, send_at: datetime, now: datetime) -> None:
         self.held = held
