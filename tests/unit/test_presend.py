@@ -660,10 +660,10 @@ def test_the_answer_is_json(demo: Tenant) -> None:
 @pytest.mark.slow
 @pytest.mark.perf
 def test_handler_cpu_per_recipient_at_ten_thousand(capsys: pytest.CaptureFixture[str]) -> None:
-    """The goal is 25 µs per recipient (DynamoDB answered by a stub); the bound here is twice
-    that, room for slow, noisy CI machines (``make bench`` holds the goal itself), on the
-    best of three runs: this machine measured one unchanged commit at 32 µs and, hours
-    later, at 61 µs. ``cold``: every number new to the container."""
+    """The goal is 25 µs per recipient (DynamoDB answered by a stub; ``make bench`` holds
+    it). Measured 9-11 µs (4 December); the bound here is three times that, room for slow,
+    noisy CI machines (this machine has measured one unchanged commit at twice its best), on
+    the best of three runs. ``cold``: every number new to the container."""
     from bench.presend_cpu import measure
 
     runs = [measure(10_000) for _ in range(3)]
@@ -673,8 +673,8 @@ def test_handler_cpu_per_recipient_at_ten_thousand(capsys: pytest.CaptureFixture
         print(f"\npresend CPU per recipient at 10,000: {figures}")
     assert figures["batch_get_requests"] == 100
     assert figures["summary"] == {"allowed": 10_000, "denied": 0}
-    assert figures["warm_us_per_recipient"] <= 50
-    assert figures["cold_us_per_recipient"] <= 50
+    assert figures["warm_us_per_recipient"] <= 30
+    assert figures["cold_us_per_recipient"] <= 30
 
 
 def test_a_number_without_zones_is_judged_in_utc_and_a_missing_zone_database_is_an_error() -> None:
