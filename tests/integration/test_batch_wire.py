@@ -234,3 +234,24 @@ def test_a_client_without_botocore_s_private_serialiser_is_left_as_it_is(
     assert "_serializer" not in vars(dynamodb) and not isinstance(
         dynamodb._other_serializer, batch._EncodedBatchGet
     )
+
+
+@pytest.mark.parametrize("app_id", [None, "shop checkout/2"])
+def test_the_user_agent_is_botocore_s_with_the_reader_s_mark_and_the_app_id(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch, app_id: str | None
+) -> None:
+    # Given an application id configured for the SDK (or none)
+    from smsconsent.store import batch
+
+    if app_id:
+        monkeypatch.setenv("AWS_SDK_UA_APP_ID", app_id)
+    else:
+        monkeypatch.delenv("AWS_SDK_UA_APP_ID", raising=False)
+    batch.reset()
+    fake.script = [(200, {"Responses": {TABLE: []}, "UnprocessedKeys": {}})]
+    # When a page is read
+    batch.read(PKS)
+    # Then the fixed header names botocore, the reader, and the app id made header-safe
+    agent = fake.received[0].headers["user-agent"]
+    assert agent.startswith("Botocore/") and " md/smsconsent#presend" in agent
+    assert (" app/shop-checkout-2" in agent) == bool(app_id) and agent.count("app/") == bool(app_id)

@@ -30,6 +30,7 @@ import orjson  # parses each subject's consents twice as fast as json (the check
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.serialize import JSONSerializer
+from botocore.useragent import sanitize_user_agent_string_component
 
 from smsconsent import aws, phone, settings
 from smsconsent.clock import iso
@@ -181,7 +182,7 @@ def client() -> Any:
                         parameter_validation=False,
                         # A fixed User-Agent: botocore otherwise rebuilds it twice per request
                         # from ~40 sanitised parts (~65 µs per page of 100 keys here).
-                        user_agent=f"{aws.session().user_agent()} md/smsconsent#presend",
+                        user_agent=_user_agent(),
                     ),
                 )
                 for operation in ("BatchGetItem", "GetItem", "Query"):
@@ -192,6 +193,18 @@ def client() -> Any:
                     _client._serializer = _EncodedBatchGet(_client._serializer)
                 _client_key = key
     return _client
+
+
+def _user_agent() -> str:
+    """botocore's short User-Agent, this reader's mark, and the application id when one is
+    configured (``AWS_SDK_UA_APP_ID``), which a fixed header would otherwise drop: people
+    trace their calls in CloudTrail by it."""
+    session = aws.session()
+    agent = f"{session.user_agent()} md/smsconsent#presend"
+    app_id = session.get_config_variable("user_agent_appid")
+    if app_id:
+        agent += f" app/{sanitize_user_agent_string_component(str(app_id)[:50], False)}"
+    return agent
 
 
 def _take_json_as_is(
