@@ -204,10 +204,9 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
             close.remove(send_iso)  # this very send, recorded by an earlier try
         if len(close) >= held.fewest:
             full = any(len(close) >= n and sum(lo < s < hi for s in close) >= n for n, lo, hi in held.caps)
-    if full or (held.timed and held.refused_at_send(_zones_of(e164, subject.zones))):
-        blocked = _blocked(ctx, e164, subject, held, already)
-        if blocked is not None:
-            return blocked
+    blocked = _blocked(ctx, e164, subject, held, already, full)
+    if blocked is not None:
+        return blocked
 
     lang = ctx.language(subject.language)
     code = subject.optout_code
@@ -234,14 +233,22 @@ def _held_back(ctx: _Context, subject: Snapshot) -> Outcome | None:
     return Outcome(False, PROVIDER_OPTED_OUT, until if until and until > ctx.send_iso else None)
 
 
-def _blocked(ctx: _Context, e164: str, subject: Snapshot, held: _Rules, already: bool) -> Outcome | None:
-    """The refusal of a cap or a rule about the moment at ``send_at`` (None when none
-    refuses), naming the rule, with ``retry_at`` the first moment every rule allows: every
-    recorded send counts (one scheduled ahead may meet the morning), this one excepted."""
+def _blocked(
+    ctx: _Context, e164: str, subject: Snapshot, held: _Rules, already: bool, full: bool
+) -> Outcome | None:
+    """The refusal of a cap (``full``: one may hold) or a rule about the moment at
+    ``send_at`` (None when none refuses), naming the rule, with ``retry_at`` the first
+    moment every rule allows: every recorded send counts (one scheduled ahead may meet the
+    morning), this one excepted. The number's zones are found once for both."""
+    if not (full or held.timed):
+        return None
+    zones = _zones_of(e164, subject.zones)
+    if not (full or held.refused_at_send(zones)):
+        return None
     sends = list(subject.sends)
     if already:
         sends.remove(ctx.send_iso)
-    return held.blocked(_zones_of(e164, subject.zones), tuple(sends))
+    return held.blocked(zones, tuple(sends))
 
 
 def _contact(ctx: _Context, subject: Snapshot, held: _Rules) -> Contact:
