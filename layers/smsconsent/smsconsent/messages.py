@@ -133,8 +133,15 @@ _OPTOUT_FOOTER = {
 def optout_footer(language: str, shortcode: str | None = None, url: str | None = None) -> str:
     """The opt-out line in ``language`` (English when we have no wording in it): text STOP
     to ``shortcode`` where given, else open ``url``, else reply STOP."""
-    kind, values = ("shortcode", {"code": shortcode}) if shortcode else ("url", {"url": url})
-    if not shortcode and not url:
-        kind = "reply"
+    if shortcode:
+        return optout_footer_wording("shortcode", language).format(code=shortcode)
+    if url:
+        return optout_footer_wording("url", language).format(url=url)
+    return optout_footer_wording("reply", language)
+
+
+def optout_footer_wording(kind: str, language: str) -> str:
+    """The opt-out line's wording of ``kind`` (``shortcode``: ``{code}`` to fill in,
+    ``url``: ``{url}``, ``reply``) in ``language``, English when we have none in it."""
     texts = _OPTOUT_FOOTER[kind]
-    return texts.get(language, texts["en"]).format(**values)
+    return texts.get(language, texts["en"])

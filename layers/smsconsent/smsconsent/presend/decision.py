@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -129,6 +130,7 @@ class _Context:
         self.list_holds = req.channel == "sms" and bool(tenant.sms_opt_out_list)
         self._languages: dict[str | None, str] = {}
         self._footers: dict[tuple[str, str], str] = {}
+        self._url_footers: dict[str, Callable[..., str]] = {}
 
     def rules(self, region: str, e164: str) -> _Rules:
         """The sending rules this recipient is held to (by country and US state)."""
@@ -146,6 +148,16 @@ class _Context:
         if lang is None:
             lang = self._languages[wanted] = self.tenant.language(wanted)
         return lang
+
+    def url_footer(self, lang: str, url: str | None) -> str:
+        """The footer pointing at ``url`` (reply STOP without one); the wording of each
+        language is found once per request (this runs for every allowed recipient)."""
+        if url is None:  # a subject without an opt-out code: reply STOP
+            return self.shortcode_footer(lang, "")
+        fill = self._url_footers.get(lang)
+        if fill is None:
+            fill = self._url_footers[lang] = messages.optout_footer_wording("url", lang).format
+        return fill(url=url)
 
     def shortcode_footer(self, lang: str, code: str) -> str:
         text = self._footers.get((lang, code))
@@ -212,7 +224,7 @@ def decide(ctx: _Context, e164: str, region: str, subject: Snapshot | None) -> O
     code = subject.optout_code
     url = ctx.link + code if code else None
     shortcode = ctx.shortcodes.get(region)
-    footer = ctx.shortcode_footer(lang, shortcode) if shortcode else messages.optout_footer(lang, url=url)
+    footer = ctx.shortcode_footer(lang, shortcode) if shortcode else ctx.url_footer(lang, url)
     contact = None
     if ctx.req.record and not already:
         contact = _contact(ctx, subject, held)
