@@ -67,18 +67,22 @@ _MIXES = {
 
 
 def _numbers(n: int, seed: int, valid: Callable[[str], bool], mix: str = "eu") -> list[str]:
-    """``n`` distinct valid E.164 numbers, shuffled."""
+    """``n`` distinct valid E.164 numbers, shuffled: the same ones in the same order for a
+    seed in every process (no set: its order follows the process's string hashing, and two
+    runs to compare must ask the same question)."""
     rng = random.Random(seed)
     prefixes = _MIXES[mix]
-    out: set[str] = set()
+    out: dict[str, None] = {}
     while len(out) < n:
         prefix = rng.choice(prefixes)
         digits = 8 if prefix.startswith(("+49", "+33")) else 7
         first = str(rng.randint(2, 9)) if prefix.startswith("+1") else str(rng.randint(1, 9))
         number = prefix + first + "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
         if valid(number):
-            out.add(number)
-    return sorted(out, key=lambda _: rng.random())
+            out[number] = None
+    numbers = list(out)
+    rng.shuffle(numbers)
+    return numbers
 
 
 def _item(pk: str, i: int) -> dict[str, Any]:
