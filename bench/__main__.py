@@ -510,10 +510,10 @@ def table(results: dict[str, Any]) -> str:
         elif cpu:
             n = cpu.get("recipients", 0)
             out += [
-                f"  handler CPU per recipient, {n:,} numbers, DynamoDB answered at the botocore layer:",
+                f"  handler CPU per recipient, {n:,} numbers, DynamoDB answered at the API layer:",
                 f"    {_num(cpu.get('cold_us_per_recipient'), 1)} µs numbers new to the container,"
                 f" {_num(cpu.get('warm_us_per_recipient'), 1)} µs numbers seen before",
-                "  the same with botocore's request and response work (answered at the HTTP layer):",
+                "  the same with the requests' and answers' work (answered at the HTTP layer):",
                 f"    {_num(cpu.get('with_botocore_cold_us_per_recipient'), 1)}"
                 f" / {_num(cpu.get('with_botocore_warm_us_per_recipient'), 1)} µs;"
                 f" BatchGetItem requests {_num(cpu.get('batch_get_requests'))}",

@@ -371,11 +371,33 @@ class Meter:
                 with meter._lock:
                     meter.usage.cpu_in_aws += time.thread_time() - started
 
+        # The pre-send reader sends BatchGetItem the short way (store.batch._Wire), outside
+        # _make_api_call; what it hands on to botocore (None) comes through metered above.
+        from smsconsent.store.batch import _Wire
+
+        sent = _Wire.send
+
+        def metered_wire(wire: Any, request_items: dict[str, Any]) -> Any:
+            started = time.thread_time()
+            try:
+                answer = sent(wire, request_items)
+                if answer is None:
+                    with meter._lock:
+                        meter.usage.requests["dynamodb:BatchGetItem"] += 1
+                else:
+                    meter._dynamodb(lambda *_: answer, None, "BatchGetItem", {"RequestItems": request_items})
+                return answer
+            finally:
+                with meter._lock:
+                    meter.usage.cpu_in_aws += time.thread_time() - started
+
         setattr(BaseClient, "_make_api_call", metered)  # noqa: B010
+        setattr(_Wire, "send", metered_wire)  # noqa: B010
         try:
             yield self
         finally:
             setattr(BaseClient, "_make_api_call", real)  # noqa: B010
+            setattr(_Wire, "send", sent)  # noqa: B010
 
     @contextmanager
     def unmetered(self) -> Iterator[None]:

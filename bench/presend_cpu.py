@@ -1,14 +1,14 @@
-"""Handler CPU per recipient of the pre-send check, DynamoDB answered at the botocore layer.
+"""Handler CPU per recipient of the pre-send check, DynamoDB answered at the API layer.
 
 ``measure(n)`` sends one ``POST /v1/demo/check`` of ``n`` distinct E.164 numbers (mostly
 German, some French and US; every one with an active marketing consent, so each goes the
-whole way: cap, quiet hours, footer) through the real handler. DynamoDB is a stub on the
-pre-send client's ``_make_api_call`` returning canned items, so what is measured is the
-handler's own CPU (``time.process_time``, every thread) minus the CPU spent inside the stub
-(``time.thread_time`` around each stubbed call). botocore's request serialisation and
-response parsing happen outside the stub's level, so they are not in the main figures;
-``with_botocore_us_per_recipient`` answers at the HTTP layer instead (``before-send``) and
-includes them, as a real DynamoDB would.
+whole way: cap, quiet hours, footer) through the real handler. DynamoDB is a stub in place
+of the pre-send reader's ``store.batch._batch_get`` returning canned items as decoded
+answers, so what is measured is the handler's own CPU (``time.process_time``, every thread)
+minus the CPU spent inside the stub (``time.thread_time`` around each stubbed call). The
+request's signing and sending and the answer's decoding happen outside the stub's level, so
+they are not in the main figures; ``with_botocore_us_per_recipient`` answers at the HTTP
+layer instead (``before-send``) and includes them, as a real DynamoDB would.
 
 ``cold``: the first request after the per-number caches were emptied (every number new to
 the container); ``warm``: the same request again (a container that saw the numbers before).
@@ -166,11 +166,16 @@ class _Raw(io.BytesIO):
 @contextmanager
 def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
     if layer == "api":
-        client._make_api_call = stub.answer
+        from smsconsent.store import batch
+
+        def answer(dynamodb: Any, wire: Any, request_items: dict[str, Any]) -> dict[str, Any]:
+            return stub.answer("BatchGetItem", {"RequestItems": request_items})
+
+        real, batch._batch_get = batch._batch_get, answer
         try:
             yield
         finally:
-            del client._make_api_call
+            batch._batch_get = real
         return
 
     from botocore.awsrequest import AWSResponse
@@ -327,7 +332,7 @@ def _median_ratio(rounds: list[dict[str, float]], to: str) -> float:
 def side_by_side(n: int = 10_000, rounds: int = 3) -> dict[str, Any]:
     """The check's CPU per recipient with the sending rules on and off, alternating, the
     best of ``rounds`` each (this machine's noise is one-sided), DynamoDB answered at the
-    botocore layer."""
+    API layer."""
     runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     for _ in range(rounds):
         for on in (False, True):

@@ -162,6 +162,19 @@ def enforce_dynamodb_key_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(BaseClient, "_make_api_call", checked)
 
+    # The pre-send reader's short way (store.batch._Wire) meets DynamoDB's 400 as any
+    # error: it hands the page to botocore, refused above.
+    from smsconsent.store.batch import _Wire
+
+    sent = _Wire.send
+
+    def checked_wire(wire: _Wire, request_items: dict[str, Any]) -> Any:
+        if _key_too_long("BatchGetItem", {"RequestItems": request_items}) is not None:
+            return None
+        return sent(wire, request_items)
+
+    monkeypatch.setattr(_Wire, "send", checked_wire)
+
 
 # ---- the fuzz tests: settings --------------------------------------------------------------
 

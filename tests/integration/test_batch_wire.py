@@ -1,10 +1,11 @@
 """The pre-send reader's BatchGetItem on the wire, against a fake DynamoDB on loopback that
-records every request and answers from a script: the body ``store.batch`` encodes with
-orjson (``_EncodedBatchGet``) is the one SigV4 signs (each signature recomputed with
-botocore's ``SigV4Auth`` from the request as received), Content-Length counts its UTF-8
-bytes, botocore's retries (throttling, a 500, a dropped connection) send it again byte for
-byte (each try signed again), unprocessed keys go back as DynamoDB answered them; and the same
-holds where the wrapper is skipped (a botocore whose DynamoDB serialiser is another)."""
+records every request and answers from a script (with DynamoDB's ``x-amz-crc32``). A page
+goes first the short way (``store.batch._Wire``: orjson's body, signed by ``SigV4Auth``):
+each signature is recomputed with botocore's ``SigV4Auth`` from the request as received,
+Content-Length counts its UTF-8 bytes; anything but a clean answer (throttling, a 500, a
+dropped connection, a bad checksum, a body that is no JSON object) sends the page again
+through botocore, whose retries send the same request again (each try signed again);
+unprocessed keys go back as DynamoDB answered them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,10 +37,11 @@ class Received:
 
 @dataclass
 class FakeDynamo:
-    """Answers each request with the next step of ``script``: (status, JSON body), or
-    "drop" (the connection closed without an answer)."""
+    """Answers each request with the next step of ``script``: (status, JSON body), (status,
+    raw body bytes), "drop" (the connection closed without an answer), or "bad checksum" (the
+    next step's answer with a wrong ``x-amz-crc32``)."""
 
-    script: list[tuple[int, dict[str, Any]] | str] = field(default_factory=list)
+    script: list[tuple[int, Any] | str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
 
 
@@ -53,12 +56,16 @@ def _handler(fake: FakeDynamo) -> type[BaseHTTPRequestHandler]:
             if step == "drop":
                 self.close_connection = True
                 return
+            checksum_off = step == "bad checksum"
+            if checksum_off:
+                step = fake.script.pop(0)
             assert not isinstance(step, str)
             status, answer = step
-            data = json.dumps(answer).encode()
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", JSON_1_0)
             self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amz-crc32", str(zlib.crc32(data) + checksum_off))
             self.send_header("x-amzn-RequestId", f"req-{len(fake.received)}")
             self.end_headers()
             self.wfile.write(data)
@@ -137,69 +144,82 @@ def _keys(pks: list[str]) -> list[dict[str, Any]]:
     return [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks]
 
 
-@pytest.mark.parametrize("encoded", [True, False], ids=["orjson", "botocore"])
-def test_the_body_sent_is_the_body_signed_through_retries_and_unprocessed_keys(
-    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch, encoded: bool
-) -> None:
+def _answer(pks: list[str], left: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+    from smsconsent.store import batch
+
+    unprocessed = {}
+    if left:
+        unprocessed = {
+            TABLE: {
+                "Keys": _keys(left),
+                "ConsistentRead": True,
+                "ProjectionExpression": batch._PROJECTION,
+                "ExpressionAttributeNames": batch._NAMES,
+            }
+        }
+    return 200, {"Responses": {TABLE: [_item(pk) for pk in pks]}, "UnprocessedKeys": unprocessed}
+
+
+def _signed_and_said(sent: list[Received]) -> None:
+    """Every request says its length in bytes, is a BatchGetItem, and is signed over the
+    body that arrived: recomputed, each signature is the one sent."""
+    from smsconsent import aws
+    from smsconsent.store import batch
+
+    credentials = aws.session().get_credentials().get_frozen_credentials()
+    endpoint = batch.client().meta.endpoint_url
+    for request in sent:
+        assert int(request.headers["content-length"]) == len(request.body)
+        assert request.headers["x-amz-target"] == "DynamoDB_20120810.BatchGetItem"
+        assert request.headers["content-type"] == JSON_1_0
+        assert _signature_holds(request, endpoint, credentials)
+
+
+THROTTLED = {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}
+
+
+def test_the_body_sent_is_the_body_signed_through_retries_and_unprocessed_keys(fake: FakeDynamo) -> None:
     from botocore.serialize import JSONSerializer
 
     from smsconsent.store import batch
 
-    if not encoded:
-        # Given a botocore whose DynamoDB serialiser is not JSONSerializer itself: skipped
-        monkeypatch.setattr(batch, "JSONSerializer", type("Other", (JSONSerializer,), {}))
     dynamodb = batch.client()
-    assert isinstance(dynamodb._serializer, batch._EncodedBatchGet) is encoded
-    # And DynamoDB throttling, failing, dropping the connection, then leaving two keys
-    # unprocessed (those outside ASCII), then answering them
-    throttled = {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}
+    # Given DynamoDB throttling the short way's request, then failing botocore's, dropping
+    # the connection, then leaving two keys unprocessed (those outside ASCII), then
+    # answering them
     failed = {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "x"}
-    left = {
-        TABLE: {
-            "Keys": _keys(PKS[1:]),
-            "ConsistentRead": True,
-            "ProjectionExpression": batch._PROJECTION,
-            "ExpressionAttributeNames": batch._NAMES,
-        }
-    }
     fake.script = [
-        (400, throttled),
+        (400, THROTTLED),
         (500, failed),
         "drop",
-        (200, {"Responses": {TABLE: [_item(PKS[0])]}, "UnprocessedKeys": left}),
-        (200, {"Responses": {TABLE: [_item(pk) for pk in PKS[1:]]}, "UnprocessedKeys": {}}),
+        _answer(PKS[:1], left=PKS[1:]),
+        _answer(PKS[1:]),
     ]
     # When the three subjects are read
     found = batch.read(PKS)
     # Then all three are found, each with what its item keeps
     assert sorted(found) == sorted(PKS) and {s.version for s in found.values()} == {3}
     assert {s.zones for s in found.values()} == {"x|Europe/Berlin"}
-    # And five requests went: the first four (botocore's retries) the same bytes, the
-    # fifth the unprocessed keys as DynamoDB gave them back
+    # And five requests went: the short way's, botocore's three tries of the same bytes,
+    # then the unprocessed keys as DynamoDB gave them back, the short way again
     sent = fake.received
     assert len(sent) == 5 and fake.script == []
-    assert sent[0].body == sent[1].body == sent[2].body == sent[3].body
+    assert sent[1].body == sent[2].body == sent[3].body
     model = dynamodb.meta.service_model.operation_model("BatchGetItem")
-    first = {TABLE: {**left[TABLE], "Keys": _keys(PKS)}}
+    first = {TABLE: {**_answer([], left=PKS)[1]["UnprocessedKeys"][TABLE]}}
     theirs = JSONSerializer().serialize_to_request({"RequestItems": first}, model)
-    assert json.loads(sent[0].body) == json.loads(theirs["body"])
-    assert json.loads(sent[4].body) == {"RequestItems": left}
-    if encoded:  # UTF-8 as it is: more bytes than characters
-        assert "bäckerei".encode() in sent[0].body and len(sent[0].body) > len(sent[0].body.decode())
-    # And every request says its length in bytes, is a BatchGetItem, and is signed over
-    # the body that arrived: recomputed, each signature is the one sent
-    credentials = dynamodb._request_signer._credentials.get_frozen_credentials()
-    endpoint = dynamodb.meta.endpoint_url
-    for request in sent:
-        assert int(request.headers["content-length"]) == len(request.body)
-        assert request.headers["x-amz-target"] == "DynamoDB_20120810.BatchGetItem"
-        assert request.headers["content-type"] == JSON_1_0
-        assert _signature_holds(request, endpoint, credentials)
-    attempts = [re.search(r"attempt=(\d+)", r.headers["amz-sdk-request"]) for r in sent]
-    assert [int(a.group(1)) for a in attempts if a] == [1, 2, 3, 4, 1]  # botocore's retries, then ours
+    assert json.loads(sent[0].body) == json.loads(sent[1].body) == json.loads(theirs["body"])
+    assert json.loads(sent[4].body) == {"RequestItems": _answer([], left=PKS[1:])[1]["UnprocessedKeys"]}
+    # UTF-8 as it is on the short way (more bytes than characters), \u escapes in botocore's
+    assert "bäckerei".encode() in sent[0].body and len(sent[0].body) > len(sent[0].body.decode())
+    assert "bäckerei".encode() not in sent[1].body
+    _signed_and_said(sent)
+    attempts = [re.search(r"attempt=(\d+)", r.headers.get("amz-sdk-request", "")) for r in sent]
+    assert [int(a.group(1)) if a else None for a in attempts] == [None, 1, 2, 3, None]
     # And the check has teeth: one byte changed, the signature no longer holds
+    credentials = batch.aws.session().get_credentials().get_frozen_credentials()
     changed = Received(sent[0].path, sent[0].headers, sent[0].body.replace(b"demo", b"demO"))
-    assert not _signature_holds(changed, endpoint, credentials)
+    assert not _signature_holds(changed, dynamodb.meta.endpoint_url, credentials)
 
 
 def test_a_page_still_throttled_after_botocore_s_retries_is_store_unavailable(fake: FakeDynamo) -> None:
@@ -207,33 +227,67 @@ def test_a_page_still_throttled_after_botocore_s_retries_is_store_unavailable(fa
     from smsconsent.store import batch
     from smsconsent.store.errors import StoreUnavailable
 
-    throttled = {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}
-    fake.script = [(400, throttled)] * 4
-    # When a page is read, Then botocore's four tries end in StoreUnavailable (never a 500)
+    fake.script = [(400, THROTTLED)] * 5
+    # When a page is read, Then the short way's try and botocore's four end in
+    # StoreUnavailable (never a 500)
     with pytest.raises(StoreUnavailable, match="ProvisionedThroughputExceededException"):
         batch.read(PKS)
-    assert len(fake.received) == 4 and len({r.body for r in fake.received}) == 1
+    assert len(fake.received) == 5 and len({r.body for r in fake.received[1:]}) == 1
 
 
-def test_a_client_without_botocore_s_private_serialiser_is_left_as_it_is(
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["bad checksum", _answer(PKS)],
+        [(200, b'{"Responses": ')],
+        [(200, b"[]")],
+        [(200, b"")],
+    ],
+    ids=["bad checksum", "cut short", "no object", "empty"],
+)
+def test_an_answer_the_short_way_cannot_trust_is_asked_again_through_botocore(
+    fake: FakeDynamo, answer: list[Any]
+) -> None:
+    # Given a first answer that is damaged, then DynamoDB's clean answer
+    from smsconsent.store import batch
+
+    fake.script = [*answer, _answer(PKS)]
+    # When the page is read, Then botocore asked again (its first try) and all is found
+    assert sorted(batch.read(PKS)) == sorted(PKS)
+    assert len(fake.received) == 2 and fake.script == []
+    assert "attempt=1" in fake.received[1].headers["amz-sdk-request"]
+    _signed_and_said(fake.received)
+
+
+def test_the_checksum_of_a_clean_answer_is_accepted(fake: FakeDynamo) -> None:
+    from smsconsent.store import batch
+
+    fake.script = [_answer(PKS)]
+    assert sorted(batch.read(PKS)) == sorted(PKS) and len(fake.received) == 1
+
+
+def test_without_the_http_session_or_credentials_the_wire_needs_pages_go_through_botocore(
     fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a botocore whose clients keep their serialiser under another name
+    # Given a botocore whose clients keep their HTTP session elsewhere
     from smsconsent.store import batch
 
     made = batch.aws.client
 
-    def renamed(*args: Any, **kwargs: Any) -> Any:
+    def elsewhere(*args: Any, **kwargs: Any) -> Any:
         client = made(*args, **kwargs)
-        client._other_serializer = client.__dict__.pop("_serializer")
+        monkeypatch.setattr(client, "_endpoint", type("Endpoint", (), {"__getattr__": lambda *_: None})())
         return client
 
-    monkeypatch.setattr(batch.aws, "client", renamed)
-    # When the pre-send reader makes its client, Then it does, unwrapped
-    dynamodb = batch.client()
-    assert "_serializer" not in vars(dynamodb) and not isinstance(
-        dynamodb._other_serializer, batch._EncodedBatchGet
-    )
+    monkeypatch.setattr(batch.aws, "client", elsewhere)
+    batch.reset()
+    # When the reader is made, Then it has no short way
+    assert batch._reader()[1] is None
+    # And with no credentials yet either, no short way
+    monkeypatch.setattr(batch.aws, "client", made)
+    monkeypatch.setattr(batch.aws.session(), "get_credentials", lambda: None)
+    batch.reset()
+    assert batch._reader()[1] is None
 
 
 @pytest.mark.parametrize("app_id", [None, "shop checkout/2"])
@@ -255,3 +309,39 @@ def test_the_user_agent_is_botocore_s_with_the_reader_s_mark_and_the_app_id(
     agent = fake.received[0].headers["user-agent"]
     assert agent.startswith("Botocore/") and " md/smsconsent#presend" in agent
     assert (" app/shop-checkout-2" in agent) == bool(app_id) and agent.count("app/") == bool(app_id)
+
+
+def test_an_endpoint_with_a_path_is_asked_at_that_path_both_ways(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DynamoDB behind a proxy's path (a custom endpoint), throttling the first try
+    from smsconsent import aws, settings
+    from smsconsent.store import batch
+
+    host = batch.client().meta.endpoint_url
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", f"{host}/dynamodb")
+    settings.reset()
+    batch.reset()
+    fake.script = [(400, THROTTLED), _answer(PKS)]
+    # When a page is read
+    assert sorted(batch.read(PKS)) == sorted(PKS)
+    # Then the short way and botocore both asked at that path, as botocore joins it, signed
+    assert [r.path for r in fake.received] == ["/dynamodb", "/dynamodb"]
+    credentials = aws.session().get_credentials().get_frozen_credentials()
+    assert all(_signature_holds(r, host, credentials) for r in fake.received)
+
+
+def test_in_lambda_the_invocation_s_trace_goes_with_the_request_as_botocore_sends_it(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an invocation of a Lambda function with an X-Ray trace
+    from smsconsent.store import batch
+
+    trace = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "presend")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace)
+    fake.script = [(400, THROTTLED), _answer(PKS)]
+    # When a page is read the short way, then through botocore
+    batch.read(PKS)
+    # Then both requests carry the trace, the same way
+    assert [r.headers.get("x-amzn-trace-id") for r in fake.received] == [trace, trace]

@@ -108,7 +108,7 @@ def evidence(number: str = PHONE) -> list[Any]:
 @pytest.fixture
 def batch_gets() -> Iterator[list[int]]:
     """Keys asked per BatchGetItem request, counted in the body each request sends (as
-    signed) on the pre-send client's botocore events."""
+    signed, before it is sent) on the pre-send client's botocore events."""
     from smsconsent.store import batch
 
     calls: list[int] = []
@@ -118,9 +118,9 @@ def batch_gets() -> Iterator[list[int]]:
         calls.append(sum(len(t["Keys"]) for t in sent["RequestItems"].values()))
 
     events = batch.client().meta.events
-    events.register("request-created.dynamodb.BatchGetItem", count)
+    events.register("before-send.dynamodb.BatchGetItem", count)
     yield calls
-    events.unregister("request-created.dynamodb.BatchGetItem", count)
+    events.unregister("before-send.dynamodb.BatchGetItem", count)
 
 
 # ---- the two ways in ----------------------------------------------------------------------------
@@ -509,10 +509,13 @@ def test_unprocessed_keys_are_asked_again(context, clock, batch_gets, monkeypatc
     monkeypatch.setattr(batch, "sleep", lambda seconds: None)
     first = threading.Lock()  # pages are asked concurrently: only one answer is cut short
 
-    def throttle(parsed: dict[str, Any], **_: Any) -> None:
+    real = batch._batch_get
+
+    def throttle(*args: Any) -> dict[str, Any]:
         # The first answer gives back only part: the rest comes as UnprocessedKeys
+        parsed = real(*args)
         if not first.acquire(blocking=False):
-            return
+            return parsed
         [(table, items)] = parsed["Responses"].items()
         parsed["Responses"][table] = items[:5]
         keys = [{"pk": i["pk"], "sk": {"S": "SUBJECT"}} for i in items[5:]] + [
@@ -526,13 +529,10 @@ def test_unprocessed_keys_are_asked_again(context, clock, batch_gets, monkeypatc
                 "ExpressionAttributeNames": batch._NAMES,
             }
         }
+        return parsed
 
-    events = batch.client().meta.events
-    events.register("after-call.dynamodb.BatchGetItem", throttle)
-    try:
-        answer = answer_of(check(context, {"recipients": distinct, "send_at": "2026-11-22T13:00:00Z"}))
-    finally:
-        events.unregister("after-call.dynamodb.BatchGetItem", throttle)
+    monkeypatch.setattr(batch, "_batch_get", throttle)
+    answer = answer_of(check(context, {"recipients": distinct, "send_at": "2026-11-22T13:00:00Z"}))
     assert [r["reason"] for r in answer["results"]] == ["ok"] * 20 + ["no_consent"] * 130
     assert len(batch_gets) == 3  # two pages, one of them asked again
 
@@ -542,19 +542,19 @@ def test_keys_left_unprocessed_every_time_give_503_never_a_partial_answer(contex
 
     monkeypatch.setattr(batch, "sleep", lambda seconds: None)
 
-    def never(parsed: dict[str, Any], **_: Any) -> None:
+    real = batch._batch_get
+
+    def never(*args: Any) -> dict[str, Any]:
+        parsed = real(*args)
         [table] = parsed["Responses"]
         parsed["Responses"][table] = []
         parsed["UnprocessedKeys"] = {
             table: {"Keys": [{"pk": {"S": "SUBJ#demo#x"}, "sk": {"S": "SUBJECT"}}], "ConsistentRead": True}
         }
+        return parsed
 
-    events = batch.client().meta.events
-    events.register("after-call.dynamodb.BatchGetItem", never)
-    try:
-        result = check(context, {"recipients": [PHONE]})
-    finally:
-        events.unregister("after-call.dynamodb.BatchGetItem", never)
+    monkeypatch.setattr(batch, "_batch_get", never)
+    result = check(context, {"recipients": [PHONE]})
     assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "2"
     assert json.loads(result["body"])["error"]["code"] == "service_unavailable"
 
@@ -632,48 +632,44 @@ def test_a_missing_table_is_503_not_a_trace(context, monkeypatch):
     assert json.loads(result["body"])["error"]["code"] == "service_unavailable"
 
 
-def test_the_batch_get_body_is_botocore_s_own_request_and_the_one_signed() -> None:
-    # Given the pre-send reader's client, whose BatchGetItem body is encoded by orjson
+def test_the_batch_get_request_is_the_one_botocore_would_send() -> None:
+    # Given the pre-send reader, which sends BatchGetItem the short way (store.batch._Wire)
     from botocore.serialize import JSONSerializer
 
     from smsconsent.store import batch
 
     dynamodb = batch.client()
-    assert isinstance(dynamodb._serializer, batch._EncodedBatchGet)
-    model = dynamodb.meta.service_model.operation_model("BatchGetItem")
-    request = {
-        "sms-consent-test": {
-            "Keys": [{"pk": {"S": f"SUBJ#demo#v1.{i:064x}"}, "sk": {"S": "SUBJECT"}} for i in range(100)],
+    sent: list[Any] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        sent.append(request)
+
+    dynamodb.meta.events.register("before-send.dynamodb.BatchGetItem", capture)
+    try:
+        # When three subjects are read
+        pks = [f"SUBJ#demo#v1.{i:064x}" for i in range(3)]
+        batch.read(pks)
+    finally:
+        dynamodb.meta.events.unregister("before-send.dynamodb.BatchGetItem", capture)
+    # Then one request went, saying what botocore's serialisation of it says, with its
+    # target and content type, signed (SigV4 over the body: tests/integration/test_batch_wire.py)
+    [request] = sent
+    table = os.environ["TABLE_NAME"]
+    asked = {
+        table: {
+            "Keys": [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks],
             "ConsistentRead": True,
             "ProjectionExpression": batch._PROJECTION,
             "ExpressionAttributeNames": batch._NAMES,
         }
     }
-    ours = dynamodb._serializer.serialize_to_request({"RequestItems": request}, model)
-    theirs = JSONSerializer().serialize_to_request({"RequestItems": request}, model)
-    # Then it says what botocore's serialisation says, with the same headers and target
-    assert json.loads(ours["body"]) == json.loads(theirs["body"])
-    assert {k: v for k, v in ours.items() if k != "body"} == {k: v for k, v in theirs.items() if k != "body"}
-    # And the body signed (SigV4 covers it) is the one sent, on a real read
-    signed: list[bytes] = []
-
-    def capture(request: Any, **_: Any) -> None:
-        signed.append(request.body)
-
-    dynamodb.meta.events.register("before-sign.dynamodb.BatchGetItem", capture)
-    try:
-        batch.read([f"SUBJ#demo#v1.{i:064x}" for i in range(3)])
-    finally:
-        dynamodb.meta.events.unregister("before-sign.dynamodb.BatchGetItem", capture)
-    assert (
-        len(signed) == 1 and len(json.loads(signed[0])["RequestItems"][os.environ["TABLE_NAME"]]["Keys"]) == 3
-    )
-    # And every other operation is botocore's own serialisation
-    get = dynamodb.meta.service_model.operation_model("GetItem")
-    params = {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "b"}}}
-    assert dynamodb._serializer.serialize_to_request(params, get) == JSONSerializer().serialize_to_request(
-        params, get
-    )
+    model = dynamodb.meta.service_model.operation_model("BatchGetItem")
+    theirs = JSONSerializer().serialize_to_request({"RequestItems": asked}, model)
+    assert json.loads(request.body) == json.loads(theirs["body"])
+    for name in ("X-Amz-Target", "Content-Type"):
+        assert request.headers[name] == theirs["headers"][name].encode()
+    assert request.headers["Authorization"].startswith(b"AWS4-HMAC-SHA256 Credential=")
+    assert request.url == dynamodb.meta.endpoint_url + "/"
 
 
 def test_quiet_hours_read_the_zones_the_subject_keeps_unless_another_phonenumbers_made_them(context, clock):

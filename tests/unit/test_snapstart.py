@@ -67,7 +67,7 @@ SCRIPT = textwrap.dedent(
                 "random": random.random(),
                 "new_session": id(aws.session()) != before,
                 "access_key": aws.session().get_credentials().access_key,
-                "connection_reset": store.models._shared is None and store.batch._client is None,
+                "connection_reset": store.models._shared is None and store.batch._reader_made is None,
                 "restores": snapstart.restores,
             }
             os.write(write, json.dumps(answer).encode())
