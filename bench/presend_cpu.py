@@ -163,8 +163,16 @@ class _Raw(io.BytesIO):
         yield self.getvalue()
 
 
+def _refuse(request: Any, event_name: str, **_: Any) -> None:
+    # botocore calls every before-send handler (the stub's answer is the first not None)
+    if not event_name.endswith(".BatchGetItem"):
+        raise AssertionError(f"the bench answers BatchGetItem only; refused {event_name} to {request.url}")
+
+
 @contextmanager
 def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
+    """DynamoDB answered by ``stub`` at ``layer``; any other request on ``client`` fails
+    (the bench sends nothing to the network: no DynamoDB endpoint is set)."""
     if layer == "api":
         from smsconsent.store import batch
 
@@ -172,10 +180,12 @@ def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
             return stub.answer("BatchGetItem", {"RequestItems": request_items})
 
         real, batch._batch_get = batch._batch_get, answer
+        client._make_api_call = stub.answer  # any other operation: AssertionError
         try:
             yield
         finally:
             batch._batch_get = real
+            del client._make_api_call
         return
 
     from botocore.awsrequest import AWSResponse
@@ -190,10 +200,12 @@ def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
         return response
 
     client.meta.events.register("before-send.dynamodb.BatchGetItem", send)
+    client.meta.events.register("before-send", _refuse)  # any other request fails
     try:
         yield
     finally:
         client.meta.events.unregister("before-send.dynamodb.BatchGetItem", send)
+        client.meta.events.unregister("before-send", _refuse)
 
 
 def _timed(call: Callable[[], Any], stub: _Stub) -> tuple[Any, float, int]:

@@ -1,5 +1,6 @@
 """Session-wide test environment: fake AWS credentials and region before anything imports
-botocore, the local outbox instead of a provider, a fixed test pepper."""
+botocore, the local outbox instead of a provider, a fixed test pepper, and no connection
+from this process to anything but loopback."""
 
 from __future__ import annotations
 
@@ -42,3 +43,9 @@ pytest_plugins = [
     "tests.fixtures.receivers",
     "tests.fixtures.presend_exact",
 ]
+
+
+# Tests send traffic only to loopback (imported after the rewrite is registered).
+from tests.fixtures.network import install_loopback_guard  # noqa: E402
+
+install_loopback_guard()

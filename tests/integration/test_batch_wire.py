@@ -227,12 +227,34 @@ def test_a_page_still_throttled_after_botocore_s_retries_is_store_unavailable(fa
     from smsconsent.store import batch
     from smsconsent.store.errors import StoreUnavailable
 
-    fake.script = [(400, THROTTLED)] * 5
-    # When a page is read, Then the short way's try and botocore's four end in
-    # StoreUnavailable (never a 500)
+    fake.script = [(400, THROTTLED)] * 4
+    # When a page is read, Then the short way's try and botocore's three (four in all, as
+    # botocore alone made) end in StoreUnavailable (never a 500)
     with pytest.raises(StoreUnavailable, match="ProvisionedThroughputExceededException"):
         batch.read(PKS)
-    assert len(fake.received) == 5 and len({r.body for r in fake.received[1:]}) == 1
+    assert len(fake.received) == 4 and len({r.body for r in fake.received[1:]}) == 1
+
+
+def test_credentials_that_cannot_be_refreshed_give_store_unavailable_not_a_500(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given credentials whose refresh fails (a restored snapshot's expired ones, say)
+    from botocore.exceptions import CredentialRetrievalError
+
+    from smsconsent.store import batch
+    from smsconsent.store.errors import StoreUnavailable
+
+    def failing() -> Any:
+        raise CredentialRetrievalError(provider="container-role", error_msg="refused")
+
+    _, wire = batch._reader()
+    assert wire is not None
+    monkeypatch.setattr(wire._credentials, "get_frozen_credentials", failing)
+    monkeypatch.setattr(batch.client()._request_signer._credentials, "get_frozen_credentials", failing)
+    # When a page is read, Then nothing is sent and the read is StoreUnavailable (a 503)
+    with pytest.raises(StoreUnavailable, match="CredentialRetrievalError"):
+        batch.read(PKS)
+    assert fake.received == []
 
 
 @pytest.mark.parametrize(

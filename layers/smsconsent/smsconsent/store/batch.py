@@ -165,9 +165,9 @@ class Contact:
 # ---- the client -------------------------------------------------------------------------
 
 _lock = threading.Lock()
-# The client and its short way for BatchGetItem, made together (one tuple: read at once).
-_reader_made: tuple[Any, _Wire | None] | None = None
-_client_key: tuple[str, str | None] | None = None
+# The settings they were made for, the client and its short way for BatchGetItem, made
+# together (one tuple: read at once).
+_reader_made: tuple[tuple[str, str | None], Any, _Wire | None] | None = None
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -179,14 +179,14 @@ def client() -> Any:
 
 def _reader() -> tuple[Any, _Wire | None]:
     """The client and its short way for ``BatchGetItem`` (None: botocore's way only)."""
-    global _reader_made, _client_key
+    global _reader_made
     conf = settings.get()
     key = (conf.region, conf.dynamodb_endpoint)
     made = _reader_made
-    if made is None or _client_key != key:
+    if made is None or made[0] != key:
         with _lock:
             made = _reader_made
-            if made is None or _client_key != key:
+            if made is None or made[0] != key:
                 # Its own client (the hooks below must not touch pynamodb's), from the
                 # shared session.
                 client = aws.client(
@@ -194,7 +194,10 @@ def _reader() -> tuple[Any, _Wire | None]:
                     endpoint_url=conf.dynamodb_endpoint,
                     config=Config(
                         max_pool_connections=WORKERS,
-                        retries={"mode": "standard", "total_max_attempts": 4},
+                        # Three tries, the SDK's default: with the short way's first try a
+                        # page is asked at most four times (a hung DynamoDB answers 503
+                        # within the function's timeout).
+                        retries={"mode": "standard", "total_max_attempts": 3},
                         connect_timeout=2,
                         read_timeout=5,
                         # The requests are built here, not by callers: skip the per-call
@@ -207,9 +210,8 @@ def _reader() -> tuple[Any, _Wire | None]:
                 )
                 for operation in ("BatchGetItem", "GetItem", "Query"):
                     client.meta.events.register(f"before-parse.dynamodb.{operation}", _take_json_as_is)
-                made = _reader_made = (client, _Wire.of(client))
-                _client_key = key
-    return made
+                made = _reader_made = (key, client, _Wire.of(client))
+    return made[1], made[2]
 
 
 def _user_agent() -> str:
@@ -280,22 +282,16 @@ class _Wire:
         return cls(client, http, credentials)
 
     def send(self, request_items: dict[str, Any]) -> dict[str, Any] | None:
-        body = orjson.dumps({"RequestItems": request_items})
-        request_dict = {"headers": dict(self._headers)}
-        add_recursion_detection_header(request_dict)  # the invocation's X-Ray trace, as botocore
-        request = AWSRequest("POST", self._url, headers=request_dict["headers"], data=body)
-        SigV4Auth(self._credentials.get_frozen_credentials(), "dynamodb", self._region).add_auth(request)
-        for name, value in request.headers.items():  # sent as UTF-8 bytes, as botocore sends them
-            request.headers[name] = value.encode()  # type: ignore[assignment]  # botocore does so too
-        prepared = request.prepare()
         try:
+            # Credentials refreshed here may fail to come: botocore's way then says so.
+            prepared = self._signed(request_items)
             _, response = self._events.emit_until_response(
                 "before-send.dynamodb.BatchGetItem", request=prepared
             )
             if response is None:
                 response = self._http.send(prepared)
             body = response.content
-        except BotoCoreError:  # no connection, a timeout, a dropped answer: botocore retries
+        except BotoCoreError:  # no credentials, no connection, a timeout, a dropped answer
             return None
         headers = response.headers
         if response.status_code != 200 or headers.get("content-encoding"):
@@ -308,6 +304,16 @@ class _Wire:
         except ValueError:  # a checksum that is no number, a body that is no JSON
             return None
         return answer if isinstance(answer, dict) else None
+
+    def _signed(self, request_items: dict[str, Any]) -> Any:
+        body = orjson.dumps({"RequestItems": request_items})
+        request_dict = {"headers": dict(self._headers)}
+        add_recursion_detection_header(request_dict)  # the invocation's X-Ray trace, as botocore
+        request = AWSRequest("POST", self._url, headers=request_dict["headers"], data=body)
+        SigV4Auth(self._credentials.get_frozen_credentials(), "dynamodb", self._region).add_auth(request)
+        for name, value in request.headers.items():  # sent as UTF-8 bytes, as botocore sends them
+            request.headers[name] = value.encode()  # type: ignore[assignment]  # botocore does so too
+        return request.prepare()
 
 
 def _batch_get(dynamodb: Any, wire: _Wire | None, request_items: dict[str, Any]) -> dict[str, Any]:
@@ -324,9 +330,9 @@ def _batch_get(dynamodb: Any, wire: _Wire | None, request_items: dict[str, Any])
 def reset() -> None:
     """Forget the client and the thread pool (a restored snapshot, new settings): both are
     made again on next use, the client from the session of now."""
-    global _reader_made, _client_key, _pool
+    global _reader_made, _pool
     with _lock:
-        _reader_made = _client_key = None
+        _reader_made = None
         pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown(wait=False)
