@@ -3,6 +3,7 @@ client in the process: pynamodb's, the pre-send batch client, boto3's)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,19 +61,19 @@ def counting() -> Iterator[DynamoCalls]:
     # request it hands on to botocore is counted again above, as it is sent again.
     from smsconsent.store.batch import _Wire
 
-    sent = _Wire.send
+    fetched = _Wire.fetch
 
-    def counted_wire(wire: Any, request_items: dict[str, Any]) -> Any:
+    def counted_wire(wire: Any, request: Any) -> Any:
         started = time.perf_counter()
-        answer = sent(wire, request_items)
+        body = fetched(wire, request)
         calls.seconds += time.perf_counter() - started
-        calls.add("BatchGetItem", answer)
-        return answer
+        calls.add("BatchGetItem", json.loads(body) if body is not None else None)
+        return body
 
     setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
-    setattr(_Wire, "send", counted_wire)  # noqa: B010
+    setattr(_Wire, "fetch", counted_wire)  # noqa: B010
     try:
         yield calls
     finally:
         setattr(BaseClient, "_make_api_call", real)  # noqa: B010
-        setattr(_Wire, "send", sent)  # noqa: B010
+        setattr(_Wire, "fetch", fetched)  # noqa: B010

@@ -375,29 +375,30 @@ class Meter:
         # _make_api_call; what it hands on to botocore (None) comes through metered above.
         from smsconsent.store.batch import _Wire
 
-        sent = _Wire.send
+        fetched = _Wire.fetch
 
-        def metered_wire(wire: Any, request_items: dict[str, Any]) -> Any:
+        def metered_wire(wire: Any, request: Any) -> Any:
             started = time.thread_time()
             try:
-                answer = sent(wire, request_items)
-                if answer is None:
+                body = fetched(wire, request)
+                if body is None:
                     with meter._lock:
                         meter.usage.requests["dynamodb:BatchGetItem"] += 1
                 else:
-                    meter._dynamodb(lambda *_: answer, None, "BatchGetItem", {"RequestItems": request_items})
-                return answer
+                    answer = json.loads(body)
+                    meter._dynamodb(lambda *_: answer, None, "BatchGetItem", json.loads(request.body))
+                return body
             finally:
                 with meter._lock:
                     meter.usage.cpu_in_aws += time.thread_time() - started
 
         setattr(BaseClient, "_make_api_call", metered)  # noqa: B010
-        setattr(_Wire, "send", metered_wire)  # noqa: B010
+        setattr(_Wire, "fetch", metered_wire)  # noqa: B010
         try:
             yield self
         finally:
             setattr(BaseClient, "_make_api_call", real)  # noqa: B010
-            setattr(_Wire, "send", sent)  # noqa: B010
+            setattr(_Wire, "fetch", fetched)  # noqa: B010
 
     @contextmanager
     def unmetered(self) -> Iterator[None]:

@@ -116,22 +116,22 @@ def _dynamodb_intervals() -> Iterator[list[tuple[float, float]]]:
     # The export's BatchGetItem pages go the pre-send reader's short way (store.batch._Wire).
     from smsconsent.store.batch import _Wire
 
-    sent = _Wire.send
+    fetched = _Wire.fetch
 
-    def timed_wire(wire: Any, request_items: dict[str, Any]) -> Any:
+    def timed_wire(wire: Any, request: Any) -> Any:
         started = time.perf_counter()
         try:
-            return sent(wire, request_items)
+            return fetched(wire, request)
         finally:
             spans.append((started, time.perf_counter()))
 
     setattr(BaseClient, "_make_api_call", timed)  # noqa: B010
-    setattr(_Wire, "send", timed_wire)  # noqa: B010
+    setattr(_Wire, "fetch", timed_wire)  # noqa: B010
     try:
         yield spans
     finally:
         setattr(BaseClient, "_make_api_call", real)  # noqa: B010
-        setattr(_Wire, "send", sent)  # noqa: B010
+        setattr(_Wire, "fetch", fetched)  # noqa: B010
 
 
 def _union(spans: list[tuple[float, float]]) -> float:

@@ -3,12 +3,13 @@
 ``measure(n)`` sends one ``POST /v1/demo/check`` of ``n`` distinct E.164 numbers (mostly
 German, some French and US; every one with an active marketing consent, so each goes the
 whole way: cap, quiet hours, footer) through the real handler. DynamoDB is a stub in place
-of the pre-send reader's ``store.batch._batch_get`` returning canned items as decoded
-answers, so what is measured is the handler's own CPU (``time.process_time``, every thread)
-minus the CPU spent inside the stub (``time.thread_time`` around each stubbed call). The
-request's signing and sending and the answer's decoding happen outside the stub's level, so
-they are not in the main figures; ``with_botocore_us_per_recipient`` answers at the HTTP
-layer instead (``before-send``) and includes them, as a real DynamoDB would.
+of the pre-send reader's call to botocore (``store.batch._through_botocore``, the short
+way off) returning canned items as decoded answers, so what is measured is the handler's
+own CPU (``time.process_time``, every thread) minus the CPU spent inside the stub
+(``time.thread_time`` around each stubbed call). The request's signing and sending and the
+answer's decoding happen outside the stub's level, so they are not in the main figures;
+``with_botocore_us_per_recipient`` answers at the HTTP layer instead (``before-send``) and
+includes them, as a real DynamoDB would.
 
 ``cold``: the first request after the per-number caches were emptied (every number new to
 the container); ``warm``: the same request again (a container that saw the numbers before).
@@ -176,15 +177,18 @@ def _stubbed(client: Any, stub: _Stub, layer: str) -> Iterator[None]:
     if layer == "api":
         from smsconsent.store import batch
 
-        def answer(dynamodb: Any, wire: Any, request_items: dict[str, Any]) -> dict[str, Any]:
+        def answer(dynamodb: Any, request_items: dict[str, Any]) -> dict[str, Any]:
             return stub.answer("BatchGetItem", {"RequestItems": request_items})
 
-        real, batch._batch_get = batch._batch_get, answer
+        # No short way: every page goes to botocore's call, answered here, decoded.
+        real, batch._through_botocore = batch._through_botocore, answer
+        reader, batch._reader = batch._reader, lambda: (client, None)
         client._make_api_call = stub.answer  # any other operation: AssertionError
         try:
             yield
         finally:
-            batch._batch_get = real
+            batch._through_botocore = real
+            batch._reader = reader
             del client._make_api_call
         return
 

@@ -166,14 +166,14 @@ def enforce_dynamodb_key_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     # error: it hands the page to botocore, refused above.
     from smsconsent.store.batch import _Wire
 
-    sent = _Wire.send
+    fetched = _Wire.fetch
 
-    def checked_wire(wire: _Wire, request_items: dict[str, Any]) -> Any:
-        if _key_too_long("BatchGetItem", {"RequestItems": request_items}) is not None:
+    def checked_wire(wire: _Wire, request: Any) -> bytes | None:
+        if _key_too_long("BatchGetItem", json.loads(request.body)) is not None:
             return None
-        return sent(wire, request_items)
+        return fetched(wire, request)
 
-    monkeypatch.setattr(_Wire, "send", checked_wire)
+    monkeypatch.setattr(_Wire, "fetch", checked_wire)
 
 
 # ---- the fuzz tests: settings --------------------------------------------------------------

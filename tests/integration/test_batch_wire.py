@@ -264,8 +264,10 @@ def test_credentials_that_cannot_be_refreshed_give_store_unavailable_not_a_500(
         [(200, b'{"Responses": ')],
         [(200, b"[]")],
         [(200, b"")],
+        [(200, {"UnprocessedKeys": {}})],
+        [(200, {"Responses": [], "UnprocessedKeys": {}})],
     ],
-    ids=["bad checksum", "cut short", "no object", "empty"],
+    ids=["bad checksum", "cut short", "no object", "empty", "no Responses", "Responses no object"],
 )
 def test_an_answer_the_short_way_cannot_trust_is_asked_again_through_botocore(
     fake: FakeDynamo, answer: list[Any]

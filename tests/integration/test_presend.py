@@ -509,13 +509,14 @@ def test_unprocessed_keys_are_asked_again(context, clock, batch_gets, monkeypatc
     monkeypatch.setattr(batch, "sleep", lambda seconds: None)
     first = threading.Lock()  # pages are asked concurrently: only one answer is cut short
 
-    real = batch._batch_get
+    real = batch._Wire.fetch
 
-    def throttle(*args: Any) -> dict[str, Any]:
+    def throttle(wire: Any, request: Any) -> bytes | None:
         # The first answer gives back only part: the rest comes as UnprocessedKeys
-        parsed = real(*args)
-        if not first.acquire(blocking=False):
-            return parsed
+        body = real(wire, request)
+        if body is None or not first.acquire(blocking=False):
+            return body
+        parsed = json.loads(body)
         [(table, items)] = parsed["Responses"].items()
         parsed["Responses"][table] = items[:5]
         keys = [{"pk": i["pk"], "sk": {"S": "SUBJECT"}} for i in items[5:]] + [
@@ -529,9 +530,9 @@ def test_unprocessed_keys_are_asked_again(context, clock, batch_gets, monkeypatc
                 "ExpressionAttributeNames": batch._NAMES,
             }
         }
-        return parsed
+        return json.dumps(parsed).encode()
 
-    monkeypatch.setattr(batch, "_batch_get", throttle)
+    monkeypatch.setattr(batch._Wire, "fetch", throttle)
     answer = answer_of(check(context, {"recipients": distinct, "send_at": "2026-11-22T13:00:00Z"}))
     assert [r["reason"] for r in answer["results"]] == ["ok"] * 20 + ["no_consent"] * 130
     assert len(batch_gets) == 3  # two pages, one of them asked again
@@ -542,18 +543,18 @@ def test_keys_left_unprocessed_every_time_give_503_never_a_partial_answer(contex
 
     monkeypatch.setattr(batch, "sleep", lambda seconds: None)
 
-    real = batch._batch_get
+    real = batch._Wire.fetch
 
-    def never(*args: Any) -> dict[str, Any]:
-        parsed = real(*args)
+    def never(wire: Any, request: Any) -> bytes | None:
+        parsed = json.loads(real(wire, request) or b"null")
         [table] = parsed["Responses"]
         parsed["Responses"][table] = []
         parsed["UnprocessedKeys"] = {
             table: {"Keys": [{"pk": {"S": "SUBJ#demo#x"}, "sk": {"S": "SUBJECT"}}], "ConsistentRead": True}
         }
-        return parsed
+        return json.dumps(parsed).encode()
 
-    monkeypatch.setattr(batch, "_batch_get", never)
+    monkeypatch.setattr(batch._Wire, "fetch", never)
     result = check(context, {"recipients": [PHONE]})
     assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "2"
     assert json.loads(result["body"])["error"]["code"] == "service_unavailable"

@@ -8,13 +8,14 @@ check needs. Keys left unprocessed (throttling) are asked again with exponential
 and full jitter, a bounded number of times; then ``StoreUnavailable``: never a partial
 answer.
 
-A page is first sent the short way (``_Wire``): signed by botocore's ``SigV4Auth`` with the
-session's credentials, sent through the client's own HTTP session, a clean answer decoded
-as it is. Anything else (an error status, a dropped connection, a bad checksum, a body
-that is no JSON object) and the page goes again through the client as any call does, with
-botocore's retries, error parsing and checks: the short way only skips the per-call work
-a successful read does not need (endpoint rules, events, retry bookkeeping, the generic
-parser), which cost more CPU per page than deciding its subjects.
+A page is first sent the short way (``_Wire``): signed with SigV4 (``store.sigv4``, checked
+against botocore's ``SigV4Auth``) with the session's credentials, sent through the client's
+own HTTP session, a clean answer decoded as it is. Anything else (an error status, a
+dropped connection, a bad checksum, a body that is no JSON object) and the page goes again
+through the client as any call does, with botocore's retries, error parsing and checks:
+the short way only skips the per-call work a successful read does not need (endpoint
+rules, events, retry bookkeeping, the generic parser, the e-mail header maps of
+botocore's signer), which cost more CPU per page than deciding its subjects.
 
 Contact is not a consent state change: it writes no evidence. Its update is conditional
 on the subject's ``version`` (the same optimistic lock pynamodb's ``VersionAttribute``
@@ -25,6 +26,7 @@ reads again and decides again; it never creates an item.
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 import time
@@ -37,8 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson  # parses each subject's consents twice as fast as json (the check's dearest step)
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSPreparedRequest, HeadersDict
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_recursion_detection_header
@@ -47,6 +48,7 @@ from botocore.useragent import sanitize_user_agent_string_component
 from smsconsent import aws, phone, settings
 from smsconsent.clock import iso
 from smsconsent.records import ConsentRecord, PendingOptIn, Subject
+from smsconsent.store import sigv4
 from smsconsent.store.errors import StoreUnavailable
 
 PAGE = 100  # BatchGetItem's limit
@@ -250,11 +252,12 @@ def _take_json_as_is(
 
 class _Wire:
     """``BatchGetItem`` the short way (see the module's docstring): the request built in
-    DynamoDB's JSON 1.0 protocol and encoded by ``orjson``, signed with SigV4 (botocore's
-    ``SigV4Auth``, the session's credentials, refreshed when they expire), sent to the
-    client's endpoint through the client's HTTP session (its pool, timeouts, proxies and
-    certificates) after ``before-send`` (where moto and the tests' stubs answer, as for any
-    call). ``send`` answers None for anything but a clean 200, and the caller asks botocore."""
+    DynamoDB's JSON 1.0 protocol and encoded by ``orjson``, signed with SigV4 (``sigv4``,
+    the session's credentials, refreshed when they expire), sent to the client's endpoint
+    through the client's HTTP session (its pool, timeouts, proxies and certificates) after
+    ``before-send`` (where moto and the tests' stubs answer, as for any call). ``sign``
+    runs in the reader's thread and ``fetch`` in the pool's; ``fetch`` answers None for
+    anything but a clean 200, and the page goes through botocore."""
 
     TARGET = "DynamoDB_20120810.BatchGetItem"
 
@@ -262,7 +265,7 @@ class _Wire:
         self._events = client.meta.events
         url = client.meta.endpoint_url  # and its path, or "/" (as botocore joins them)
         self._url = url if urlsplit(url).path else url + "/"
-        self._region = client.meta.region_name
+        self._signer = sigv4.Signer(self._url, "dynamodb", client.meta.region_name)
         self._http = http
         self._credentials = credentials
         self._headers = {
@@ -274,56 +277,70 @@ class _Wire:
     @classmethod
     def of(cls, client: Any) -> _Wire | None:
         """The short way for ``client``, or None (every page through botocore) when this
-        botocore keeps its HTTP session elsewhere or there are no credentials yet."""
+        botocore keeps its HTTP session elsewhere, there are no credentials yet, or the
+        endpoint is one the signer does not sign for (a query string, user info)."""
         http = getattr(getattr(client, "_endpoint", None), "http_session", None)
         credentials = aws.session().get_credentials()
         if not callable(getattr(http, "send", None)) or credentials is None:
             return None
+        if not sigv4.signable(client.meta.endpoint_url):
+            return None
         return cls(client, http, credentials)
 
-    def send(self, request_items: dict[str, Any]) -> dict[str, Any] | None:
+    def sign(self, request_items: dict[str, Any]) -> AWSPreparedRequest | None:
+        """The request for ``request_items``, signed; None when the credentials cannot be
+        had now (refreshing them failed: botocore's way then says why)."""
         try:
-            # Credentials refreshed here may fail to come: botocore's way then says so.
-            prepared = self._signed(request_items)
+            credentials = self._credentials.get_frozen_credentials()
+        except BotoCoreError:
+            return None
+        body = orjson.dumps({"RequestItems": request_items})
+        headers = dict(self._headers)
+        add_recursion_detection_header({"headers": headers})  # the invocation's X-Ray trace, as botocore
+        self._signer.sign(headers, body, credentials)
+        sent = HeadersDict({name: value.encode() for name, value in headers.items()})  # UTF-8, as botocore
+        sent["Content-Length"] = str(len(body))
+        # A HeadersDict, as botocore's own ``prepare`` makes (the stubs name another type).
+        return AWSPreparedRequest("POST", self._url, sent, body, False)  # type: ignore[arg-type]
+
+    def fetch(self, request: AWSPreparedRequest) -> bytes | None:
+        """The body of DynamoDB's answer to ``request`` when it is a clean 200, else None."""
+        try:
             _, response = self._events.emit_until_response(
-                "before-send.dynamodb.BatchGetItem", request=prepared
+                "before-send.dynamodb.BatchGetItem", request=request
             )
             if response is None:
-                response = self._http.send(prepared)
-            body = response.content
-        except BotoCoreError:  # no credentials, no connection, a timeout, a dropped answer
+                response = self._http.send(request)
+            body: bytes = response.content
+        except BotoCoreError:  # no connection, a timeout, a dropped answer
             return None
         headers = response.headers
         if response.status_code != 200 or headers.get("content-encoding"):
             return None
+        checksum = headers.get("x-amz-crc32")  # DynamoDB's; botocore retries a mismatch
         try:
-            checksum = headers.get("x-amz-crc32")  # DynamoDB's; botocore retries a mismatch
             if checksum is not None and zlib.crc32(body) != int(checksum):
                 return None
-            answer = orjson.loads(body)
-        except ValueError:  # a checksum that is no number, a body that is no JSON
+        except ValueError:  # a checksum that is no number
             return None
-        return answer if isinstance(answer, dict) else None
-
-    def _signed(self, request_items: dict[str, Any]) -> Any:
-        body = orjson.dumps({"RequestItems": request_items})
-        request_dict = {"headers": dict(self._headers)}
-        add_recursion_detection_header(request_dict)  # the invocation's X-Ray trace, as botocore
-        request = AWSRequest("POST", self._url, headers=request_dict["headers"], data=body)
-        SigV4Auth(self._credentials.get_frozen_credentials(), "dynamodb", self._region).add_auth(request)
-        for name, value in request.headers.items():  # sent as UTF-8 bytes, as botocore sends them
-            request.headers[name] = value.encode()  # type: ignore[assignment]  # botocore does so too
-        return request.prepare()
+        return body
 
 
-def _batch_get(dynamodb: Any, wire: _Wire | None, request_items: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB's answer to one ``BatchGetItem``: the short way, else botocore's."""
-    answer = wire.send(request_items) if wire is not None else None
-    if answer is None:
-        try:
-            answer = dynamodb.batch_get_item(RequestItems=request_items)
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(exc) from exc
+def _decoded(body: bytes) -> dict[str, Any] | None:
+    """A clean answer's JSON, or None when it is not the object DynamoDB sends."""
+    try:
+        answer = orjson.loads(body)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) and isinstance(answer.get("Responses"), dict) else None
+
+
+def _through_botocore(dynamodb: Any, request_items: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's answer to one ``BatchGetItem`` by botocore's way (its retries and errors)."""
+    try:
+        answer: dict[str, Any] = dynamodb.batch_get_item(RequestItems=request_items)
+    except (ClientError, BotoCoreError) as exc:
+        raise _unavailable(exc) from exc
     return answer
 
 
@@ -381,8 +398,8 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
     )
 
 
-def _read_page(table: str, pks: Sequence[str], consistent: bool = True) -> list[Snapshot]:
-    request: dict[str, Any] = {
+def _request(table: str, pks: Sequence[str], consistent: bool) -> dict[str, Any]:
+    return {
         table: {
             "Keys": [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks],
             "ConsistentRead": consistent,
@@ -390,33 +407,67 @@ def _read_page(table: str, pks: Sequence[str], consistent: bool = True) -> list[
             "ExpressionAttributeNames": _NAMES,
         }
     }
-    found: list[Snapshot] = []
-    dynamodb, wire = _reader()
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
-        answer = _batch_get(dynamodb, wire, request)
-        found.extend(_snapshot(item) for item in answer.get("Responses", {}).get(table, ()))
-        request = answer.get("UnprocessedKeys") or {}
-        if not request.get(table, {}).get("Keys"):
-            return found
-    raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
 
 
 def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
     """The subjects stored under ``pks`` (strongly consistent, unless ``consistent`` is
     False: half the read cost), by pk; absent ones are left out. ``ceil(len(set(pks)) /
-    100)`` requests, issued concurrently, when DynamoDB processes every key at the first ask."""
+    100)`` requests, issued concurrently, when DynamoDB processes every key at the first ask.
+
+    Only the waiting happens in the pool's threads: each page is signed, and its answer
+    decoded, in this one, as the answers come. Threads that decoded pages side by side
+    spent a third more CPU on the same work (each holding its page's objects at once, and
+    handing the interpreter's lock to and fro)."""
     unique = list(dict.fromkeys(pks))
     if not unique:
         return {}
     table = settings.get().table_name
-    pages = [unique[i : i + PAGE] for i in range(0, len(unique), PAGE)]
-    if len(pages) == 1:
-        results = [_read_page(table, pages[0], consistent)]
-    else:
-        results = list(_executor().map(lambda page: _read_page(table, page, consistent), pages))
-    return {snap.pk: snap for found in results for snap in found}
+    dynamodb, wire = _reader()
+    answers: queue.SimpleQueue[tuple[dict[str, Any], int, Any]] = queue.SimpleQueue()
+    inline = len(unique) <= PAGE  # one page: asked from this thread, no hand-off
+
+    def ask(request_items: dict[str, Any], attempt: int, request: AWSPreparedRequest | None) -> None:
+        try:
+            if attempt:
+                sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+            got: Any = wire.fetch(request) if wire is not None and request is not None else None
+            if got is None:
+                got = _through_botocore(dynamodb, request_items)
+        except Exception as exc:  # raised again in the reader's thread
+            got = exc
+        answers.put((request_items, attempt, got))
+
+    def submit(request_items: dict[str, Any], attempt: int, short: bool = True) -> None:
+        request = wire.sign(request_items) if short and wire is not None else None
+        if inline:
+            ask(request_items, attempt, request)
+        else:
+            _executor().submit(ask, request_items, attempt, request)
+
+    for i in range(0, len(unique), PAGE):
+        submit(_request(table, unique[i : i + PAGE], consistent), 0)
+    outstanding = (len(unique) + PAGE - 1) // PAGE
+    found: dict[str, Snapshot] = {}
+    while outstanding:
+        request_items, attempt, got = answers.get()
+        outstanding -= 1
+        if isinstance(got, Exception):
+            raise got
+        answer = _decoded(got) if isinstance(got, bytes) else got
+        if answer is None:  # a 200 the short way cannot read: botocore's way says what it is
+            submit(request_items, attempt, short=False)
+            outstanding += 1
+            continue
+        for item in answer.get("Responses", {}).get(table, ()):
+            snapshot = _snapshot(item)
+            found[snapshot.pk] = snapshot
+        left = answer.get("UnprocessedKeys") or {}
+        if left.get(table, {}).get("Keys"):
+            if attempt + 1 >= ATTEMPTS:
+                raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
+            submit(left, attempt + 1)
+            outstanding += 1
+    return found
 
 
 def read_one(pk: str) -> Snapshot | None:
