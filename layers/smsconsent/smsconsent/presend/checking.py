@@ -39,6 +39,8 @@ def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backen
         for v in versions
     }
     found = backend.read(list(number_of))
+    if len(number_of) == len(wanted):  # one key per number: no version to prefer
+        return {number_of[pk]: subject for pk, subject in found.items() if pk in number_of}
     out: dict[str, Snapshot] = {}
     for pk, e164 in number_of.items():
         if e164 not in out and pk in found:
@@ -89,18 +91,18 @@ def check(tenant: Tenant, req: CheckRequest, backend: Backend | None = None) -> 
         if recorded and req.campaign and backend is None:  # a test's backend keeps no insights
             _count_sends(tenant.id, req.campaign, req.send_at, recorded)
 
-    results: list[dict[str, Any]] = []
-    answered: dict[str, dict[str, Any]] = {}
-    allowed = 0
     invalid = _DENIED[INVALID_PHONE]
-    for raw in req.recipients:
-        result = answered.get(raw)
-        if result is None:
-            number = numbers[raw]
-            outcome = invalid if number.e164 is None or number.region is None else outcomes[number.e164]
-            result = answered[raw] = _result(raw, number.e164, outcome)
-        allowed += result["allowed"]
-        results.append(result)
+    answered = {  # in the order first asked
+        raw: _result(raw, n.e164, invalid if n.e164 is None or n.region is None else outcomes[n.e164])
+        for raw, n in numbers.items()
+    }
+    # A number asked twice is answered twice, the same.
+    results = (
+        list(answered.values())
+        if len(answered) == len(req.recipients)
+        else [answered[raw] for raw in req.recipients]
+    )
+    allowed = sum(1 for result in results if result["allowed"])
     return {"results": results, "summary": {"allowed": allowed, "denied": len(results) - allowed}}
 
 
@@ -117,8 +119,8 @@ def _read_subjects(tenant: Tenant, numbers: Mapping[str, _Number], backend: Back
     versions = keys.pepper().versions()
     current, older = versions[:1], versions[1:]
     country = tenant.default_country
-    candidates = {n.e164 for n in numbers.values() if n.e164 is not None}
-    subjects = _lookup(tenant, dict.fromkeys(candidates, current), backend)
+    candidates = {n.e164: current for n in numbers.values() if n.e164 is not None}
+    subjects = _lookup(tenant, candidates, backend)
 
     # Numbers taken as written without a subject that vouches for them: validate now; one
     # whose normal form differs from what was written is looked up under that form.
