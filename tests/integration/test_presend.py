@@ -268,7 +268,7 @@ def test_direct_invocation_when_dynamodb_is_unavailable(context, monkeypatch):
     def down(pks: Any) -> Any:
         raise store.StoreUnavailable("throttled")
 
-    monkeypatch.setattr(batch, "read", down)
+    monkeypatch.setattr(batch, "read_pages", down)
     answer = invoke(context, load_event("presend-direct.json"))
     assert answer["error"]["code"] == "service_unavailable"
     assert answer["error"]["retry_after"] == 2 and answer["error"]["status"] == 503
@@ -423,14 +423,14 @@ def test_a_stop_racing_the_record_wins(context, outbox, monkeypatch):
     from tests.fixtures.journeys import inbound, twilio_event
 
     confirmed(context, outbox)
-    real_read = batch.read
+    real_read = batch.read_pages
 
     def read_then_stop(pks: Any) -> Any:
-        found = real_read(pks)
+        found = list(real_read(pks))
         inbound(context, twilio_event("STOP", sid="SM-race"))  # lands between the read and the write
         return found
 
-    monkeypatch.setattr(batch, "read", read_then_stop)
+    monkeypatch.setattr(batch, "read_pages", read_then_stop)
     body = {"recipients": [PHONE], "record": True, "campaign": "race", "send_at": "2026-11-22T13:00:00Z"}
     [result] = answer_of(check(context, body))["results"]
     assert result["reason"] == "opted_out"

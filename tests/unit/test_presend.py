@@ -55,9 +55,9 @@ class FakeStore:
         self.items[snap.pk] = snap
         return snap
 
-    def read(self, pks: Sequence[str]) -> dict[str, Snapshot]:
+    def read_pages(self, pks: Sequence[str]) -> list[list[Snapshot]]:
         self.reads.append(list(pks))
-        return {pk: self.items[pk] for pk in pks if pk in self.items}
+        return [[self.items[pk] for pk in pks if pk in self.items]]
 
     def read_one(self, pk: str) -> Snapshot | None:
         return self.items.get(pk)
@@ -212,6 +212,28 @@ def test_an_e164_looking_number_in_a_non_canonical_form_is_found_under_its_norma
     answer = run(demo, store, ["+49015112345678"])
     assert answer["results"][0]["phone"] == DE and answer["results"][0]["reason"] == "ok"
     assert len(store.reads) == 2  # as written, then as phonenumbers writes it
+
+
+@pytest.mark.parametrize(
+    ("recipients", "reason"),
+    [
+        (([DE, "+49015112345678"]), "ok"),  # the region of the number as written last: Germany's
+        ((["+49015112345678", DE]), "country_not_allowed"),  # the one the subject keeps
+    ],
+)
+def test_a_number_given_again_in_another_form_takes_the_region_of_its_last_input(
+    demo: Tenant, recipients: list[str], reason: str
+) -> None:
+    # Given a subject that keeps another region than phonenumbers gives its number (an
+    # older release's, or a damaged item), decided as it is read
+    store = FakeStore()
+    stored = store.put(DE, snap(DE))
+    stored.region = "BR"
+    # When the same number comes again in a form that is only normalised after the read
+    answer = run(demo, store, recipients)
+    # Then both inputs get the answer for the region of the last of them
+    assert reasons(answer) == [reason, reason]
+    assert {r["phone"] for r in answer["results"]} == {DE}
 
 
 def test_a_subject_under_an_older_pepper_version_is_found(demo: Tenant, pepper: Any) -> None:

@@ -31,7 +31,7 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -398,10 +398,13 @@ def _snapshot(item: dict[str, Any]) -> Snapshot:
     )
 
 
+_SUBJECT_SK = {"S": "SUBJECT"}  # one for every key of a request (never changed)
+
+
 def _request(table: str, pks: Sequence[str], consistent: bool) -> dict[str, Any]:
     return {
         table: {
-            "Keys": [{"pk": {"S": pk}, "sk": {"S": "SUBJECT"}} for pk in pks],
+            "Keys": [{"pk": {"S": pk}, "sk": _SUBJECT_SK} for pk in pks],
             "ConsistentRead": consistent,
             "ProjectionExpression": _PROJECTION,
             "ExpressionAttributeNames": _NAMES,
@@ -410,9 +413,16 @@ def _request(table: str, pks: Sequence[str], consistent: bool) -> dict[str, Any]
 
 
 def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
+    """The subjects stored under ``pks`` by pk (``read_pages``)."""
+    return {snapshot.pk: snapshot for page in read_pages(pks, consistent=consistent) for snapshot in page}
+
+
+def read_pages(pks: Sequence[str], *, consistent: bool = True) -> Iterator[list[Snapshot]]:
     """The subjects stored under ``pks`` (strongly consistent, unless ``consistent`` is
-    False: half the read cost), by pk; absent ones are left out. ``ceil(len(set(pks)) /
-    100)`` requests, issued concurrently, when DynamoDB processes every key at the first ask.
+    False: half the read cost), a page's as its answer comes; absent ones are left out.
+    ``ceil(len(set(pks)) / 100)`` requests, issued concurrently, when DynamoDB processes
+    every key at the first ask. Raises ``StoreUnavailable`` at the first page that cannot
+    be read: what came before it may have been used, never taken for the whole answer.
 
     Only the waiting happens in the pool's threads: each page is signed, and its answer
     decoded, in this one, as the answers come. Threads that decoded pages side by side
@@ -420,7 +430,7 @@ def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
     handing the interpreter's lock to and fro)."""
     unique = list(dict.fromkeys(pks))
     if not unique:
-        return {}
+        return
     table = settings.get().table_name
     dynamodb, wire = _reader()
     answers: queue.SimpleQueue[tuple[dict[str, Any], int, Any]] = queue.SimpleQueue()
@@ -447,7 +457,6 @@ def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
     for i in range(0, len(unique), PAGE):
         submit(_request(table, unique[i : i + PAGE], consistent), 0)
     outstanding = (len(unique) + PAGE - 1) // PAGE
-    found: dict[str, Snapshot] = {}
     while outstanding:
         request_items, attempt, got = answers.get()
         outstanding -= 1
@@ -458,16 +467,13 @@ def read(pks: Sequence[str], *, consistent: bool = True) -> dict[str, Snapshot]:
             submit(request_items, attempt, short=False)
             outstanding += 1
             continue
-        for item in answer.get("Responses", {}).get(table, ()):
-            snapshot = _snapshot(item)
-            found[snapshot.pk] = snapshot
+        yield [_snapshot(item) for item in answer.get("Responses", {}).get(table, ())]
         left = answer.get("UnprocessedKeys") or {}
         if left.get(table, {}).get("Keys"):
             if attempt + 1 >= ATTEMPTS:
                 raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
             submit(left, attempt + 1)
             outstanding += 1
-    return found
 
 
 def read_one(pk: str) -> Snapshot | None:
