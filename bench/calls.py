@@ -3,12 +3,13 @@ client in the process: pynamodb's, the pre-send batch client, boto3's)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench.common import json_object
 
 
 @dataclass
@@ -67,7 +68,7 @@ def counting() -> Iterator[DynamoCalls]:
         started = time.perf_counter()
         body = fetched(wire, request)
         calls.seconds += time.perf_counter() - started
-        calls.add("BatchGetItem", json.loads(body) if body is not None else None)
+        calls.add("BatchGetItem", json_object(body))
         return body
 
     setattr(BaseClient, "_make_api_call", counted)  # noqa: B010

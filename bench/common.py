@@ -136,6 +136,17 @@ def run_fresh(
     raise RuntimeError(f"benchmark interpreter failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
 
 
+def json_object(body: bytes | None) -> dict[str, Any] | None:
+    """A pre-send page's body as the reader's short way got it (``store.batch._Wire.fetch``),
+    as JSON when it is an object: a clean 200 may hold anything, and the reader then asks
+    botocore, which the counts and meters see at its own layer."""
+    try:
+        answer = json.loads(body) if body is not None else None
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

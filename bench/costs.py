@@ -62,6 +62,7 @@ from bench.common import (
     TABLE_NAME,
     functions,
     in_process_env,
+    json_object,
     layer_on_path,
     progress,
     put_items,
@@ -381,11 +382,11 @@ class Meter:
             started = time.thread_time()
             try:
                 body = fetched(wire, request)
-                if body is None:
+                answer = json_object(body)
+                if answer is None:  # handed on to botocore (metered there), or no answer
                     with meter._lock:
                         meter.usage.requests["dynamodb:BatchGetItem"] += 1
                 else:
-                    answer = json.loads(body)
                     meter._dynamodb(lambda *_: answer, None, "BatchGetItem", json.loads(request.body))
                 return body
             finally:

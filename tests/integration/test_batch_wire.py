@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -369,3 +370,74 @@ def test_in_lambda_the_invocation_s_trace_goes_with_the_request_as_botocore_send
     batch.read(PKS)
     # Then both requests carry the trace, the same way
     assert [r.headers.get("x-amzn-trace-id") for r in fake.received] == [trace, trace]
+
+
+def _keys_of(count: int) -> list[str]:
+    return [f"SUBJ#demo#v1.{i:064x}" for i in range(count)]
+
+
+def test_pages_not_yet_sent_are_not_sent_once_one_fails(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a DynamoDB that answers each page slowly and fails the first
+    from smsconsent.store import batch
+
+    asked: list[int] = []
+    lock = threading.Lock()
+
+    def slow(dynamodb: Any, request_items: dict[str, Any]) -> dict[str, Any]:
+        with lock:
+            asked.append(len(asked))
+            first = len(asked) == 1
+        time.sleep(0.02)
+        if first:
+            raise batch.StoreUnavailable("throttled")
+        return {"Responses": {TABLE: []}, "UnprocessedKeys": {}}
+
+    monkeypatch.setattr(batch, "_reader", lambda: (object(), None))
+    monkeypatch.setattr(batch, "_through_botocore", slow)
+    # When 100 pages are read
+    with pytest.raises(batch.StoreUnavailable):
+        list(batch.read_pages(_keys_of(10_000)))
+    time.sleep(0.2)
+    # Then only the pages already under way were sent: the queued ones were dropped
+    assert len(asked) <= 2 * batch.WORKERS
+
+
+def test_anything_a_page_raises_reaches_the_reader_it_never_waits_for_ever(
+    fake: FakeDynamo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsconsent.store import batch
+
+    class Stopped(BaseException):
+        pass
+
+    def stopped(dynamodb: Any, request_items: dict[str, Any]) -> dict[str, Any]:
+        raise Stopped
+
+    monkeypatch.setattr(batch, "_reader", lambda: (object(), None))
+    monkeypatch.setattr(batch, "_through_botocore", stopped)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            list(batch.read_pages(_keys_of(150)))  # two pages, through the pool
+        except BaseException as exc:  # what the reader raised
+            raised.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and [type(e) for e in raised] == [Stopped]
+
+
+def test_an_answer_with_keys_left_and_no_responses_is_taken_as_it_is(fake: FakeDynamo) -> None:
+    # Given DynamoDB leaving the whole page unprocessed, then answering it
+    from smsconsent.store import batch
+
+    left = _answer([], left=PKS)[1]
+    del left["Responses"]
+    fake.script = [(200, left), _answer(PKS)]
+    # Then the page is asked again the short way: no request through botocore between
+    assert sorted(batch.read(PKS)) == sorted(PKS)
+    assert len(fake.received) == 2 and all("amz-sdk-request" not in r.headers for r in fake.received)

@@ -753,3 +753,35 @@ def test_a_stored_value_of_no_release_is_worked_out_again(context, clock, value)
     # Then quiet hours are judged in New York
     assert _reason(context, NY_BODY) == "ok"
     assert _reason(context, NY_NIGHT) == "quiet_hours"
+
+
+def test_a_clean_200_that_is_no_json_is_asked_again_and_counted_both_times(context, outbox, dynamo_calls):
+    # Given a confirmed subject, and one BatchGetItem answered 200 with a page of HTML (a
+    # proxy's), which the reader's short way cannot take
+    from botocore.awsrequest import AWSResponse
+
+    from smsconsent.store import batch
+
+    confirmed(context, outbox)
+    answered: list[bool] = []
+
+    class Body:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield b"<html>maintenance</html>"
+
+    def html_once(request: Any, **_: Any) -> Any:
+        if answered:
+            return None
+        answered.append(True)
+        return AWSResponse(request.url, 200, {"content-type": "text/html"}, Body())
+
+    events = batch.client().meta.events
+    events.register_first("before-send.dynamodb.BatchGetItem", html_once)
+    dynamo_calls.reset()
+    try:
+        result = check(context, {"recipients": [PHONE], "send_at": "2026-11-22T13:00:00Z"})
+    finally:
+        events.unregister("before-send.dynamodb.BatchGetItem", html_once)
+    # Then the check answers (botocore asked again), and both requests are counted
+    assert result["statusCode"] == 200 and answer_of(result)["results"][0]["reason"] == "ok"
+    assert dynamo_calls.operations["BatchGetItem"] == 2 and dynamo_calls.items_read == 1

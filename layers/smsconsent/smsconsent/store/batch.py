@@ -32,7 +32,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -327,12 +327,18 @@ class _Wire:
 
 
 def _decoded(body: bytes) -> dict[str, Any] | None:
-    """A clean answer's JSON, or None when it is not the object DynamoDB sends."""
+    """A clean answer's JSON, or None when it is not the object DynamoDB sends: one with
+    its ``Responses``, or with nothing but keys left unprocessed."""
     try:
         answer = orjson.loads(body)
     except ValueError:
         return None
-    return answer if isinstance(answer, dict) and isinstance(answer.get("Responses"), dict) else None
+    if not isinstance(answer, dict):
+        return None
+    responses, left = answer.get("Responses"), answer.get("UnprocessedKeys")
+    if isinstance(responses, dict) or (responses is None and isinstance(left, dict) and left):
+        return answer
+    return None
 
 
 def _through_botocore(dynamodb: Any, request_items: dict[str, Any]) -> dict[str, Any]:
@@ -443,37 +449,45 @@ def read_pages(pks: Sequence[str], *, consistent: bool = True) -> Iterator[list[
             got: Any = wire.fetch(request) if wire is not None and request is not None else None
             if got is None:
                 got = _through_botocore(dynamodb, request_items)
-        except Exception as exc:  # raised again in the reader's thread
+        except BaseException as exc:  # anything: raised again in the reader's thread, never lost
             got = exc
         answers.put((request_items, attempt, got))
+
+    queued: list[Future[None]] = []
 
     def submit(request_items: dict[str, Any], attempt: int, short: bool = True) -> None:
         request = wire.sign(request_items) if short and wire is not None else None
         if inline:
             ask(request_items, attempt, request)
         else:
-            _executor().submit(ask, request_items, attempt, request)
+            queued.append(_executor().submit(ask, request_items, attempt, request))
 
-    for i in range(0, len(unique), PAGE):
-        submit(_request(table, unique[i : i + PAGE], consistent), 0)
-    outstanding = (len(unique) + PAGE - 1) // PAGE
-    while outstanding:
-        request_items, attempt, got = answers.get()
-        outstanding -= 1
-        if isinstance(got, Exception):
-            raise got
-        answer = _decoded(got) if isinstance(got, bytes) else got
-        if answer is None:  # a 200 the short way cannot read: botocore's way says what it is
-            submit(request_items, attempt, short=False)
-            outstanding += 1
-            continue
-        yield [_snapshot(item) for item in answer.get("Responses", {}).get(table, ())]
-        left = answer.get("UnprocessedKeys") or {}
-        if left.get(table, {}).get("Keys"):
-            if attempt + 1 >= ATTEMPTS:
-                raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
-            submit(left, attempt + 1)
-            outstanding += 1
+    try:
+        for i in range(0, len(unique), PAGE):
+            submit(_request(table, unique[i : i + PAGE], consistent), 0)
+        outstanding = (len(unique) + PAGE - 1) // PAGE
+        while outstanding:
+            request_items, attempt, got = answers.get()
+            outstanding -= 1
+            if isinstance(got, BaseException):
+                raise got
+            answer = _decoded(got) if isinstance(got, bytes) else got
+            if answer is None:  # a 200 the short way cannot read: botocore's way says what it is
+                submit(request_items, attempt, short=False)
+                outstanding += 1
+                continue
+            yield [_snapshot(item) for item in answer.get("Responses", {}).get(table, ())]
+            left = answer.get("UnprocessedKeys") or {}
+            if left.get(table, {}).get("Keys"):
+                if attempt + 1 >= ATTEMPTS:
+                    raise StoreUnavailable(f"BatchGetItem left keys unprocessed after {ATTEMPTS} attempts")
+                submit(left, attempt + 1)
+                outstanding += 1
+    finally:
+        # Failed, or the reader stopped early: the pages not yet sent are not sent (the
+        # pool is shared with the contact writes and the next invocation).
+        for future in queued:
+            future.cancel()
 
 
 def read_one(pk: str) -> Snapshot | None:
