@@ -147,9 +147,9 @@ def _record(i: int) -> dict[str, Any]:
 def _answers(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """What DynamoDB, EventBridge and SQS would answer, without asking them."""
     if operation == "BatchGetItem":
-        keys = next(iter(params["RequestItems"].values()))["Keys"]
-        items = [{"pk": k["pk"], "phone": {"S": "+4915112345678"}} for k in keys]
-        return {"Responses": {TABLE_NAME: items}, "UnprocessedKeys": {}}
+        ((table, asked),) = params["RequestItems"].items()
+        items = [{"pk": k["pk"], "phone": {"S": "+4915112345678"}} for k in asked["Keys"]]
+        return {"Responses": {table: items}, "UnprocessedKeys": {}}
     if operation == "Query":
         item = {
             "pk": {"S": "WEBHOOK#demo"},
