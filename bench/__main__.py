@@ -1,6 +1,6 @@
 """``make bench``: every measurement, a table of figures and goals, ``bench/results.json``.
 
-    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention,events,export]
+    .venv/bin/python -m bench [--rounds 9] [--only coldstart,memory,presend,retention,events,export] [--smoke]
         [--strict]
 
 Cold import and memory run here (each sample is a fresh interpreter); the pre-send and
@@ -238,7 +238,7 @@ def _import_goals(imports: dict[str, Any]) -> list[dict[str, Any]]:
     if not worker:
         return []
     # Each chunk also records itself done in one transaction: that is not a subject's write.
-    per_chunk = worker["chunks"] / (worker["chunks"] * worker["rows_per_chunk"])
+    per_chunk = worker["chunks"] / worker["rows"]
     new, same = worker["new"], worker["unchanged"]
     subject_writes = new["write_requests_per_row"] - per_chunk
     return [
@@ -260,7 +260,7 @@ def _imports_table(imports: dict[str, Any]) -> list[str]:
     if worker:
         new, same = worker["new"], worker["unchanged"]
         out += [
-            f"  the worker: {worker['chunks']} chunks of {worker['rows_per_chunk']} rows,"
+            f"  the worker: {worker['rows']:,} rows in {worker['chunks']} chunks,"
             " DynamoDB answered at the botocore layer:",
             f"    new rows {new['cpu_us_per_row']:.0f} µs CPU,"
             f" {new['requests_per_row']:.3f} requests per row;"
@@ -429,7 +429,7 @@ def _versus_lines(runs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def table(results: dict[str, Any]) -> str:
+def table(results: dict[str, Any], written: bool = True) -> str:
     out: list[str] = []
     m = results["machine"]
     platform_ = f"{m['implementation']} {m['python']}, {m['system']} {m['machine']}, {m['cpus']} CPUs"
@@ -573,7 +573,8 @@ def table(results: dict[str, Any]) -> str:
         out += _rows(["goal", "target", "measured", ""], rows, left=(0, 1, 2))
     for section, error in (results.get("errors") or {}).items():
         out += ["", f"{section}: FAILED ({error}); see the trace above"]
-    out += ["", f"took {sum(results['seconds'].values()):.0f} s; figures in {RESULTS.relative_to(ROOT)}"]
+    took = f"took {sum(results['seconds'].values()):.0f} s"
+    out += ["", f"{took}; figures in {RESULTS.relative_to(ROOT)}" if written else took]
     return "\n".join(out)
 
 
@@ -587,11 +588,25 @@ def main(argv: list[str] | None = None) -> int:
         "--built-rounds", type=int, default=5, help="the same for the code as sam build ships it (default 5)"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section but cold import once at small sizes, to see that each runs (make test);"
+        " its figures mean nothing and bench/results.json is left as it is",
+    )
     args = parser.parse_args(argv)
     sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if args.smoke:
+        # Each section measures in a child process, which reads it as it imports bench.common
+        os.environ["BENCH_SMOKE"] = "1"
+        results = measure(tuple(s for s in sections if s != "coldstart"), 1, 1)
+        results["goals"] = []  # computed (that code runs too), but not judged on such sizes
+        print(table(results, written=False))
+        print("smoke run: each section ran at small sizes; the figures above mean nothing")
+        return 1 if results.get("errors") or results.get("presend", {}).get("cpu", {}).get("error") else 0
     results = measure(sections, args.rounds, args.built_rounds)
     write_json(RESULTS, results)
     print(table(results))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from local import template as tpl
 
@@ -25,6 +25,16 @@ MARKER = "@@bench "  # the line a measuring interpreter answers on (logs may sha
 # the functions alike). Hidden from the measuring interpreters (``sys.modules[name] =
 # None``), as they would be missing on Lambda.
 NOT_ON_LAMBDA = ("awscrt", "OpenSSL")
+# ``python -m bench --smoke`` (run by ``make test``): every section once, at sizes that take
+# seconds, so that a bench that no longer runs is seen before the next full run. Its
+# figures mean nothing.
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+T = TypeVar("T")
+
+
+def sized(full: T, smoke: T) -> T:
+    """A size of the full bench, or of its smoke run."""
+    return smoke if SMOKE else full
 
 
 def functions() -> dict[str, tpl.Function]:

@@ -67,6 +67,7 @@ from bench.common import (
     progress,
     put_items,
     report,
+    sized,
 )
 
 # ---- prices: the one place ------------------------------------------------------------------
@@ -131,11 +132,11 @@ FULL_VCPU_MB = 1769  # Lambda gives one vCPU at 1,769 MB, in proportion below
 # DeleteMessageBatch, one message at a time (batches of up to 10 share both).
 SQS_POLL_REQUESTS = 2
 
-PRESEND_RECIPIENTS = 1000
-IMPORT_ROWS = 500  # one chunk
-RETENTION_SIZES = (10_000, 100_000)
-RETENTION_DUE = 100
-REPEAT = 5
+PRESEND_RECIPIENTS = sized(1000, 200)
+IMPORT_ROWS = sized(500, 50)  # one chunk
+RETENTION_SIZES = sized((10_000, 100_000), (300,))
+RETENTION_DUE = sized(100, 10)
+REPEAT = sized(5, 2)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 16:00 in Berlin: no quiet hours
 OUR_NUMBER = "+4915790000000"
 TWILIO_URL = "http://127.0.0.1:3000/v1/demo/inbound/twilio"

@@ -30,13 +30,14 @@ from bench.common import (
     layer_on_path,
     progress,
     report,
+    sized,
 )
 from local.context import LambdaContext
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-ROUNDS = 6
-STOPS_PER_ROUND = 60
-RECORDS = 2000
+ROUNDS = sized(6, 2)
+STOPS_PER_ROUND = sized(60, 5)
+RECORDS = sized(2000, 200)
 
 
 def _environment() -> None:
@@ -225,7 +226,7 @@ def publisher() -> dict[str, Any]:
 
 # ---- the local stack ---------------------------------------------------------------------------
 
-DELIVERIES = 60
+DELIVERIES = sized(60, 5)
 
 
 def _receiver() -> tuple[Any, dict[str, float]]:

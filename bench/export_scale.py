@@ -39,10 +39,11 @@ from bench.common import (
     progress,
     put_items,
     report,
+    sized,
 )
 from local.context import LambdaContext, arn
 
-SUBJECTS = 25_000
+SUBJECTS = sized(25_000, 1_200)
 LIMIT = 1000
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SINCE = "2025-03-14T09:30:00Z"

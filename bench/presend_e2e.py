@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counting
-from bench.common import REGION, progress, put_items, report
+from bench.common import REGION, progress, put_items, report, sized
 
-SIZES = (1_000, 10_000)
-CPU_RECIPIENTS = 10_000
+SIZES = sized((1_000, 10_000), (100, 300))
+CPU_RECIPIENTS = sized(10_000, 300)
 SEND_AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 17:00 in Berlin and Paris: no quiet hours
 _PREFIXES = ("+49151", "+49160", "+49170", "+49176", "+49152", "+336", "+337")
 

@@ -36,11 +36,12 @@ from bench.common import (
     progress,
     put_items,
     report,
+    sized,
 )
 from local.context import LambdaContext, arn
 
-SIZES = (10_000, 100_000)
-DUE = 100
+SIZES = sized((10_000, 100_000), (300,))
+DUE = sized(100, 10)
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
