@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.fixtures.events import load_event
+from tests.fixtures.logs import function_logs
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -266,24 +267,10 @@ def test_cors_follows_the_tenants_origins(context):
 
 
 def test_logs_never_hold_the_number_or_the_token(context, outbox):
-    import io
-    import logging
-
-    from smsconsent.observability import logger
-
     # Given every log line of the function, formatted as Lambda would print it
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    level = logger.log_level
-    logger.setLevel(logging.DEBUG)
-    try:
+    with function_logs() as stream:
         signup(context, good())
         signup(context, good("+49 30 12345678"))
-    finally:
-        logger.setLevel(level)
-        logger.removeHandler(handler)
     logs = stream.getvalue()
     token = outbox.messages()[0]["body"].split("/c/")[1].split()[0]
     # Then the lines are there, masked to the last three digits, with no token

@@ -19,6 +19,7 @@ import pytest
 
 from tests.fixtures.aws import queue_in_env
 from tests.fixtures.events import load_event
+from tests.fixtures.logs import function_logs
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -290,6 +291,13 @@ def test_malformed_or_stale_queue_messages_are_dropped(context, outbox, queue, c
     signup(context)
     records = receive(queue)
     clock.advance(hours=48)  # the link would have expired already
-    assert deliver(context, records) == []
+    with function_logs() as stream:
+        assert deliver(context, records) == []
+    # The drop is logged without the number or the request (its id yields the token)
+    logs = stream.getvalue()
+    assert "queued signup older than the token lifetime; dropped" in logs
+    request_id = json.loads(records[0]["body"])["id"]
+    for secret in ("4915112345678", "15112345678", request_id):
+        assert secret not in logs
     assert outbox.messages() == []
     assert store.load_subject("demo", keys.subject_hashes("demo", PHONE)) is None

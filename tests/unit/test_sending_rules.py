@@ -6,9 +6,7 @@ minimal (Hypothesis), the pre-send answer naming the rule, and the tenant's waiv
 from __future__ import annotations
 
 import copy
-import io
 import json
-import logging
 import re
 import subprocess
 import sys
@@ -29,6 +27,7 @@ from smsconsent.clock import iso
 from smsconsent.presend import rules
 from smsconsent.store.batch import Snapshot
 from smsconsent.tenants import Tenant, TenantError
+from tests.fixtures.logs import function_logs
 from tools import gen_us_area_codes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -485,22 +484,17 @@ def test_a_waiver_is_logged_once_per_tenant_load_not_per_recipient(
     demo_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from smsconsent import store
-    from smsconsent.observability import logger
 
     doc = {**demo_doc, "sending_rules": {"waive": ["US-FL:3-per-24h"]}}
     monkeypatch.setattr(store, "get_tenant_doc", lambda tenant_id: doc)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
     tenants.clear_cache()
     try:
-        tenant = tenants.get("demo")
-        assert tenant is not None and tenants.get("demo") is tenant  # the second from the cache
-        for _ in range(3):
-            decide(tenant, MIAMI, "2026-11-24T16:00:00Z")
+        with function_logs() as stream:
+            tenant = tenants.get("demo")
+            assert tenant is not None and tenants.get("demo") is tenant  # the second from the cache
+            for _ in range(3):
+                decide(tenant, MIAMI, "2026-11-24T16:00:00Z")
     finally:
-        logger.removeHandler(handler)
         tenants.clear_cache()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["message"], line["waived_rules"]) for line in lines] == [
