@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from bench.common import REGION, ROOT, TABLE_NAME, lambda_env, layer_paths
+from bench.common import REGION, ROOT, TABLE_NAME, demo_doc, lambda_env, layer_paths
 
 
 class _SmsStub(BaseHTTPRequestHandler):
@@ -72,7 +72,7 @@ def serve() -> None:
     from smsconsent import clock, store
 
     store.bind()
-    store.put_tenant_doc(json.loads((ROOT / "local/tenants/demo.json").read_text()), clock.now())
+    store.put_tenant_doc(demo_doc(), clock.now())
     print("READY", dynamodb, sms, flush=True)
     sys.stdin.read()  # until the parent closes it
     sms_server.shutdown()

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from local import template as tpl
+
+if TYPE_CHECKING:
+    from smsconsent.tenants import Tenant
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
@@ -183,6 +186,22 @@ def layer_on_path() -> None:
 def progress(message: str) -> None:
     """A progress line on stderr (stdout may carry function logs)."""
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def demo_doc() -> dict[str, Any]:
+    """The local stack's demo tenant, a copy of its own to change."""
+    doc: dict[str, Any] = json.loads((ROOT / "local" / "tenants" / "demo.json").read_text(encoding="utf-8"))
+    return doc
+
+
+def hold_tenant(doc: dict[str, Any]) -> Tenant:
+    """``doc`` as the tenant a warm function holds: never read from DynamoDB. Its plain
+    secrets are taken (the demo tenant's; AWS refuses them)."""
+    from smsconsent import tenants
+
+    tenant = tenants.Tenant.from_dict(doc, plain_secrets=True)
+    tenants._cache[tenant.id] = (float("inf"), tenant)
+    return tenant
 
 
 def put_items(client: Any, table: str, items: Iterable[dict[str, Any]]) -> None:

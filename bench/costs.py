@@ -60,6 +60,7 @@ from bench.common import (
     REGION,
     ROOT,
     TABLE_NAME,
+    demo_doc,
     functions,
     in_process_env,
     json_object,
@@ -913,7 +914,7 @@ def _tenant_doc(unlimited: bool = False) -> dict[str, Any]:
     """The demo tenant, without an AWS End User Messaging opt-out list: the sync of one is an
     extra function and SMS API calls only tenants that name a list pay (not measured here).
     ``unlimited``: signup budgets no run reaches (they cost the same counter writes)."""
-    doc: dict[str, Any] = json.loads((ROOT / "local" / "tenants" / "demo.json").read_text(encoding="utf-8"))
+    doc: dict[str, Any] = demo_doc()
     (doc.get("sms") or {}).pop("opt_out_list", None)
     if unlimited:
         doc["rate_limits"] = {

@@ -24,8 +24,9 @@ from typing import Any
 from bench.calls import counting
 from bench.common import (
     REGION,
-    ROOT,
     TABLE_NAME,
+    demo_doc,
+    hold_tenant,
     in_process_env,
     layer_on_path,
     progress,
@@ -84,7 +85,7 @@ def writer() -> dict[str, Any]:
             client.create_table(**made)
             os.environ["TABLE_NAME"] = name
             environment.reload()
-            store.put_tenant_doc(json.loads((ROOT / "local/tenants/demo.json").read_text()), NOW)
+            store.put_tenant_doc(demo_doc(), NOW)
         figures: dict[str, list[float]] = {"on": [], "off": []}
         requests: dict[str, int] = {"on": 0, "off": 0}
         count = 0
@@ -181,14 +182,12 @@ def publisher() -> dict[str, Any]:
     os.environ["EVENT_BUS_NAME"] = "bench-bus"
     os.environ["WEBHOOK_QUEUE_URL"] = "https://sqs.eu-central-1.amazonaws.com/123456789012/bench.fifo"
     os.environ["LIST_SYNC_QUEUE_URL"] = "https://sqs.eu-central-1.amazonaws.com/123456789012/bench-list-sync"
-    from smsconsent import environment, tenants
+    from smsconsent import environment
 
     environment.reload()
     # A warm publisher holds the tenant (it names an opt-out list, so each opt-out is also
     # queued for the list sync); the demo tenant's plain secrets never reach AWS.
-    doc = json.loads((ROOT / "local/tenants/demo.json").read_text())
-    tenant = tenants.Tenant.from_dict(doc, plain_secrets=True)
-    tenants._cache[tenant.id] = (float("inf"), tenant)
+    hold_tenant(demo_doc())
     from functions.publisher.app import handler
 
     real = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, not in the stubs

@@ -34,6 +34,7 @@ from bench.common import (
     REGION,
     ROOT,
     TABLE_NAME,
+    demo_doc,
     in_process_env,
     layer_paths,
     progress,
@@ -217,7 +218,7 @@ def run(n: int = SUBJECTS) -> dict[str, Any]:
             definition.pop("StreamSpecification", None)
             client = boto3.client("dynamodb", region_name=REGION)
             client.create_table(**definition)
-            store.put_tenant_doc(json.loads((ROOT / "local/tenants/demo.json").read_text()), NOW)
+            store.put_tenant_doc(demo_doc(), NOW)
             started = time.perf_counter()
             put_items(client, TABLE_NAME, (_subject(i) for i in range(n)))
             load_s = time.perf_counter() - started

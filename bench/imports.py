@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.common import ROOT, in_process_env, layer_on_path, progress, report, sized
+from bench.common import demo_doc, in_process_env, layer_on_path, progress, report, sized
 
 ROWS = sized(5000, 1000)  # ten chunks of the worker's 500 rows; two in the smoke run
 # An assumption, not a measurement (no AWS here): TransactWriteItems of two small items
@@ -126,7 +126,7 @@ def worker() -> dict[str, Any]:
     environment.reload()
     dynamo = _Dynamo("sms-consent-bench")
     clock.set_source(lambda: clock.parse_iso("2026-11-24T10:00:00Z"))
-    doc = json.loads((ROOT / "local" / "tenants" / "demo.json").read_text(encoding="utf-8"))
+    doc = demo_doc()
     tenant = tenants.Tenant.from_dict(doc)
     rows = _rows(ROWS)
     # As the import cuts the file (rows and bytes per chunk): each chunk also writes once

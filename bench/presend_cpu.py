@@ -388,16 +388,16 @@ class _Setup:
 def _setup(n: int, seed: int, rules: bool, mix: str = "eu") -> _Setup:
     """The demo tenant (``rules``: the shipped sending rules apply), ``n`` numbers with their
     stored subjects, and the HTTP event asking about them."""
-    from smsconsent import keys, phone, sending_rules, settings, tenants
+    from bench.common import demo_doc, hold_tenant
+    from smsconsent import keys, phone, sending_rules, settings
     from smsconsent.store import subject_pk
 
     settings.reset()
     keys.reset()
-    doc = json.loads((ROOT / "local/tenants/demo.json").read_text())
+    doc = demo_doc()
     if not rules:
         doc["sending_rules"] = {"waive": sorted(sending_rules.rule_ids())}
-    tenant = tenants.Tenant.from_dict(doc, plain_secrets=True)  # the demo tenant, never in AWS
-    tenants._cache[tenant.id] = (float("inf"), tenant)  # no DynamoDB read for the tenant
+    tenant = hold_tenant(doc)
 
     def valid(number: str) -> bool:
         try:

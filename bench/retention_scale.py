@@ -31,6 +31,7 @@ from bench.common import (
     REGION,
     ROOT,
     TABLE_NAME,
+    demo_doc,
     in_process_env,
     layer_paths,
     progress,
@@ -111,7 +112,7 @@ def run(n: int, due: int = DUE, now: datetime = NOW) -> dict[str, Any]:
                 client.update_time_to_live(
                     TableName=TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
                 )
-            store.put_tenant_doc(json.loads((ROOT / "local/tenants/demo.json").read_text()), now)
+            store.put_tenant_doc(demo_doc(), now)
             started = time.perf_counter()
             put_items(client, TABLE_NAME, (_subject(i, i < due, now) for i in range(n)))
             load_s = time.perf_counter() - started
