@@ -31,18 +31,13 @@ class Backend(Protocol):
     def record(self, contacts: Sequence[Contact], now: datetime) -> list[bool]: ...
 
 
-def _keys(tenant: Tenant, wanted: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """The number of each key: every number's keys in the order of its versions."""
-    return {
+def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backend) -> dict[str, Snapshot]:
+    """The subject of each number under the first of its key versions that has one."""
+    number_of = {  # each number's keys in the order of its versions
         subject_pk(tenant.id, keys.subject_hash(tenant.id, e164, v)): e164
         for e164, versions in wanted.items()
         for v in versions
     }
-
-
-def _lookup(tenant: Tenant, wanted: Mapping[str, Sequence[str]], backend: Backend) -> dict[str, Snapshot]:
-    """The subject of each number under the first of its key versions that has one."""
-    number_of = _keys(tenant, wanted)
     found = {subject.pk: subject for page in backend.read_pages(list(number_of)) for subject in page}
     out: dict[str, Snapshot] = {}
     for pk, e164 in number_of.items():
